@@ -157,10 +157,13 @@ def _canonical(given: str) -> str | None:
     return None
 
 
-def mtp_modules(model_id: str) -> int | None:
+def mtp_modules(model_id: str, config: UserConfig | None = None) -> int | None:
     """Multi-token-prediction modules the model ships: its config's ``num_nextn_predict_layers`` (DeepSeek-V3
-    Technical Report, arXiv 2412.19437, section 2.2, one module on DeepSeek-V3/R1), 0 where the bundled config
-    states none, None for a model the catalogue does not bundle (its config unknown here)."""
+    Technical Report, arXiv 2412.19437, section 2.2, one module on DeepSeek-V3/R1), 0 where the bundled config or the
+    user's ``config`` (``--model`` read as a file) states none, None for a model the catalogue does not bundle given
+    without its config (its config unknown here)."""
+    if config is not None:  # a user's config.json was read for --model: its own statement (a Kimi-K2 copy: 0)
+        return int(config.mapping.get("num_nextn_predict_layers") or 0)
     canon = _canonical(model_id)
     path = None if canon is None else _file_for(resolve_alias(canon))
     if path is None or not is_file(path):

@@ -238,6 +238,32 @@ def _fields_at(model: Any, parts: list[str]) -> list[str] | None:
     return [f.alias or name for name, f in fields.items()]
 
 
+def _what_goes(model: Any, parts: list[str]) -> str:
+    """What a missing field takes, from the model (its nested mapping's fields, its description), for the error
+    ("sources is missing: this field is required" told a user neither the shape nor what it is for); "" where the
+    path goes through anything but nested models."""
+    import typing
+
+    for part in parts[:-1]:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return ""
+        model = fields[part].annotation
+    info = (getattr(model, "model_fields", None) or {}).get(parts[-1]) if parts else None
+    if info is None:
+        return ""
+    ann, what = info.annotation, ""
+    args = typing.get_args(ann)
+    if typing.get_origin(ann) is list and args and hasattr(args[0], "model_fields"):
+        sub = args[0].model_fields
+        needed = [n for n, f in sub.items() if f.is_required()]
+        what = f"a list of mappings, each with {', '.join(sub)} ({', '.join(needed) or 'none'} required)"
+    elif hasattr(ann, "model_fields"):
+        what = f"a mapping with {', '.join(ann.model_fields)}"
+    said = [x for x in (what, info.description) if x]
+    return f" ({'; '.join(said)})" if said else ""
+
+
 def _unknown_field(model: Any, parts: list[str]) -> str:
     """'unknown field' with the fields allowed there and the closest to the one given."""
     allowed = _fields_at(model, parts[:-1]) if model is not None and parts else None
@@ -299,7 +325,7 @@ def describe_validation_error(exc: ValidationError, where: str,
         elif kind == "extra_forbidden" and model is not None:
             lines.append((f"{where}: {loc} = {_shown(value)}: {_unknown_field(model, parts)}", None))
         elif kind == "missing":
-            lines.append((f"{where}: {loc} is missing: this field is required", loc))
+            lines.append((f"{where}: {loc} is missing: this field is required{_what_goes(model, parts)}", loc))
         else:
             said = _in_user_words(kind, msg, ctx)
             if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -29,7 +29,7 @@ from inferchip.cost import energy as en
 from inferchip.cost import silicon as si
 from inferchip.cost import tco
 from inferchip.cost.constants import COWOS_INTERPOSER_RETICLES, HBM_STACK_FOOTPRINT_MM2
-from inferchip.cost.economics import manufacturing_cost_usd, package_kind
+from inferchip.cost.economics import manufacturing_cost_usd, package_kind, package_source
 from inferchip.errors import InvalidSettingError
 from inferchip.spec import bounds as b
 from inferchip.spec.assumptions import Assumptions
@@ -300,7 +300,8 @@ def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, 
                   f"{_cite(a, f'silicon.memory_usd_per_gib.{lvl}')}"
     lines += [
         CostLine(f"memory ({spec.memory.type}, {gib:,.0f} GiB)", made["memory_usd"], "USD", mem_src),
-        CostLine(f"packaging ({kind})", made["packaging_usd"], "USD", _cite(a, f"silicon.packaging_usd.{kind}")),
+        CostLine(f"packaging ({kind})", made["packaging_usd"], "USD",
+                 f"{package_source(spec)}; {_cite(a, f'silicon.packaging_usd.{kind}')}"),
         CostLine(f"test and assembly ({kind})", made["test_assembly_usd"], "USD",
                  _cite(a, f"silicon.test_assembly_usd.{kind}")),
         CostLine("total manufacturing cost", made["total_usd"], "USD", "sum of the lines above (no NRE, no margin)"),

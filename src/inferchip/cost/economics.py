@@ -45,11 +45,14 @@ def node_nm(spec: ChipSpec | None) -> float:
 
 
 def package_kind(spec: ChipSpec) -> str:
-    """CoWoS (S for one compute die, L for several) for HBM parts, an organic substrate otherwise.
+    """The chip file's ``silicon.package`` where stated; else CoWoS (S for one compute die, L for several) for HBM
+    parts, an organic substrate otherwise (:func:`package_source` says which).
 
     The memory level decides, so "SRAM-only (no HBM/DRAM)" is organic; a memory type the
     energy model does not recognise is read as "names HBM or not".
     """
+    if spec.silicon.package is not None:
+        return spec.silicon.package
     try:
         hbm = en.memory_level(spec.memory.technology()).startswith("hbm")
     except InvalidSettingError:
@@ -57,6 +60,15 @@ def package_kind(spec: ChipSpec) -> str:
     if hbm:
         return "cowos-l" if spec.silicon.compute_die_count > 1 else "cowos-s"
     return "organic"
+
+
+def package_source(spec: ChipSpec) -> str:
+    """Where :func:`package_kind` came from: the chip file, or the rule it guessed by (which the file can override)."""
+    if spec.silicon.package is not None:
+        return f"{spec.id} chip spec, silicon.package"
+    n = spec.silicon.compute_die_count
+    return (f"not stated, guessed from the memory and {n} compute die(s) (HBM: CoWoS-S for one die, CoWoS-L for "
+            "several; else organic); silicon.package states it")
 
 
 def manufacturing_cost_usd(spec: ChipSpec, assumptions: Assumptions,

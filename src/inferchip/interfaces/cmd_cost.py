@@ -37,11 +37,18 @@ def _ratio(v: float | None) -> str:
     return "-" if v is None else f"{v:,.1f}x"
 
 
+COST_TABLE_WIDTHS = (30, 20, 40)
+"""``cost --chip``'s columns at most (characters: item, value, source), so the table fits 100 columns in a pipe too,
+its cells wrapped, never cut (its sources, up to 310 characters a line, made it 370 columns wide there, every row
+padded to them); the longest number ("$1,234,567.89 USD/h") is within the value's width."""
+
+
 def cost_tables(c: ChipCost) -> list[Table]:
     t = Table(title=f"cost of one {c.name} ({c.chip_id})", title_justify="left")
-    t.add_column("item", style="bold")
-    t.add_column("value", justify="right")
-    t.add_column("source")
+    item_w, value_w, source_w = COST_TABLE_WIDTHS
+    t.add_column("item", style="bold", max_width=item_w, overflow="fold")
+    t.add_column("value", justify="right", max_width=value_w, overflow="fold")
+    t.add_column("source", max_width=source_w, overflow="fold")
     for line in c.lines:
         t.add_row(line.item, _num(line.value, line.unit), escape(line.source))
     tables = [t]

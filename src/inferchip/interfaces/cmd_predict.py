@@ -93,6 +93,15 @@ def _count(x: float) -> str:
     return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
 
 
+def sources_line(p: Prediction) -> str:
+    """Where the formats and the chip price came from, one line below the tables: in the table's right-aligned
+    cells these sentences (up to 180 characters) made it 218 columns wide in a pipe, every row padded to them, and a
+    ragged right-aligned paragraph on a terminal (as serve's sources were, ``tables.source_lines``)."""
+    price = p.extra.get("chip_price_source")
+    return (f"weights format from {p.weights_source}; activations format from {p.activations_source}; KV format from "
+            f"{p.kv_source}" + (f"; chip price used: {price}" if price else ""))
+
+
 def prediction_table(p: Prediction) -> list[Table]:
     n = p.runtime_devices_per_package
     head = Table(title=f"{p.model_id} on {system_text(p.chip_id, p.num_chips // n, n)}", show_header=False,
@@ -102,9 +111,6 @@ def prediction_table(p: Prediction) -> list[Table]:
     rows = [
         ("layout", f"tp={p.tp} pp={p.pp} ep={p.ep}{' attention-DP' if p.attn_dp else ''}, {p.replicas} replica(s)"),
         ("formats (w/a/kv)", f"{p.weights}/{p.activations}/{p.kv}, GEMMs in {p.compute_format}"),
-        ("weights format from", p.weights_source),
-        ("activations format from", p.activations_source),
-        ("KV format from", p.kv_source),
         ("mode", "static batch" if p.mode == "static" else "continuous batching (max throughput)"),
         ("batch per replica" if p.mode == "static" else "concurrency per replica", _count(p.batch)),
         ("lengths (in/out)", f"{_count(p.input_tokens)} / {_count(p.output_tokens)} tokens"),
@@ -123,7 +129,7 @@ def prediction_table(p: Prediction) -> list[Table]:
     if e.get("usd_per_million_tokens") is not None:
         rows.append(("$ per million output tokens (TCO)", f"${e['usd_per_million_tokens']:,.3f}"))
         rows.append(("output tokens/s per $ capex", f"{e['output_tokens_per_s_per_usd_capex']:,.4f}"))
-        rows.append(("chip price used", f"${e['chip_price_usd']:,.0f} ({e['chip_price_source']})"))
+        rows.append(("chip price used", f"${e['chip_price_usd']:,.0f}"))  # its source: sources_line
     for k, v in rows:
         head.add_row(k, v)
     mem = Table(title="memory per chip", title_justify="left")
@@ -175,8 +181,9 @@ def predict_cmd(
 
     if batch is not None and max_throughput:
         raise InvalidSettingError("give either --batch N or --max-throughput, not both")
-    if batch is None and not max_throughput:
-        raise InvalidSettingError("give --batch N (a static batch) or --max-throughput")
+    if batch is None and not max_throughput and max_ttft_ms is None and max_tpot_ms is None:
+        raise InvalidSettingError("give --batch N (a static batch), or --max-throughput (with or without a limit "
+                                  "--max-ttft-ms/--max-tpot-ms, which alone implies it)")
     if batch is not None and (max_ttft_ms or max_tpot_ms):
         raise InvalidSettingError("--max-ttft-ms/--max-tpot-ms apply to --max-throughput only")
     if max_tpot_ms is not None and output_tokens == 1:
@@ -236,6 +243,7 @@ def predict_cmd(
             whence = f"from {chunk_source}" if chunk_tokens is not None else "(its source: the chunk note below)"
             con.print(f"activations: {p.memory_breakdown_bytes['activations'] / 1e6:,.1f} MB, one step of {step:,} "
                       f"tokens per chip ({activations_of['rule']}; chunk {chunk:,} {whence})")
+    con.print(sources_line(p))
     con.print(choice.line(used_engine, "the calibration's host time per step"))
     con.print(f"calibration: {cal_label}")
     for n in notes:

@@ -99,7 +99,7 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
             "kv_link_bytes_per_s": None if v.kv_link is None else v.kv_link[0],
             "kv_link_latency_s": None if v.kv_link is None else v.kv_link[1]}}
     rows, act_source = [], None
-    no_module = [] if mtp is None or mtp_modules(model.name) != 0 else [
+    no_module = [] if mtp is None or mtp_modules(model.name, model.config) != 0 else [
         f"model {model.name}: its config states no MTP module (num_nextn_predict_layers); --mtp prices {mtp} draft "
         "token(s) verified per step as if a drafter proposed them at no cost"]
     for c in concurrencies:
@@ -181,7 +181,7 @@ def serve_cmd(
         row = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
                            engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                            output_tokens, [concurrency], software)[0]
-        _print_rows([row], f"{model} on {rows_system(chip, row)}", output)
+        _print_rows([row], f"{model} on {rows_system(chip, row, pools)}", output)
         return
     if duration is None and requests is None and trace is None:
         requests = 1000
@@ -306,7 +306,7 @@ def curve_cmd(
         rows = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv,
                             calibration, engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                             input_tokens, output_tokens, CURVE_CONCURRENCIES, software)
-        _print_rows(rows, f"{model} on {rows_system(chip, rows[0])}: throughput vs interactivity", output,
+        _print_rows(rows, f"{model} on {rows_system(chip, rows[0], pools)}: throughput vs interactivity", output,
                     curve=True)
         return
     choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once

@@ -10,7 +10,8 @@ row of the same configuration give the same figures.
   is accepted 85-90 % of the time); a decode step verifies ``1 + N`` tokens per sequence and emits
   ``1 + a + ... + a^N``.
 * ``--disagg PREFILL:DECODE``, each pool ``WxtpTepE[dpa]``: ``W`` workers of tensor-parallel ``T``, expert-parallel
-  ``E`` (``dpa``: attention data-parallel over the worker's ``max(T, E)`` chips), e.g. ``1xtp4ep4:4xtp8ep8`` is a
+  ``E`` (``dpa``: attention data-parallel over the worker's ``max(T, E)`` chips; ``E`` not written: 1, or ``T``
+  with ``dpa``, as ``--attn-dp``'s ``--ep`` default), e.g. ``1xtp4ep4:4xtp8ep8`` is a
   case row's "4 prefill GPUs (1 worker(s), TP4/EP4, DP-attention false) + 32 decode GPUs (4 worker(s),
   TP8/EP8, DP-attention false)". The KV cache crosses the chip's scale-up link when both pools fit one scale-up
   domain, else the prefill worker's scale-out links (``closed_loop.kv_link``), unless ``--kv-link-gb-per-s`` /
@@ -89,7 +90,9 @@ def parse_disagg(value: str | None) -> tuple[Pool, Pool] | None:
         m = _POOL.match(text.strip())
         if m is None:
             raise _bad("--disagg", value, f"{DISAGG_FORM} (the {role} pool {text!r} is not WxtpTepE)")
-        w, tp, ep = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+        # an ep not written: 1, or the tp under dpa, as --attn-dp's --ep default (predict, serve and curve alike)
+        w, tp = int(m.group(1)), int(m.group(2))
+        ep = int(m.group(3)) if m.group(3) else tp if m.group(4) else 1
         if min(w, tp, ep) < 1:
             raise _bad("--disagg", value, f"{DISAGG_FORM}, workers, tp and ep whole numbers from 1 "
                                           f"(the {role} pool {text!r})")
@@ -182,13 +185,14 @@ def package_devices(chip: str) -> int:
     return get_chip_params(chip).runtime_devices
 
 
-def rows_system(chip: str, row: dict[str, Any]) -> str:
-    """The system a closed-loop row ran, as predict titles it: its ``num_chips`` are the runtime's devices, a package
-    of ``runtime_devices_per_package`` of them (:func:`~inferchip.interfaces.cli_options.tables.system_text`)."""
+def rows_system(chip: str, row: dict[str, Any], pools: tuple[Pool, Pool] | None) -> str:
+    """The system a closed-loop row ran and its layout, as predict and serve title theirs: its ``num_chips`` are the
+    runtime's devices, a package of ``runtime_devices_per_package`` of them
+    (:func:`~inferchip.interfaces.cli_options.tables.system_text`); the layout :func:`rows_layout`'s."""
     from inferchip.interfaces.cli_options.tables import system_text
 
     n = row["runtime_devices_per_package"]
-    return system_text(chip, row["num_chips"] // n, n)
+    return f"{system_text(chip, row['num_chips'] // n, n)} ({rows_layout(row, pools)})"
 
 
 def closed_loop_case(chip: str, model: str, *, count: int, tp: int, pp: int, ep: int, attn_dp: bool,
@@ -282,7 +286,28 @@ def run_row(v: Any, case: Any) -> dict[str, Any]:
     if res.layout is not None:
         lay = res.layout
         out["layout"] = {"tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": lay.attn_dp, "replicas": lay.replicas}
+        if "-disagg-" not in case.case_id:  # the flat keys of serve's and curve's other answers (one system's layout)
+            out.update({"tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": lay.attn_dp,
+                        "num_replicas": lay.replicas})
     return out
+
+
+def rows_layout(row: dict[str, Any], pools: tuple[Pool, Pool] | None) -> str:
+    """The layout a closed-loop row ran, as serve's and predict's titles name theirs: the pools of ``--disagg``,
+    else the one layout (``tp=8 pp=1 ep=8 attention-DP, 1 replica(s)``)."""
+    if pools is not None:
+        pre, dec = pools
+        return "disaggregated: prefill " + pool_text(pre) + ", decode " + pool_text(dec)
+    lay = row.get("layout")
+    if lay is None:
+        return "layout not stated"
+    return (f"tp={lay['tp']} pp={lay['pp']} ep={lay['ep']}{' attention-DP' if lay['attn_dp'] else ''}, "
+            f"{lay['replicas']} replica(s)")
+
+
+def pool_text(pool: Pool) -> str:
+    return (f"{pool.workers} x (tp={pool.tp} ep={pool.ep}{' attention-DP' if pool.dpa else ''}, "
+            f"{pool.chips_per_worker} chips)")
 
 
 def no_recipe_options_with_rows(moe_kernel: str | None, chunk_tokens: int | None, mtp: int | None,

@@ -15,6 +15,15 @@ if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster col
     import pandas as pd
 
 
+# the ``extra`` keys of a chip with a TDP and a price (``performance.predict``): every JSON answer holds them, null
+# where the chip lacks the figure (README), and ``Prediction``'s attribute of one is then None
+ENERGY_AND_MONEY_KEYS = (
+    "power_w_per_chip", "throttled", "output_tokens_per_j", "j_per_output_token", "chip_price_usd",
+    "chip_price_source", "manufacturing_cost_usd", "tco_usd_per_hour_per_chip", "usd_per_million_tokens",
+    "output_tokens_per_s_per_usd_capex", "wall_power_w_per_chip",
+)
+
+
 @dataclass
 class Prediction:
     """One predicted setting. Times in seconds (``ttft_s``, ``tpot_s``, ``e2e_latency_s``),
@@ -65,14 +74,24 @@ class Prediction:
 
     def __getattr__(self, name: str) -> Any:
         """``breakdown`` and ``extra`` of a prediction made by ``predict``'s fast path: figured when
-        first read (``_deferred``: a function and its arguments, which fill both in ``__dict__``)."""
+        first read (``_deferred``: a function and its arguments, which fill both in ``__dict__``); and each key of
+        ``extra`` as an attribute, by the JSON answer's name (``p.usd_per_million_tokens``, ``p.power_w_per_chip``),
+        None for one of :data:`ENERGY_AND_MONEY_KEYS` the chip lacks (no TDP: no power, energy or money), as the
+        JSON's null."""
         d = self.__dict__
-        if name not in ("breakdown", "extra") or "_deferred" not in d:
+        if name in ("breakdown", "extra") and "_deferred" in d:
+            fill, *args = d["_deferred"]
+            fill(d, *args)  # (an error here is raised again on the next read)
+            del d["_deferred"]
+            return d[name]
+        if name.startswith("_") or name in ("breakdown", "extra") or not ("extra" in d or "_deferred" in d):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        fill, *args = d["_deferred"]
-        fill(d, *args)  # (an error here is raised again on the next read)
-        del d["_deferred"]
-        return d[name]
+        extra = self.extra  # (a deferred prediction's filled here)
+        if name in extra:
+            return extra[name]
+        if name in ENERGY_AND_MONEY_KEYS:
+            return None
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __getstate__(self) -> dict[str, Any]:  # (pickle, copy) the figures, not how to make them
         d = self.__dict__

@@ -211,6 +211,10 @@ class SiliconSpec(Frozen):
     wafer_scale: bool = Field(False, strict=True, description="One die stitched across the wafer (Cerebras WSE).")
     transistors_billion: Annotated[Figure, b.TRANSISTORS_BILLION] | None = None
     memory_stacks: Annotated[int, b.STACKS] | None = None
+    package: Literal["cowos-s", "cowos-l", "organic"] | None = Field(
+        None, description="Package technology as the chip's sources state it (cost and interposer check); default: "
+                          "CoWoS-S for one compute die with HBM, CoWoS-L for several, organic without HBM (a guess the "
+                          "cost output names).")
 
     @model_validator(mode="after")
     def _reticle(self) -> SiliconSpec:

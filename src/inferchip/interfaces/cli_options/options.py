@@ -196,8 +196,10 @@ def estimate_option() -> Any:
 
 
 _MS_HELP = {
-    "--max-ttft-ms": "Limit on TTFT, ms: the concurrency (and layout) with the most output tokens/s that meets it.",
-    "--max-tpot-ms": "Limit on TPOT, ms: the concurrency (and layout) with the most output tokens/s that meets it.",
+    "--max-ttft-ms": "Limit on TTFT, ms: the concurrency (and layout) with the most output tokens/s that meets it "
+                     "(implies --max-throughput, as the Python API's max_ttft_s).",
+    "--max-tpot-ms": "Limit on TPOT, ms: the concurrency (and layout) with the most output tokens/s that meets it "
+                     "(implies --max-throughput, as the Python API's max_tpot_s).",
     "--slo-ttft-ms": "SLO on each request's TTFT, ms: goodput and SLO attainment count the requests within every "
                      "limit given.",
     "--slo-tpot-ms": "SLO on each request's TPOT, ms: goodput and SLO attainment count the requests within every "

@@ -13,17 +13,16 @@ import sys
 from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from inferchip.performance.prediction import ENERGY_AND_MONEY_KEYS
+
 if TYPE_CHECKING:
     from rich.console import Console
 
 Key = TypeVar("Key", bound=Hashable)  # a summary's keys (str), or a data frame record's column labels
 
-# Keys `predict --format json` gives when the chip has a TDP (power) and a price (money).
-PREDICT_ENERGY_KEYS = (
-    "power_w_per_chip", "throttled", "output_tokens_per_j", "j_per_output_token", "chip_price_usd",
-    "chip_price_source", "manufacturing_cost_usd", "tco_usd_per_hour_per_chip", "usd_per_million_tokens",
-    "output_tokens_per_s_per_usd_capex", "wall_power_w_per_chip",
-)
+# Keys `predict --format json` gives when the chip has a TDP (power) and a price (money): the one list, which the
+# Python API's Prediction also answers by attribute (None where the chip lacks the figure)
+PREDICT_ENERGY_KEYS = ENERGY_AND_MONEY_KEYS
 # Keys `serve --format json` (and each point of `curve`) gives when the chip has a TDP and a price.
 SERVE_ENERGY_KEYS = (
     "energy_j", "energy_window_j", "power_w_per_chip", "output_tokens_per_j", "j_per_output_token",

@@ -56,7 +56,8 @@ MTP_HELP = ("MTP speculative decoding: N draft tokens per decode step (1 to 8), 
 ACCEPT_HELP = ("Acceptance of each MTP draft token, 0 to 1 (default: the engine catalogue's 0.85, DeepSeek-V3 "
                "Technical Report section 5.4.3).")
 DISAGG_HELP = ("Prefill/decode disaggregation, PREFILL:DECODE pools, each WxtpTepE[dpa]: W workers of tp T, ep E "
-               "(dpa: attention DP), e.g. 1xtp4ep4:4xtp8ep8; the pools replace --tp/--pp/--ep/--attn-dp, and a --count "
+               "(default 1, T with dpa) (dpa: attention DP), e.g. 1xtp4ep4:4xtp8ep8; the pools replace "
+               "--tp/--pp/--ep/--attn-dp, and a --count "
                "given must equal their chips.")
 LINK_HELP = "KV-transfer link of --disagg, GB/s (default: the chip's scale-up or scale-out links, as case rows)."
 LATENCY_HELP = "Latency of that link, microseconds (default 0 with --kv-link-gb-per-s)."
