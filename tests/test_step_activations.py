@@ -66,12 +66,16 @@ def test_an_sram_chip_fits_a_short_static_batch(fast):
 
 
 def test_the_chunk_bounds_the_step_and_the_error_names_it():
-    # batch 64 x 128 = 8,192 tokens: a full chunk, 665 MB, alone above the usable 211.6 MB
+    # batch 64 x 128 = 8,192 tokens: a full chunk of 8,192, 665 MB, alone above the usable 211.6 MB
     with pytest.raises(DoesNotFitError, match="one 8,192-token prefill chunk"):
+        predict(GROQ, LLAMA, count=256, tp=8, pp=32, batch=64, input_tokens=128, output_tokens=128, chunk_tokens=8192)
+    # without a chunk, the vendor stack's step budget on a Groq chip (2,048: no catalogued engine runs there), as
+    # `inferchip predict` takes it: the same batch's step is one 2,048-token chunk
+    with pytest.raises(DoesNotFitError, match="one 2,048-token prefill chunk"):
         predict(GROQ, LLAMA, count=256, tp=8, pp=32, batch=64, input_tokens=128, output_tokens=128)
     # batch 16 x 128 = 2,048 tokens: 2,048 x 49,152 + 2,048 x 64,128 = 231,997,440 B, still above: named as the step
     with pytest.raises(DoesNotFitError, match=r"its largest step, 2,048 tokens \(batch x prompt; the chunk is 8,192\)"):
-        predict(GROQ, LLAMA, count=256, tp=8, pp=32, batch=16, input_tokens=128, output_tokens=128)
+        predict(GROQ, LLAMA, count=256, tp=8, pp=32, batch=16, input_tokens=128, output_tokens=128, chunk_tokens=8192)
     # a 64-token chunk caps that step at 64 tokens: it fits
     p = predict(GROQ, LLAMA, count=256, tp=8, pp=32, batch=16, input_tokens=128, output_tokens=128,
                 chunk_tokens=64)
