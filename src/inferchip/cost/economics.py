@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -100,6 +100,14 @@ def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateL
                          [f"{spec.id}: no public price; $ figures use the silicon model's manufacturing cost"])
     return ChipMoney(None, "unknown", None,
                      notes + [f"{spec.id}: neither a price nor a silicon cost is known: $ figures unavailable"])
+
+
+def device_money(money: ChipMoney, devices_per_package: int) -> ChipMoney:
+    """A package's price and silicon cost shared by the ``devices_per_package`` runtime devices it is to its runtime
+    (ChipParams.devices_per_package, spec.params.runtime_device_view): every per-chip figure is then a device's."""
+    n, cost = devices_per_package, money.manufacturing_cost_usd
+    return money if n == 1 else replace(money, price_usd=money.price_usd and money.price_usd / n,
+                                        manufacturing_cost_usd=cost and cost / n)
 
 
 @dataclass(frozen=True)

@@ -211,6 +211,7 @@ def predict_cmd(
             max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3 - host_s,  # the engine's TTFT
             max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
             estimate=estimate, calibration=cal, assumptions=assumptions, chunk_tokens=chunk,
+            padding=choice.padding_at(chunk),  # the engine's back end's compiled step sizes, as serve pads its steps
             attention_weights=None if attention is None else attention[0],
             attention_out_weights=None if attention is None else attention[1],
         )

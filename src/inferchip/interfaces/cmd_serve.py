@@ -80,10 +80,14 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
     sr.check_row_engine(v.engine_spec, chip, "--engine" if engine_id else "--software" if software else
                         "--mtp/--disagg (an engine's benchmark; without --engine the default engine)")
     over_limit = []
+    # the back end's compiled step sizes (vLLM's TPU and Gaudi back ends), as the rows resolve them (validation.
+    # closed_loop.EngineReplica: at the engine's cap and step budget on the chip): the layout search prices them too
+    choice = eng_opts.engine_choice(engine_id or v.engine_spec.id, calibration, chip)
+    padding = choice.padding_at(int(choice.caps.chunk_tokens))
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
         cal, _ = eng_opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
         step, replicas, _ = system(chip, model, count, tp, pp, ep, weights, activations, kv, cal,
-                                   None, attn_dp, input_tokens, output_tokens, searched_rows=True)
+                                   None, attn_dp, input_tokens, output_tokens, searched_rows=True, padding=padding)
         lay = step.mm.layout
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
         over_limit = sr.memory_limit_note(step.kv_capacity_tokens, replicas, input_tokens, output_tokens,
@@ -112,7 +116,7 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
             act_source = format_sources(case_formats(case, model.config)[0], activations, kv, source)[0]
         rows.append({**row, "weights": weights, "weights_source": source, "activations_source": act_source,
                      "kv_source": kv_source, "runtime_devices_per_package": n, **extra, "notes": [
-                         *row["notes"], *no_module, *over_limit, *model_notes,
+                         *row["notes"], *no_module, *over_limit, *model_notes, *([padding.text] if padding else []),
                          *devices_note(chip, row["num_chips"] // n, n)]})
     return rows
 

@@ -42,8 +42,8 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the
     running-batch cap per attention-DP rank the simulation admits (``cli_options.engine.EngineChoice.caps``), within
     which the search's concurrency stays (None: uncapped). ``padding``: the back end's compiled step shapes
-    (``cli_options.engine.EngineChoice.padding_at``), set on the step model the simulation runs (the layout search
-    prices unpadded steps; None: unpadded).
+    (``cli_options.engine.EngineChoice.padding_at``), set on the setting the layout search prices and the step model
+    the simulation runs (``Setting.with_padding``; None: unpadded).
     ``slo_s``: (TTFT, TPOT) limits, s (``serve --slo-ttft-ms/--slo-tpot-ms``). A
     load, ``concurrency`` closed-loop clients (``serve --concurrency``), ``rate_per_s`` (``serve --rate``) or
     ``trace`` (``serve --trace``: its mean arrival rate and mean lengths, :func:`trace_load`), is one rule whatever
@@ -68,7 +68,7 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
                       attention_weights=None if attention is None else attention[0],
                       attention_out_weights=None if attention is None else attention[1])
     if tp is None and pp is None and ep is None:
-        searched = resolve(attn_dp=attn_dp).with_chunk(chunk_tokens)
+        searched = resolve(attn_dp=attn_dp).with_chunk(chunk_tokens).with_padding(padding)
         if searched_rows:
             from inferchip.interfaces.serve_rows import row_layouts
 
@@ -112,14 +112,14 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
             raise InternalError("predict_setting raises where best_layout finds no layout")
         lay = found[0]
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
-    setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp).with_chunk(chunk_tokens)
+    setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp).with_chunk(chunk_tokens).with_padding(padding)
     fields = format_fields(setting)
     if rule:
         fields["layout_rule"] = rule
     if attention is not None:
         fields["attention_source"] = attention[2]
     step, replicas = serving_step(setting)
-    return (step if padding is None else replace(step, padding=padding)), replicas, fields
+    return step, replicas, fields
 
 
 def _lowest_latency(searched: Setting, q: Question, slo_s: tuple[float | None, float | None], load: str

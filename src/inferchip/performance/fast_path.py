@@ -350,7 +350,7 @@ def fast_layout(setting: Setting) -> FastLayout | None:
         if asked < FAST_AFTER:
             return None
         held = (None,)
-        if len(setting.layouts) == 1:
+        if len(setting.layouts) == 1 and setting.padding is None:  # its step tables price unpadded steps
             mm = setting.mapped(setting.layout)
             plan = mm._plan = cached_step_plan(getattr(mm, "_plan", None), mm.sm, mm.chip, mm.formats, mm.cal)
             if plan.scalar is not None:

@@ -27,6 +27,7 @@ from inferchip.mapping.memory_fit import (
 from inferchip.mapping.sharding import ShardedModel, pad_experts, shard
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams
+from inferchip.spec.engine.padding import PaddingLadder
 from inferchip.spec.model import ModelSpec
 from inferchip.units import GIGA
 
@@ -45,6 +46,9 @@ class MappedModel:
     weights_bytes: float
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS
     static_memory_fraction: float | None = None  # an engine's static fraction (SGLang), else None
+    # the back end's compiled step shapes (vLLM's TPU and Gaudi back ends, spec.engine.padding), priced in every step
+    # below (:meth:`padded_rows`); None (every GPU run, validate's rows): unpadded
+    padding: PaddingLadder | None = None
 
     @property
     def budget_bytes(self) -> float:
@@ -142,9 +146,23 @@ class MappedModel:
         fit: FloatArray = dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
         return fit
 
+    def padded_rows(self, num_tokens: Numbers, num_decode_seqs: Numbers) -> tuple[Numbers, Numbers]:
+        """(tokens, decodes) one stage's step of ``num_tokens`` tokens, ``num_decode_seqs`` of them decodes, runs
+        under the back end's compiled step shapes (:attr:`padding`): each attention-DP rank's even share padded to
+        the next compiled size (:meth:`~inferchip.spec.engine.padding.PaddingLadder.extra_rows`), the padded rows
+        priced as decode rows that read no KV cache (as the closed-loop rows' CUDA-graph padding is). The one place
+        the padding is applied: predict's static batch and continuous batching, the layout search and the serving
+        simulator (``ServingStepModel``) all price their steps through :meth:`stage_step` /
+        :meth:`stage_step_point`. Unchanged without padding."""
+        if self.padding is None:
+            return num_tokens, num_decode_seqs
+        extra = self.padding.extra_rows(num_tokens, num_decode_seqs, self.layout.attn_dp_ways)
+        return np.asarray(num_tokens, dtype=float) + extra, np.asarray(num_decode_seqs, dtype=float) + extra
+
     def stage_step(self, num_tokens: Numbers, num_decode_seqs: Numbers, decode_kv_tokens: Numbers,
                    prefill_attn_pairs: Numbers, logit_rows: Numbers | None = None,
                    prefill_chip: Numbers | None = None) -> StepCost:
+        num_tokens, num_decode_seqs = self.padded_rows(num_tokens, num_decode_seqs)
         # The step compiled once for this mapping (recompiled if sm, chip, formats or cal change).
         self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats,
                                                 self.cal)
@@ -156,6 +174,9 @@ class MappedModel:
                          logit_rows: float | None = None, prefill_chip: float | None = None) -> StepCost:
         """:meth:`stage_step` of one point given as finite floats, its arrays of ``shape`` (all of size one);
         ``prefill_chip``: the busiest attention-DP chip's prefill tokens (cost.step.step_points)."""
+        if self.padding is not None:  # :meth:`padded_rows` in floats
+            extra = float(self.padding.extra_rows(num_tokens, num_decode_seqs, self.layout.attn_dp_ways))
+            num_tokens, num_decode_seqs = num_tokens + extra, num_decode_seqs + extra
         self._plan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats, self.cal)
         return self._plan.point_cost(shape, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
                                      logit_rows, prefill_chip)

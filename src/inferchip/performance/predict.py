@@ -9,7 +9,7 @@ the optional TTFT/TPOT limits is found by a vectorised sweep.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,7 @@ from inferchip.performance.prediction import Prediction, _breakdown, whole_or_me
 from inferchip.performance.setting import SETTINGS_CACHED, Setting, positive, resolve_setting
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
+from inferchip.spec.engine.padding import PaddingLadder
 from inferchip.spec.model import ModelSpec
 
 if TYPE_CHECKING:  # cost.economics is imported where a prediction is priced
@@ -93,6 +94,7 @@ def predict(
     attention_out_weights: str | None = None,
     chunk_tokens: int | None = None,
     config: UserConfig | None = None,
+    padding: PaddingLadder | Literal["engine"] | None = "engine",
 ) -> Prediction:
     """Predict one model on one system: TTFT, TPOT, throughput, memory, power, energy, money.
 
@@ -113,7 +115,9 @@ def predict(
     default engine runs on the chip, as ``inferchip predict`` / ``serve`` / ``curve`` take it without
     ``--chunk-tokens``: :func:`engine_chunk_tokens`); the memory fit keeps the activations of the largest step the
     run executes, a static batch's prompts bounded by it. ``config``: with a ModelSpec ``model``, the user's config
-    file it was read from (:func:`~inferchip.performance.setting.resolve_setting`).
+    file it was read from (:func:`~inferchip.performance.setting.resolve_setting`). ``padding``: the compiled step
+    shapes every step is padded to (``"engine"``: the default engine's back end's on the chip, vLLM's TPU and Gaudi
+    back ends, at its running-batch cap and the step budget: :func:`engine_padding`; None: unpadded).
 
     The keyword form of :func:`predict_setting`: the setting is resolved once
     (:func:`~inferchip.performance.setting.resolve_setting`) and the question checked
@@ -121,7 +125,7 @@ def predict(
     DoesNotFitError (memory or the latency limits, with what would make it fit).
     """
     key = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-           chip_spec, attention_weights, attention_out_weights, chunk_tokens, config)
+           chip_spec, attention_weights, attention_out_weights, chunk_tokens, config, padding)
     hashable = True
     try:  # the setting of the same arguments as a recent call (checked and resolved then)
         setting = _RECENT.get(key)
@@ -147,6 +151,7 @@ def predict(
                                   assumptions=assumptions, chip_spec=chip_spec, attention_weights=attention_weights,
                                   attention_out_weights=attention_out_weights, config=config)
         setting = setting.with_chunk(engine_chunk_tokens(setting) if chunk_tokens is None else chunk_tokens)
+        setting = setting.with_padding(engine_padding(setting) if padding == "engine" else padding)
         if hashable:
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()
@@ -178,6 +183,17 @@ def engine_chunk_tokens(setting: Setting) -> int:
     from inferchip.sim.batching.scheduler import run_caps
 
     return int(run_caps(None, setting.chip).chunk_tokens)
+
+
+def engine_padding(setting: Setting) -> PaddingLadder | None:
+    """The compiled step shapes the default engine's back end pads ``setting``'s steps to (vLLM's TPU and Gaudi back
+    ends; None elsewhere) at its running-batch cap and the setting's step budget, resolved as serve and curve resolve
+    them (:func:`~inferchip.sim.batching.scheduler.run_padding`, ``cli_options.engine.EngineChoice.padding_at``)."""
+    from inferchip.sim.batching.scheduler import run_caps, run_padding
+    from inferchip.spec.engine.padding import resolve_padding
+
+    return resolve_padding(*run_padding(None, setting.chip), run_caps(None, setting.chip).max_num_seqs,
+                           setting.chunk_tokens)
 
 
 # predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before

@@ -16,7 +16,7 @@ power. Money ($ per million output tokens, tokens/s per $ of capex) is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ import numpy.typing as npt
 from inferchip.errors import InvalidSettingError
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.mapped import MappedModel
-from inferchip.performance.setting import Setting, device_money, estimate_level, positive, resolve_setting
+from inferchip.performance.setting import Setting, estimate_level, positive, resolve_setting
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
@@ -56,15 +56,13 @@ class ServingStepModel:
     layout's ``attn_dp_ways`` where the replica should place prompts per rank; 1 (the default)
     keeps the even spread of the cost model.
 
-    ``padding``: the compiled step shapes of the engine's back end on the chip (vLLM's TPU and Gaudi back ends,
-    :mod:`~inferchip.spec.engine.padding`), applied here once for every step the simulator prices, time and
-    energy: the rows a step is padded with are priced as decode rows that read no KV cache, as the closed-loop
-    rows' CUDA-graph padding is (``EngineStepModel``). None (every GPU run, and validate's rows): unpadded."""
+    The back end's compiled step shapes (vLLM's TPU and Gaudi back ends) are the mapped model's
+    (:attr:`MappedModel.padding`, :meth:`MappedModel.padded_rows`: every step it prices, time and energy, as predict's
+    and the layout search's; :meth:`~inferchip.performance.setting.Setting.with_padding` sets them)."""
 
     mm: MappedModel
     energy: StepEnergyModel | None = None
     ranks: int = 1
-    padding: PaddingLadder | None = None
 
     def __post_init__(self) -> None:
         if self.ranks != 1 and self.ranks != self.mm.layout.attn_dp_ways:
@@ -80,10 +78,6 @@ class ServingStepModel:
         priced by :meth:`step_power_w` (sim.runs.simulate.step_energies_j)."""
         from inferchip.cost.economics import step_power
 
-        if self.padding is not None:
-            extra = self.padding.extra_rows(num_tokens, num_decode_seqs, self.ranks)
-            num_tokens = np.asarray(num_tokens, dtype=float) + extra
-            num_decode_seqs = np.asarray(num_decode_seqs, dtype=float) + extra
         t, cost = self.mm.replica_step_s(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
                                          prefill_chip=prefill_chip)
         t = np.asarray(t, dtype=float)
@@ -113,6 +107,11 @@ class ServingStepModel:
         if w is None:
             raise InvalidSettingError(f"{self.mm.chip.id}: no TDP published: step power is unavailable")
         return w
+
+    @property
+    def padding(self) -> PaddingLadder | None:
+        """The compiled step shapes its steps are padded to (the mapped model's; None: unpadded)."""
+        return self.mm.padding
 
     @property
     def idle_power_w(self) -> float | None:
@@ -246,7 +245,7 @@ def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips
     :meth:`SimResult.summary` or a curve point). Returns the chip's price and its source
     too; every figure is None where the chip has no TDP or neither a price nor a silicon cost.
     """
-    from inferchip.cost.economics import chip_money, money_per_token
+    from inferchip.cost.economics import chip_money, device_money, money_per_token
 
     empty: dict[str, Any] = {"chip_price_usd": None, "chip_price_source": "unknown",
                              "tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,
@@ -307,9 +306,8 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     setting = serving_setting(chip, model, **system)
     caps = run_caps(None, setting.chip)  # as `inferchip serve` without --engine (its engine_choice), resolved once
     setting = setting.with_chunk(caps.chunk_tokens if chunk_tokens is None else chunk_tokens)
-    step, replicas = serving_step(setting)
     padding = resolve_padding(*run_padding(None, setting.chip), caps.max_num_seqs, setting.chunk_tokens)
-    step = step if padding is None else replace(step, padding=padding)  # the back end's compiled step shapes
+    step, replicas = serving_step(setting.with_padding(padding))  # the back end's compiled step shapes
     if concurrency is not None:
         arr: Any = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
     else:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
     from inferchip.catalog.models import UserConfig
     from inferchip.cost.economics import ChipEconomy, ChipMoney
     from inferchip.performance.question import LengthDist
+    from inferchip.spec.engine.padding import PaddingLadder
 
 # A question's lengths and load (inputs, outputs, beams, queue wait, whole sequences per chip, running-batch cap per
 # rank, coarse grid, with TTFT) -> {layout -> its concurrency sweep}: operating.operating_point's cache, kept here.
@@ -58,17 +59,16 @@ ESTIMATES: tuple[EstimateLevel, ...] = ("low", "central", "high")
 class Setting:
     """A resolved, checked setting (immutable; build it with :func:`resolve_setting`).
 
-    ``chip``: parameters at the ``estimate`` corner; ``chip_spec``: its full spec (memory type,
-    node, price) or None (energy then assumes defaults, said in the notes); ``formats``: weights,
-    activations and KV with the defaults filled in; ``weights_source``: where the weight format came from
-    (``"--weights"`` where given, else the checkpoint's ``quantization_config`` or ``torch_dtype``:
-    :func:`checkpoint_choice`); ``activations_source``/``kv_source``: where those came from (:func:`format_sources`:
-    the option, the default for a ``--weights`` given, or what the engines do with the checkpoint by default);
-    ``compute_format``: the format the GEMMs run
-    in on this chip (the next wider one where it has no units for the wanted one);
-    ``layouts``: the one layout given (``layout_given``) or every candidate the search weighs,
-    each with its replicas filling ``count`` chips.
-    """
+    ``chip``: parameters at the ``estimate`` corner; ``chip_spec``: its full spec (memory type, node, price) or None
+    (energy then assumes defaults, said in the notes); ``formats``: weights, activations and KV with the defaults
+    filled in; ``weights_source``: where the weight format came from (``"--weights"`` where given, else the
+    checkpoint's ``quantization_config`` or ``torch_dtype``: :func:`checkpoint_choice`);
+    ``activations_source``/``kv_source``: where those came from (:func:`format_sources`: the option, the default for a
+    ``--weights`` given, or what the engines do with the checkpoint by default); ``compute_format``: the format the
+    GEMMs run in on this chip (the next wider one where it has no units for the wanted one); ``layouts``: the one
+    layout given (``layout_given``) or every candidate the search weighs, each with its replicas filling ``count``
+    chips; ``padding``: the back end's compiled step shapes every step is padded to (``MappedModel.padding``;
+    :meth:`with_padding`); None: unpadded."""
 
     chip: ChipParams
     chip_spec: ChipSpec | None
@@ -87,6 +87,7 @@ class Setting:
     activations_source: str = "--activations"
     kv_source: str = "--kv"
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS  # the per-step prefill token budget (predict --chunk-tokens)
+    padding: PaddingLadder | None = None
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
     sweeps: Sweeps = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
     derived: Derived = field(default_factory=lambda: Derived(), repr=False, compare=False)  # fast_path's
@@ -107,7 +108,7 @@ class Setting:
     @cached_property
     def money(self) -> ChipMoney:
         """The chip's price for TCO (``cost.economics.chip_money`` at the estimate corner)."""
-        from inferchip.cost.economics import chip_money
+        from inferchip.cost.economics import chip_money, device_money
 
         return device_money(chip_money(self.chip_spec, self.assumptions, self.estimate), self.chip.devices_per_package)
 
@@ -125,8 +126,8 @@ class Setting:
         mm = self._mapped.get(layout)
         if mm is None:
             mm = map_model(self.model, self.chip, layout, self.formats, self.calibration)
-            if self.chunk_tokens != mm.chunk_tokens:
-                mm = replace(mm, chunk_tokens=self.chunk_tokens)
+            if self.chunk_tokens != mm.chunk_tokens or self.padding is not None:
+                mm = replace(mm, chunk_tokens=self.chunk_tokens, padding=self.padding)
             self._mapped[layout] = mm
         return mm
 
@@ -140,6 +141,12 @@ class Setting:
             raise InvalidSettingError(f"--chunk-tokens must be a whole number of tokens from 1 to "
                                       f"{MAX_CHUNK_TOKENS:,}, got {chunk_tokens!r}")
         return replace(self, chunk_tokens=int(chunk_tokens), _mapped={}, sweeps={}, derived=Derived())
+
+    def with_padding(self, padding: PaddingLadder | None) -> Setting:
+        """This setting with its steps padded to ``padding`` (the same: itself), its mapped models, sweeps and fast
+        path (which prices unpadded steps and is then not taken: ``fast_path.fast_layout``) made anew."""
+        return self if padding == self.padding else replace(self, padding=padding, _mapped={}, sweeps={},
+                                                                derived=Derived())
 
 
 def dequantises_four_bit(chip: ChipParams | None, weights: str) -> bool:
@@ -251,14 +258,6 @@ def positive(name: str, v: int | float | None) -> None:
                                   "allowed: a finite number above 0")
     if not 0 < v < math.inf:
         raise InvalidSettingError(f"{name} must be positive, got {v}; allowed: a finite number above 0")
-
-
-def device_money(money: ChipMoney, devices_per_package: int) -> ChipMoney:
-    """A package's price and silicon cost shared by the ``devices_per_package`` runtime devices it is to its runtime
-    (ChipParams.devices_per_package, spec.params.runtime_device_view): every per-chip figure is then a device's."""
-    n, cost = devices_per_package, money.manufacturing_cost_usd
-    return money if n == 1 else replace(money, price_usd=money.price_usd and money.price_usd / n,
-                                        manufacturing_cost_usd=cost and cost / n)
 
 
 def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: int = 1, weights: str | None = None,

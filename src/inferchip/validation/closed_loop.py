@@ -17,6 +17,7 @@ What the row states (engine, DP attention, MTP, disaggregated pools, multi-node 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from inferchip.catalog.engines import RequestHostTime
 from inferchip.errors import DoesNotFitError, InvalidSettingError
@@ -59,13 +60,23 @@ class EngineReplica:
 
     def __init__(self, mm: MappedModel, engine: EngineSpec, mtp: bool, runs: EngineSpec | None = None,
                  padded_rows_routed: bool = True):
+        from inferchip.sim.batching.scheduler import run_caps, run_padding
+        from inferchip.spec.engine.padding import resolve_padding
+
+        # a back end that compiles its steps (vLLM's TPU and Gaudi back ends: serve --mtp / --disagg on those chips)
+        # pads each step to its compiled sizes, resolved as serve resolves them, in place of CUDA graphs; none on
+        # every GPU (the validated rows: unchanged)
+        caps = run_caps(engine, mm.chip)
+        compiled = resolve_padding(*run_padding(engine, mm.chip), caps.max_num_seqs, caps.chunk_tokens)
+        mm = mm if compiled is None else replace(mm, padding=compiled)
         self.mm = mm
         self.engine = engine
         self.ranks = mm.layout.attn_dp_ways
         self.step = EngineStepModel(ServingStepModel(mm), engine.graph_batch_step, engine.graph_max_batch,
-                                    engine.mtp_draft_tokens if mtp else 0, self.ranks, (runs or engine).eager_steps,
+                                    engine.mtp_draft_tokens if mtp else 0, self.ranks,
+                                    (runs or engine).eager_steps if compiled is None else None,
                                     mm.sm.kernels_per_step() * mm.layout.pp, mm.cal.step_overhead_s * mm.layout.pp,
-                                    padded_rows_routed)
+                                    padded_rows_routed, graphs=compiled is None)
         if self.step.kv_capacity_tokens < 1:
             raise DoesNotFitError(f"{mm.model.id} leaves no memory for KV cache on {mm.chip.id} with "
                                   f"tp={mm.layout.tp} ep={mm.layout.ep}: its weights fill the engine's memory budget")

@@ -98,12 +98,15 @@ class EngineStepModel:
     # replica paying one iteration per micro-batch, cost.rules.host_cost; no closed-loop row runs pp > 1)
     step_host_s: float = 0.0
     padded_rows_routed: bool = True  # False: padded rows reach no expert (the module doc); priced at the real rows
+    # False: the back end captures no CUDA graphs; it pads to its compiled step sizes in the inner step model
+    # (vLLM's TPU and Gaudi back ends: performance.mapped.MappedModel.padding), so no graph bucket is added here
+    graphs: bool = True
 
     def _padded(self, n: npt.ArrayLike) -> IntArray:
         """Rows a step of ``n`` decodes prices: each rank's share padded to its captured graph
         (:func:`padded_batch`), or ``n`` where the padded rows reach no expert (``padded_rows_routed`` False)."""
         rows: IntArray = np.asarray(n, dtype=np.int64)
-        if not self.padded_rows_routed:
+        if not self.padded_rows_routed or not self.graphs:
             return rows
         per_rank = -(-rows // self.ranks)
         padded: IntArray = np.maximum(padded_batch(per_rank, self.graph_batch_step, self.graph_max_batch) * self.ranks,

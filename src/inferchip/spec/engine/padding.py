@@ -113,6 +113,6 @@ def resolve_padding(padding: StepPadding | None, owner: str, max_num_seqs: int, 
     shown = ", ".join(f"{s:,}" for s in sizes) if len(sizes) <= 12 else (
         ", ".join(f"{s:,}" for s in sizes[:6]) + ", ..., " + f"{sizes[-1]:,}")
     return PaddingLadder(padding.pads, sizes,
-                         f"{owner} pads {what} per rank to the next compiled size of {shown}; serve and curve price "
-                         "the padded rows (work without KV cache), predict's figures are at the batch as given "
-                         f"(catalog/engine_hardware.yaml hardware padding): {padding.source}")
+                         f"{owner} pads {what} per rank to the next compiled size of {shown}; predict, serve and "
+                         "curve price the padded rows (work without KV cache; catalog/engine_hardware.yaml hardware "
+                         f"padding): {padding.source}")
