@@ -58,7 +58,7 @@ def test_a_package_over_the_interposer_is_flagged_and_its_cost_kept():
     assert any("package over the interposer: 4,168 mm2" in n for n in over.notes)
     base = chip_cost(_b200(), A)
     assert base.interposer is not None and base.interposer.fits and "exceed" not in base.message
-    line = {x.item: x for x in base.lines}["interposer area (compute dies + HBM stacks)"]
+    line = {x.item: x for x in base.lines}["interposer area (dies + HBM stacks)"]
     assert line.value == 2568.0 and line.unit == "mm2"
     assert over.manufacturing_cost_usd is not None and over.manufacturing_cost_usd > base.manufacturing_cost_usd
 

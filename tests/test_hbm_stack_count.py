@@ -62,7 +62,7 @@ def test_a_rate_no_interposer_of_its_year_carries_is_refused():
         interposer_check(_hbm3e(144, 30.0), 814.0, assumptions=A)
     msg = str(err.value)
     assert "memory.bandwidth_tb_per_s = 30 TB/s needs at least 24 HBM3E stacks of 1.28 TB/s" in msg
-    assert "holds 16 beside its compute dies" in msg and "allowed: at most 20.48 TB/s" in msg
+    assert "holds 16 beside its dies" in msg and "allowed: at most 20.48 TB/s" in msg
     with pytest.raises(InvalidSettingError):
         chip_cost(_hbm3e(144, 30.0), A)
     fits = interposer_check(_hbm3e(144, 20.0), 814.0, assumptions=A)  # 16 stacks: fits

@@ -208,7 +208,7 @@ def test_cost_prices_the_package_the_chip_file_states_and_says_where_a_guess_is_
     lines = {x["item"]: x for x in _json("cost", "--chip", "amd-mi355x")["lines"]}
     pack = lines["packaging (cowos-s)"]
     assert pack["value"] == 750 and pack["source"].startswith("amd-mi355x chip spec, silicon.package")
-    assert "cowos-s largest in 2025: 3.3 x 858" in lines["interposer area (compute dies + HBM stacks)"]["source"]
+    assert "cowos-s largest in 2025: 3.3 x 858" in lines["interposer area (dies + HBM stacks)"]["source"]
     guessed = {x["item"]: x for x in _json("cost", "--chip", "nvidia-b200-180gb")["lines"]}["packaging (cowos-l)"]
     assert guessed["source"].startswith("not stated, guessed from the memory and 2 compute die(s)")
 

@@ -50,15 +50,16 @@ class CostLine:
 
 @dataclass(frozen=True)
 class InterposerCheck:
-    """A CoWoS package's compute dies and HBM stacks against the largest interposer TSMC offers in the chip's year
+    """A CoWoS package's dies and HBM stacks against the largest interposer TSMC offers in the chip's year
     (``cost.constants.COWOS_INTERPOSER_RETICLES``). ``area_mm2`` (dies + stacks x footprint) is a lower bound: only
-    the compute dies are in the spec (no I/O or base dies, no spacing), and where the stack count is not stated, the
-    fewest stacks that hold the capacity and carry the bandwidth (``stack_count``, :func:`hbm_stacks`: what set the
-    count and the stack figures it read). ``fits``: ``area_mm2 <= limit_mm2``."""
+    the dies the spec lists take room (compute dies and ``silicon.base_dies``, :func:`package_dies_mm2`; no
+    spacing), and where the stack count is not stated, the fewest stacks that hold the capacity and carry the
+    bandwidth (``stack_count``, :func:`hbm_stacks`: what set the count and the stack figures it read).
+    ``fits``: ``area_mm2 <= limit_mm2``."""
 
     kind: str
     year: int | None  # the chip's year; None: not stated, the largest interposer announced applies
-    compute_dies_mm2: float
+    dies_mm2: float  # compute and base dies' footprint (package_dies_mm2)
     stacks: int
     stacks_stated: bool
     stack_footprint_mm2: float
@@ -187,6 +188,17 @@ def hbm_stacks(spec: ChipSpec, level: EstimateLevel = "central", assumptions: As
                       tb_per or 0.0, lvl)
 
 
+def package_dies_mm2(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "central") -> float:
+    """Interposer area the package's dies take: the compute dies, and each base-die class beside them; compute dies
+    stacked on base dies (``under_compute_dies``) share their footprint, so the larger of the two counts."""
+    compute = area_mm2 * spec.silicon.compute_die_count
+    under = beside = 0.0
+    for d in spec.silicon.base_dies:
+        mm2 = float(pick(d.die_area_mm2, level) or 0.0) * d.count
+        under, beside = (under + mm2, beside) if d.under_compute_dies else (under, beside + mm2)
+    return max(compute, under) + beside
+
+
 def interposer_check(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "central",
                      assumptions: Assumptions | None = None) -> InterposerCheck | None:
     """The package's dies and stacks against TSMC's largest CoWoS interposer of the chip's year; None for a package
@@ -204,7 +216,7 @@ def interposer_check(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "ce
         assumptions = load_assumptions()
     count = hbm_stacks(spec, level, assumptions)
     footprint = HBM_STACK_FOOTPRINT_MM2.get(_memory_level(spec), min(HBM_STACK_FOOTPRINT_MM2.values()))
-    dies = area_mm2 * spec.silicon.compute_die_count
+    dies = package_dies_mm2(spec, area_mm2, level)
     total, limit = dies + count.stacks * footprint, reticles * b.RETICLE_MM2
     room = max(0, math.floor((limit - dies) / footprint + 1e-9))
     when = f"in {spec.year}" if spec.year is not None else "announced"
@@ -214,9 +226,9 @@ def interposer_check(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "ce
             f"least {count.by_bandwidth} {count.generation.upper()} stacks of {count.stack_tb_per_s:g} TB/s (the "
             "fastest announced, "
             f"silicon.hbm_stack_tb_per_s), but the largest {kind} interposer {when} ({limit:,.0f} mm2) holds {room} "
-            f"beside its compute dies ({dies:,.0f} mm2); allowed: at most {room * count.stack_tb_per_s:g} TB/s, or "
+            f"beside its dies ({dies:,.0f} mm2); allowed: at most {room * count.stack_tb_per_s:g} TB/s, or "
             "state silicon.memory_stacks, fewer or smaller dies, or a later year")
-    return InterposerCheck(kind=kind, year=spec.year, compute_dies_mm2=dies, stacks=count.stacks,
+    return InterposerCheck(kind=kind, year=spec.year, dies_mm2=dies, stacks=count.stacks,
                            stacks_stated=count.stated, stack_footprint_mm2=footprint, area_mm2=total,
                            limit_reticles=reticles, limit_mm2=limit, fits=total <= limit, stack_count=count)
 
@@ -293,6 +305,8 @@ def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, 
         CostLine("good-die cost", good_die, "USD", "wafer price / (dies per wafer x yield)"),
         CostLine("logic dies", made["logic_dies_usd"], "USD", f"{n_dies} x good-die cost"),
     ]
+    lines += [_die_class_line(a, d.role, d.count, float(pick(d.die_area_mm2, level) or 0.0), d.node_nm, d.source)
+              for d in spec.silicon.base_dies]
     mem_src = "on-die SRAM only: no external memory cost"
     if made["memory_usd"] > 0:
         lvl = en.memory_level(spec.memory.technology())
@@ -312,7 +326,20 @@ def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, 
     out.message = f"{spec.id}: modelled manufacturing cost ${made['total_usd']:,.0f}"
     _interposer_lines(out, spec, area, level, a)
     out.notes.append("harvesting (selling partly enabled dies) is not modelled: big-die costs are upper estimates")
-    out.notes.append("only the compute dies are costed: I/O or base dies, if any, are not in the spec")
+    out.notes.append("only the compute dies are costed: I/O or base dies, if any, are not in the spec"
+                     if not spec.silicon.base_dies else "each die class is costed as a good die at its own node; "
+                     "die stacking (hybrid bonding) and its yield loss are not modelled")
+
+
+def _die_class_line(a: Assumptions, role: str, count: int, area: float, node: float, source: str) -> CostLine:
+    """One line for a class of non-compute dies: count x good-die cost at its own node, with its figures' sources."""
+    d0, wafer = si.defect_density_per_cm2(node, a), si.wafer_price_usd(node, a)
+    y = float(si.yield_negative_binomial(area, d0, a.number("silicon.yield_cluster_alpha")))
+    good = float(si.good_die_cost_usd(area, node, a))
+    w_key = _node_key(a.table("silicon.wafer_price_usd"), node)
+    return CostLine(f"{role}: {count} x {area:g} mm2, {node:g} nm", good * count, "USD",
+                    f"{count} x good die ${good:,.0f} (wafer ${wafer:,.0f}, {w_key} nm class; D0 {d0:g}/cm2, yield "
+                    f"{y:.3f}); {source}")
 
 
 def _interposer_lines(out: ChipCost, spec: ChipSpec, area: float, level: EstimateLevel, a: Assumptions) -> None:
@@ -333,18 +360,26 @@ def _interposer_lines(out: ChipCost, spec: ChipSpec, area: float, level: Estimat
                            f"{gen} stacks of {n.stack_tb_per_s:g} TB/s, the capacity {n.by_capacity})"
               }[n.set_by]
     out.lines.append(CostLine(
-        "interposer area (compute dies + HBM stacks)", float(round(check.area_mm2)), "mm2",
-        f"{spec.silicon.compute_die_count} x {area:g} mm2 + {stacks} x {check.stack_footprint_mm2:.0f} mm2; "
+        "interposer area (dies + HBM stacks)", float(round(check.area_mm2)), "mm2",
+        f"{_dies_text(spec, area, level)} + {stacks} x {check.stack_footprint_mm2:.0f} mm2; "
         f"{check.kind} largest {when}: {check.limit_reticles:g} x {b.RETICLE_MM2:g} mm2 reticle = "
         f"{check.limit_mm2:,.0f} mm2 (TSMC, as reported: cost.constants.COWOS_INTERPOSER_RETICLES)"))
     if not check.fits:
-        out.message += (f"; its compute dies and HBM stacks ({check.area_mm2:,.0f} mm2) exceed the largest "
+        out.message += (f"; its dies and HBM stacks ({check.area_mm2:,.0f} mm2) exceed the largest "
                         f"{check.kind} interposer {when} ({check.limit_mm2:,.0f} mm2)")
         out.notes.append(
             f"package over the interposer: {check.area_mm2:,.0f} mm2 of dies and stacks > {check.limit_mm2:,.0f} mm2 "
             f"({check.kind}, {check.limit_reticles:g} x reticle {when}); no CoWoS package of that year holds it, so "
             "its packaging line prices a package that cannot be built (wafer-scale packaging such as TSMC's "
             "InFO-SoW is not modelled), and a design needs fewer or smaller dies or fewer stacks")
+
+
+def _dies_text(spec: ChipSpec, area: float, level: EstimateLevel) -> str:
+    text = f"{spec.silicon.compute_die_count} x {area:g} mm2"
+    for d in spec.silicon.base_dies:
+        text += (f" {'under' if d.under_compute_dies else '+'} {d.count} x {pick(d.die_area_mm2, level):g} mm2 "
+                 f"{d.role}")
+    return text if not spec.silicon.base_dies else f"{text} = {package_dies_mm2(spec, area, level):,.0f} mm2"
 
 
 def _cloud_check(out: ChipCost, spec: ChipSpec, a: Assumptions, level: EstimateLevel) -> None:

@@ -77,7 +77,9 @@ def manufacturing_cost_usd(spec: ChipSpec, assumptions: Assumptions,
     gib = spec.memory.off_chip_gib(level)  # the one capacity table, units.CAPACITY_UNIT_BYTES
     return chip_cost_breakdown(pick(spec.silicon.die_area_mm2, level), spec.silicon.compute_die_count,
                                spec.silicon.node_nm,
-                               spec.memory.technology(), gib, package_kind(spec), assumptions, chip_id=spec.id)
+                               spec.memory.technology(), gib, package_kind(spec), assumptions, chip_id=spec.id,
+                               base_dies=[(d.count, float(pick(d.die_area_mm2, level) or 0.0), d.node_nm)
+                                          for d in spec.silicon.base_dies])
 
 
 def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipMoney:

@@ -10,12 +10,15 @@ Equations (METHODS.md 2.11, 3.8; PrincetonUniversity/ttm-cas supply_chain_model.
 
 Harvesting (shipping partly enabled dies) raises effective yield and is not modelled:
 the cost of big dies is therefore an upper estimate. Multi-die packages multiply the
-good-die cost by the die count; package-assembly yield loss is not modelled.
+good-die cost by the die count, and add each other die class (I/O or base dies) at its own
+node; package-assembly yield loss is not modelled.
 Prices and D0 are looked up by node class: the smallest tabulated node >= the node
 (4 nm uses the 5 nm entry, 6 nm the 7 nm one, 12/14 nm the 16 nm one).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -146,12 +149,14 @@ def chip_cost_breakdown(
     assumptions: Assumptions,
     *,
     chip_id: str = "this chip",
+    base_dies: Sequence[tuple[int, float, float]] = (),
 ) -> dict[str, float]:
     """Manufacturing cost of one packaged accelerator, USD, by part.
 
-    Returns ``logic_dies_usd`` (die_count good dies), ``memory_usd`` (memory_gib at the
-    level's price; 0 for on-die SRAM), ``packaging_usd``, ``test_assembly_usd`` and
-    ``total_usd``. Raises :class:`NoSiliconDataError` when area or node is unknown.
+    Returns ``logic_dies_usd`` (die_count good compute dies), ``base_dies_usd`` (the package's other die
+    classes, ``base_dies`` as (count, area mm2, node nm), each a good die at its own node's wafer price, D0 and
+    yield), ``memory_usd`` (memory_gib at the level's price; 0 for on-die SRAM), ``packaging_usd``,
+    ``test_assembly_usd`` and ``total_usd``. Raises :class:`NoSiliconDataError` when area or node is unknown.
     """
     if die_area_mm2 is None or node_nm is None or not np.isfinite(die_area_mm2) or not np.isfinite(node_nm):
         raise NoSiliconDataError(f"no die area or node known for {chip_id}")
@@ -159,6 +164,7 @@ def chip_cost_breakdown(
         raise InvalidSettingError(f"die_count: must be at least 1 for {chip_id}, got {die_count}")
     a = assumptions
     logic = float(good_die_cost_usd(die_area_mm2, node_nm, a)) * die_count
+    base = sum(float(good_die_cost_usd(area, node, a)) * count for count, area, node in base_dies)
     memory = 0.0
     if memory_gib:
         if memory_gib < 0:
@@ -177,8 +183,9 @@ def chip_cost_breakdown(
     test = a.table("silicon.test_assembly_usd")[kind]
     return {
         "logic_dies_usd": logic,
+        "base_dies_usd": base,
         "memory_usd": memory,
         "packaging_usd": packaging,
         "test_assembly_usd": test,
-        "total_usd": logic + memory + packaging + test,
+        "total_usd": logic + base + memory + packaging + test,
     }

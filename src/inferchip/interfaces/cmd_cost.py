@@ -81,8 +81,8 @@ def _all_table(costs: list[ChipCost]) -> Table:
     t = Table(title=f"{len(costs)} chips: modelled manufacturing cost against reported price", box=box.SIMPLE_HEAD,
               pad_edge=False, collapse_padding=True,
               caption="cloud/TCO: the cloud rate over the TCO per hour at manufacturing cost; interposer: a CoWoS "
-                      "package's compute dies + HBM stacks against TSMC's largest interposer of its year (OVER: no "
-                      "CoWoS package then holds it; `--chip ID` says by how much)")
+                      "package's dies (compute and silicon.base_dies) + HBM stacks against TSMC's largest "
+                      "interposer of its year (OVER: no CoWoS package then holds it; `--chip ID` says by how much)")
     rows = []
     for c in costs:
         line = {x.item: x.value for x in c.lines if isinstance(x.value, int | float)}  # the numeric lines

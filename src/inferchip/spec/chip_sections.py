@@ -199,6 +199,27 @@ class PowerSpec(Frozen):
         return self
 
 
+class BaseDieSpec(Frozen):
+    """One class of non-compute die in the package (I/O or base dies), costed at its own node: ``count`` dies of
+    ``die_area_mm2`` each on ``node_nm``; ``under_compute_dies``: the compute dies are 3D-stacked on these (AMD's
+    IODs under the XCDs), so on the interposer they and the compute dies share one footprint."""
+
+    role: str = Field(min_length=1, description="What the dies are, e.g. 'I/O die (IOD)'.")
+    count: Annotated[int, b.DIE_COUNT]
+    die_area_mm2: Annotated[Figure, b.DIE_AREA] = Field(description="Area of ONE die of this class, mm2.")
+    node_nm: Annotated[float, b.NODE_NM]
+    under_compute_dies: bool = Field(False, strict=True)
+    source: str = Field(min_length=1, description="Where the count, area and node come from; an estimate says whose.")
+
+    @model_validator(mode="after")
+    def _reticle(self) -> BaseDieSpec:
+        for area in _levels(self.die_area_mm2):
+            if area > b.RETICLE_MM2:
+                raise cross_field_error("die_area_mm2", area, f"one base die is at most the {b.RETICLE_MM2:g} mm2 "
+                                        "reticle field (26 x 33 mm scanner field); give the area of ONE die with count")
+        return self
+
+
 class SiliconSpec(Frozen):
     process_node: str | None = None
     node_nm: Annotated[float, b.NODE_NM] | None = Field(
@@ -211,6 +232,8 @@ class SiliconSpec(Frozen):
     wafer_scale: bool = Field(False, strict=True, description="One die stitched across the wafer (Cerebras WSE).")
     transistors_billion: Annotated[Figure, b.TRANSISTORS_BILLION] | None = None
     memory_stacks: Annotated[int, b.STACKS] | None = None
+    base_dies: tuple[BaseDieSpec, ...] = Field(
+        (), description="The package's other die classes (I/O or base dies), each costed at its own node.")
     package: Literal["cowos-s", "cowos-l", "organic"] | None = Field(
         None, description="Package technology as the chip's sources state it (cost and interposer check); default: "
                           "CoWoS-S for one compute die with HBM, CoWoS-L for several, organic without HBM (a guess the "
