@@ -42,7 +42,8 @@ def test_disagg_form_as_a_case_row_states_pools():
 
 
 @pytest.mark.parametrize(("args", "named"), [
-    (["--concurrency", "4", "--mtp", "0"], "--mtp"),
+    (["--concurrency", "4", "--mtp", "-1"], "--mtp"),
+    (["--concurrency", "4", "--mtp", "0", "--mtp-acceptance", "0.5"], "--mtp-acceptance"),
     (["--concurrency", "4", "--mtp", "9"], "--mtp"),
     (["--concurrency", "4", "--mtp", "1", "--mtp-acceptance", "1.5"], "--mtp-acceptance"),
     (["--concurrency", "4", "--mtp", "1", "--mtp-acceptance", "nan"], "--mtp-acceptance"),

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from inferchip.errors import InternalError, InvalidSettingError
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import curve_slo as cs
 from inferchip.interfaces.cli_options import engine as eng_opts
 from inferchip.interfaces.cli_options import files
 from inferchip.interfaces.cli_options import options as opts
@@ -93,30 +94,24 @@ def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int
         over_limit = sr.memory_limit_note(step.kv_capacity_tokens, replicas, input_tokens, output_tokens,
                                           concurrencies)
     sr.check_row_layout(pp, attn_dp)
-    extra = {"mtp": None if mtp is None else {
-        "draft_tokens": mtp, "acceptance": v.engine_spec.mtp_acceptance,
-        "tokens_per_step": v.engine_spec.mtp_tokens_per_step()},
-        "disagg": None if pools is None else {
-            "prefill_workers": pools[0].workers, "prefill_tp": pools[0].tp, "prefill_ep": pools[0].ep,
-            "prefill_attn_dp": pools[0].dpa, "decode_workers": pools[1].workers, "decode_tp": pools[1].tp,
-            "decode_ep": pools[1].ep, "decode_attn_dp": pools[1].dpa,
-            "kv_link_bytes_per_s": None if v.kv_link is None else v.kv_link[0],
-            "kv_link_latency_s": None if v.kv_link is None else v.kv_link[1]}}
+    mtp_key, mtp_notes = (None, []) if mtp is None else sr.mtp_setting(mtp, v.engine_spec)
+    extra = {"mtp": mtp_key, "disagg": sr.disagg_keys(pools, v.kv_link)}
     rows, act_source = [], None
-    no_module = [] if mtp is None or mtp_modules(model.name, model.config) != 0 else [
+    no_module = [] if not mtp or mtp_modules(model.name, model.config) != 0 else [
         f"model {model.name}: its config states no MTP module (num_nextn_predict_layers); --mtp prices {mtp} draft "
         "token(s) verified per step as if a drafter proposed them at no cost"]
     for c in concurrencies:
         case = sr.closed_loop_case(chip, model.name, count=count * n, tp=tp or 1, pp=pp or 1, ep=ep or 1,
                                    attn_dp=bool(attn_dp), weights=weights, activations=activations, kv=kv,
                                    engine_id=engine_id, input_tokens=input_tokens, output_tokens=output_tokens,
-                                   concurrency=c, mtp=mtp is not None, disagg=pools, software=software)
+                                   concurrency=c, mtp=bool(mtp), disagg=pools, software=software)
         row = sr.run_row(v, case)
         if act_source is None:  # from the formats the rows ran (case_formats: one for every concurrency)
             act_source = format_sources(case_formats(case, model.config)[0], activations, kv, source)[0]
         rows.append({**row, "weights": weights, "weights_source": source, "activations_source": act_source,
                      "kv_source": kv_source, "runtime_devices_per_package": n, **extra, "notes": [
-                         *row["notes"], *no_module, *over_limit, *model_notes, *([padding.text] if padding else []),
+                         *row["notes"], *mtp_notes, *no_module, *over_limit, *model_notes,
+                         *([padding.text] if padding else []),
                          *devices_note(chip, row["num_chips"] // n, n)]})
     return rows
 
@@ -276,6 +271,8 @@ def curve_cmd(
     mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
     disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
     kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
+    slo_ttft_ms: float | None = cs.slo_option("--slo-ttft-ms"),
+    slo_tpot_ms: float | None = cs.slo_option("--slo-tpot-ms"),
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
@@ -311,7 +308,7 @@ def curve_cmd(
                             calibration, engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                             input_tokens, output_tokens, CURVE_CONCURRENCIES, software)
         _print_rows(rows, f"{model} on {rows_system(chip, rows[0], pools)}: throughput vs interactivity", output,
-                    curve=True)
+                    curve=True, slo=cs.mark_points(rows, slo_ttft_ms, slo_tpot_ms))
         return
     choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
     eng, caps, cal_source = choice.spec, choice.caps, calibration_source(calibration)
@@ -335,6 +332,7 @@ def curve_cmd(
     for p in cur.points:
         if "power_w_per_chip" in p:
             p.update(serving_economics(step, p, chips))
+    slo = cs.mark_points(cur.points, slo_ttft_ms, slo_tpot_ms)  # each point's meets_slo, the best among them
     df = cur.to_dataframe()
     devices = step.mm.chip.devices_per_package
     title = (f"{step.mm.model.id} on {system_text(step.mm.chip.id, count, devices)} ({layout_text(step, replicas)}): "
@@ -357,6 +355,7 @@ def curve_cmd(
                               "concurrency": "concurrency (clients)"},
                       title=title)
         fig.update_traces(textposition="top center")
+        cs.draw(fig, cur.points, slo)
         files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
     if output == OutputFormat.json:
         typer.echo(fmt.to_json({"chip_id": step.mm.chip.id, "model_id": step.mm.model.id,
@@ -371,10 +370,11 @@ def curve_cmd(
                                 "runtime_devices_per_package": devices,
                                 "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
                                            for r in df.to_dict(orient="records")],
-                                "notes": notes}))  # the same notes as the text's
+                                "slo": slo, "notes": notes}))  # the same notes as the text's
         return
     con = out.console()
-    con.print(curve_table(df.to_dict(orient="records"), title))
+    con.print(curve_table(df.to_dict(orient="records"), title, slo))
+    cs.print_line(con, slo, len(cur.points))
     con.print(formats_line(formats))
     con.print(f"assumptions: {_assumptions_file(assumptions)}\ncalibration: {cal_source}")
     con.print(choice.line(used_engine, so.DEFAULT_SCHEDULER))
@@ -382,16 +382,18 @@ def curve_cmd(
     opts.print_notes(con, list(notes))
 
 
-def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False) -> None:
+def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False,
+                slo: dict[str, Any] | None = None) -> None:
     """The closed-loop rows of ``--mtp``/``--disagg`` as JSON (``serve``: the one row; ``curve``: ``points``) or a
     table with the notes the validator gave the row."""
     if output == OutputFormat.json:
         # curve: the notes the text prints (the last row's) as the top-level key serve's row and curve's JSON have
-        typer.echo(fmt.to_json({"engine": rows[0]["engine"], "points": rows, "notes": rows[-1]["notes"]} if curve
-                               else rows[0]))
+        typer.echo(fmt.to_json({"engine": rows[0]["engine"], "points": rows, "slo": slo, "notes": rows[-1]["notes"]}
+                               if curve else rows[0]))
         return
     con = out.console()
-    con.print(case_rows_table(rows, title))
+    con.print(case_rows_table(rows, title, slo))
+    cs.print_line(con, slo, len(rows))
     con.print(f"engine: {rows[0]['engine']}")
     for n in rows[-1]["notes"]:
         con.print(f"note: {n}")

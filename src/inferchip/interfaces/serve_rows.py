@@ -115,6 +115,9 @@ def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool,
     """Refuse combinations the closed-loop row model cannot express, saying why (``software``: ``--software``)."""
     if mtp is None and acceptance is not None:
         raise InvalidSettingError("--mtp-acceptance: it is the acceptance of MTP draft tokens; give --mtp N too")
+    if mtp == 0 and acceptance is not None:
+        raise InvalidSettingError(f"--mtp-acceptance {acceptance:g} with --mtp 0: --mtp 0 runs no draft tokens, so "
+                                  "none is accepted; allowed: drop --mtp-acceptance, or give --mtp 1 to 8")
     if disagg is None and (link_gb_per_s is not None or link_latency_us is not None):
         raise InvalidSettingError("--kv-link-gb-per-s/--kv-link-latency-us: the KV link joins the pools of "
                                   "--disagg; give --disagg too")
@@ -137,6 +140,26 @@ def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool,
     if not math.isclose(range_ratio, RANGE_RATIO):
         raise InvalidSettingError(f"--range-ratio {range_ratio:g} with {what}: the case rows' benchmark draws "
                                   "lengths from [0.8 L, L] (InferenceMAX RANDOM_RANGE_RATIO); allowed: 0.8")
+
+
+def mtp_setting(mtp: int, engine: Any) -> tuple[dict[str, Any], list[str]]:
+    """``--mtp N`` (0: off) on the closed-loop row: the JSON's ``mtp`` key and the note saying what an on/off pair
+    shares and what differs. The row of ``--mtp 0`` is the row of ``--mtp N`` without its ``-mtp`` mark: the same
+    engine record, launch recipe, running-batch cap, chunk and layout, each decode step verifying and emitting one
+    token per sequence instead of ``1 + N`` verified and ``1 + a + ... + a^N`` emitted
+    (:class:`~inferchip.validation.closed_loop.EngineReplica`, :func:`~inferchip.sim.engines.bench.mtp_output_steps`).
+    ``engine``: the rows' engine record, its draft tokens and acceptance already the options'."""
+    shared = ("the closed-loop row of --mtp N and of --mtp 0 share the engine, its caps and chunk, the layout "
+              "(the note 'closed loop simulated' states them) and with --disagg the MTP row's launch recipe "
+              "(its batch caps, as published for MTP); only the speculative terms differ: the tokens each "
+              "decode step verifies (1 + N against 1) and emits per sequence (tokens/step); plain serve/curve "
+              "without --mtp simulates another setup (the engine's default scheduler), so compare --mtp N with "
+              "--mtp 0")
+    if mtp == 0:
+        return {"draft_tokens": 0, "acceptance": None, "tokens_per_step": 1.0}, [
+            "--mtp 0: speculative decoding off; " + shared]
+    return {"draft_tokens": mtp, "acceptance": engine.mtp_acceptance,
+            "tokens_per_step": engine.mtp_tokens_per_step()}, [shared]
 
 
 def memory_limit_note(kv_capacity_tokens: int, replicas: int, input_tokens: int, output_tokens: int,
@@ -175,6 +198,18 @@ def disagg_layout_conflict(disagg: tuple[Pool, Pool] | None, count: int | None, 
         raise InvalidSettingError(f"--count {count} with --disagg: the pools hold {held} "
                                   f"({disagg[0].chips:,} prefill + {disagg[1].chips:,} decode); "
                                   f"allowed: --count {chips // n} or no --count")
+
+
+def disagg_keys(pools: tuple[Pool, Pool] | None, kv_link: tuple[float, float] | None) -> dict[str, Any] | None:
+    """The ``disagg`` block of a ``--disagg`` row's JSON: each pool's workers and layout, the KV link's rate (B/s)
+    and latency (s) the validator resolved (``kv_link``); None without ``--disagg``."""
+    if pools is None:
+        return None
+    pre, dec = pools
+    return {"prefill_workers": pre.workers, "prefill_tp": pre.tp, "prefill_ep": pre.ep, "prefill_attn_dp": pre.dpa,
+            "decode_workers": dec.workers, "decode_tp": dec.tp, "decode_ep": dec.ep, "decode_attn_dp": dec.dpa,
+            "kv_link_bytes_per_s": None if kv_link is None else kv_link[0],
+            "kv_link_latency_s": None if kv_link is None else kv_link[1]}
 
 
 def package_devices(chip: str) -> int:
@@ -233,7 +268,7 @@ def row_validator(calibration: str | None, engine_id: str | None, mtp: int | Non
     if eng is None:
         raise InvalidSettingError(f"--software: {software!r} names no serving engine; allowed: a text naming one of "
                                   f"{', '.join(engine_ids())} (as a case row's software column)")
-    if mtp is not None:  # validated as the record's own fields are (model_copy would skip their bounds)
+    if mtp:  # validated as the record's own fields are (model_copy would skip their bounds); 0: no draft tokens
         update = {"mtp_draft_tokens": mtp, **({} if acceptance is None else {"mtp_acceptance": acceptance})}
         try:
             eng = type(eng).model_validate({**eng.model_dump(), **update})
@@ -248,6 +283,7 @@ def row_validator(calibration: str | None, engine_id: str | None, mtp: int | Non
         link = (link_gb_per_s * 1e9, (link_latency_us or 0.0) * 1e-6)
     v: Any = Validator(load_calibration(calibration), server_model="sim")
     v.engine_spec, v.kv_link = eng, link  # read by closed_loop_rows.predict_closed_loop (getattr: None elsewhere)
+    v.recipe_mtp = None if mtp is None else True  # --mtp 0 too: the MTP row's launch recipe (mtp_setting)
     if model is not None:
         v.give_model(model.name, model.spec, model.config)
     return v

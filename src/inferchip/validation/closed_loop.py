@@ -253,7 +253,8 @@ def recipe_configs(case: Case, facts: RowFacts, pre: EngineReplica, dec: EngineR
     out = []
     for role, rep in (("prefill", pre), ("decode", dec)):
         cfg = rep.config(int(case.concurrency or 1), int(case.input_tokens or 0), int(case.output_tokens or 0))
-        rb = eng.batch_on(role, case.software, case.model, int(case.input_tokens or 0), facts.mtp,
+        mtp = facts.mtp if facts.recipe_mtp is None else facts.recipe_mtp  # serve --mtp 0: the MTP row's recipe
+        rb = eng.batch_on(role, case.software, case.model, int(case.input_tokens or 0), mtp,
                           facts.prefill_workers, dec.mm.layout.chips_per_replica, facts.decode_workers,
                           weights=rep.mm.formats.weights, attention_dp=rep.ranks > 1)
         if rb is not None:

@@ -85,6 +85,9 @@ class RowFacts:
     prompts_per_client: int = PROMPTS_PER_CLIENT  # the benchmark's, the engine's run_length (the launch harness's)
     # disaggregated: a KV link given by the caller (bytes/s, latency s) in place of the chip's (serve --kv-link-*)
     kv_link: tuple[float, float] | None = None
+    # disaggregated: the MTP the launch recipe's batch caps are looked up by, where the caller holds it (serve --mtp 0:
+    # the MTP row's caps with no draft tokens, so on and off differ only by the speculative terms); None: ``mtp``
+    recipe_mtp: bool | None = None
     # disaggregated: (the engine's prefill_worker_scheduling entry for the row on its weights, None where none
     # matches), looked up once (closed_loop_rows.with_prefill_scheduling); (): not looked up yet
     prefill_lookup: tuple[WorkerScheduling | None, ...] = ()

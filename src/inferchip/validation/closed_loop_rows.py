@@ -227,6 +227,8 @@ def predict_closed_loop(v: Any, case: Case, case_formats: Callable[[Case], tuple
         facts = row_facts(case, engine)
         if getattr(v, "kv_link", None) is not None:
             facts = replace(facts, kv_link=v.kv_link)
+        if getattr(v, "recipe_mtp", None) is not None:  # serve --mtp 0: the MTP row's launch recipe
+            facts = replace(facts, recipe_mtp=v.recipe_mtp)
         most = most_clients(facts.prompts_per_client)
         if case.concurrency and case.concurrency > most:  # the requests it simulates (num_requests), not the bench's
             sim_n = num_requests(int(case.concurrency), facts.prompts_per_client)[1]

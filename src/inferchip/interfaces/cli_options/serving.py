@@ -52,7 +52,8 @@ CONCURRENCY_HELP = ("Closed loop of C clients, as benchmark_serving --max-concur
                     "(running-batch cap, free KV blocks) wait in its queue, and the wait is part of TTFT.")
 ASSUMPTIONS_HELP = "YAML overriding energy/host/TCO constants (default: the bundled catalog/assumptions.yaml)."
 MTP_HELP = ("MTP speculative decoding: N draft tokens per decode step (1 to 8), as a case row's -mtp- (runs the "
-            "closed-loop benchmark validate runs; needs --concurrency in serve).")
+            "closed-loop benchmark validate runs; needs --concurrency in serve); 0: that same benchmark (engine, "
+            "caps, chunk, layout) with speculative decoding off, to compare with --mtp N.")
 ACCEPT_HELP = ("Acceptance of each MTP draft token, 0 to 1 (default: the engine catalogue's 0.85, DeepSeek-V3 "
                "Technical Report section 5.4.3).")
 DISAGG_HELP = ("Prefill/decode disaggregation, PREFILL:DECODE pools, each WxtpTepE[dpa]: W workers of tp T, ep E "
@@ -75,7 +76,7 @@ def assumptions_option() -> Any:
 
 
 def mtp_option() -> Any:
-    return typer.Option(None, "--mtp", help=MTP_HELP, callback=opts.int_range("--mtp", 1, 8))
+    return typer.Option(None, "--mtp", help=MTP_HELP, callback=opts.int_range("--mtp", 0, 8))
 
 
 def accept_option() -> Any:

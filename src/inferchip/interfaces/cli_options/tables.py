@@ -159,33 +159,41 @@ def _ms_bare(seconds: Any) -> str:
     return "-" if seconds is None else fmt.ms(seconds).removesuffix(" ms")
 
 
-def curve_table(records: Sequence[Mapping[Hashable, Any]], title: str) -> Table:
-    """``curve``'s points, one row each: throughput, latency, energy and money, ``*`` on the Pareto front."""
+def curve_table(records: Sequence[Mapping[Hashable, Any]], title: str, slo: dict[str, Any] | None = None) -> Table:
+    """``curve``'s points, one row each: throughput, latency, energy and money, ``*`` on the Pareto front; with an
+    SLO (``slo``: ``curve_slo.mark_points``' key) a column ``SLO``: ``best``, ``ok`` or ``-``."""
+    from inferchip.interfaces.cli_options.curve_slo import cell
+
     t = Table(title=f"{title} (* = Pareto front)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
               collapse_padding=True)
-    for c in CURVE_COLUMNS:
+    for c in (*CURVE_COLUMNS, *(() if slo is None else ("SLO",))):
         t.add_column(c, justify="right", overflow="fold")
 
     for r in records:
+        slo_cell = cell({str(k): v for k, v in r.items()}, slo)
         t.add_row(f"{r.get('concurrency'):,}", _or_dash(r.get("output_tokens_per_s_per_user"), ",.1f"),
                   f"{r['output_tokens_per_s_per_chip']:,.1f}", _ms_bare(r.get("ttft_s_mean", float("nan"))),
                   _ms_bare(r.get("ttft_s_p50", float("nan"))),
                   _ms_bare(r.get("tpot_s_mean", float("nan"))), _or_dash(r.get("power_w_per_chip"), ",.0f"),
                   _or_dash(r.get("output_tokens_per_j"), ",.3f"), _or_dash(r.get("usd_per_million_tokens"), ",.3f"),
-                  _or_dash(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "")
+                  _or_dash(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "",
+                  *(() if slo_cell is None else (slo_cell,)))
     return t
 
 
-def case_rows_table(rows: list[dict[str, Any]], title: str) -> Table:
-    """The closed-loop case rows of ``--mtp``/``--disagg``, one row per concurrency."""
+def case_rows_table(rows: list[dict[str, Any]], title: str, slo: dict[str, Any] | None = None) -> Table:
+    """The closed-loop case rows of ``--mtp``/``--disagg``, one row per concurrency (``slo``: as in curve_table)."""
+    from inferchip.interfaces.cli_options.curve_slo import cell
+
     t = Table(title=title + " (closed-loop benchmark of a case row)", title_justify="left")
     for c in ("concurrency", "TTFT mean", "TTFT p50", "TPOT mean", "tok/s per user", "tok/s per chip",
-              "tokens/step"):
+              "tokens/step", *(() if slo is None else ("SLO",))):
         t.add_column(c, justify="right")
     for r in rows:
+        slo_cell = cell(r, slo)
         t.add_row(str(r["concurrency"]), fmt.ms(r["ttft_s_mean"]), fmt.ms(r["ttft_s_p50"]), fmt.ms(r["tpot_s_mean"]),
                   _or_dash(r.get("output_tokens_per_s_per_user"), ",.1f"), f"{r['output_tokens_per_s_per_chip']:,.1f}",
-                  f"{r['tokens_per_step']:.3g}")
+                  f"{r['tokens_per_step']:.3g}", *(() if slo_cell is None else (slo_cell,)))
     return t
 
 

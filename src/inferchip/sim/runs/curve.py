@@ -84,6 +84,33 @@ def pareto_flags(x: Sequence[float] | FloatArray, y: Sequence[float] | FloatArra
     return pareto_mask(points, minimize=[False, False])
 
 
+def slo_marks(points: Sequence[dict[str, Any]], slo_ttft_s: float | None,
+              slo_tpot_s: float | None) -> tuple[list[bool], int | None]:
+    """(per point: its mean TTFT and mean TPOT within the limits given, None: no limit; the index of the point with
+    the most ``output_tokens_per_s_per_chip`` among them, the first on a tie, None where none meets them).
+
+    The means, as ``serve``'s layout search reads its SLO (``interfaces.serve_system``) and as the curve's own axis
+    is read (tokens/s per user = 1 / mean TPOT: a TPOT limit is the vertical line at 1 / limit). A point without a
+    mean TPOT (every output one token: vLLM's goodput counts such a request within any TPOT limit,
+    ``one_token_tpot_note``) is within the TPOT limit; one without a mean TTFT meets no TTFT limit."""
+    for name, value in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s)):
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and 0 < value < float("inf")):
+            raise InvalidSettingError(f"{name}: value {value!r} must be a positive finite number of seconds")
+    marks = []
+    for p in points:
+        ttft, tpot = float(p["ttft_s_mean"]), float(p["tpot_s_mean"])
+        ok = slo_ttft_s is None or ttft <= slo_ttft_s  # NaN: False
+        ok = ok and (slo_tpot_s is None or np.isnan(tpot) or tpot <= slo_tpot_s)
+        marks.append(bool(ok))
+    best = None
+    for i, (p, ok) in enumerate(zip(points, marks, strict=True)):
+        y = float(p["output_tokens_per_s_per_chip"])
+        if ok and np.isfinite(y) and (best is None or y > points[best]["output_tokens_per_s_per_chip"]):
+            best = i
+    return marks, best
+
+
 def default_concurrencies(limit: int, replicas: int = 1, one_replica: bool = False) -> list[int]:
     """1, 2, 4, ... up to ``limit`` (the limit itself included); ``one_replica``: 1, 2, 4, ... below ``replicas``,
     then ``replicas`` times 1, 2, 4, ... up to the limit (the points one replica's run gives: the module doc)."""
