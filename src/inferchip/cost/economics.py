@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -387,3 +387,11 @@ def chip_economy(spec: ChipSpec | None, memory_type: str, tdp_w: float, idle_w: 
                        en.host_system(system, a).per_device(devices_per_package), capex, terms.energy_overhead,
                        terms.usd_per_kwh,
                        terms.space_usd_per_kw_month)
+
+
+def device_money(money: ChipMoney, devices_per_package: int) -> ChipMoney:
+    """A package's price and silicon cost shared by the ``devices_per_package`` runtime devices it is to its runtime
+    (ChipParams.devices_per_package, spec.params.runtime_device_view): every per-chip figure is then a device's."""
+    n, cost = devices_per_package, money.manufacturing_cost_usd
+    return money if n == 1 else replace(money, price_usd=money.price_usd and money.price_usd / n,
+                                        manufacturing_cost_usd=cost and cost / n)
