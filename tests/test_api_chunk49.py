@@ -26,11 +26,9 @@ def test_api_predict_is_the_cli_predict(chip):
 
 
 def test_the_chunk_is_the_engines_on_the_chip_and_a_given_one_wins():
-    from inferchip.performance.predict import engine_chunk_tokens
-
-    small = ic.resolve_setting("nvidia-l4", MODEL)
+    small = ic.resolve_setting("nvidia-l4", MODEL)  # the chunk resolved once, in the setting (branch chunk49)
     big = ic.resolve_setting("nvidia-h100-sxm-80gb", MODEL)
-    assert engine_chunk_tokens(small) == 2_048 and engine_chunk_tokens(big) == 8_192  # vLLM's device rule
+    assert small.chunk_tokens == 2_048 and big.chunk_tokens == 8_192  # vLLM's device rule
     # a 4k prompt on 2,048-token steps takes two prefill steps: slower than one 8,192-token step on the same chip
     two_steps = ic.predict("nvidia-l4", MODEL, batch=1, input_tokens=4096, output_tokens=8)
     one_step = ic.predict("nvidia-l4", MODEL, batch=1, input_tokens=4096, output_tokens=8, chunk_tokens=8_192)

@@ -18,7 +18,7 @@ from inferchip.interfaces.cli_options.engine import engine_choice
 from inferchip.interfaces.cli_options.options import read_model
 from inferchip.interfaces.serve_system import system
 from inferchip.performance.phases import static_batch
-from inferchip.performance.predict import engine_chunk_tokens, engine_padding, predict
+from inferchip.performance.predict import engine_padding, predict
 from inferchip.performance.setting import resolve_setting
 from inferchip.validation.closed_loop import EngineReplica
 
@@ -27,8 +27,7 @@ GAUDI, TPU, H100 = "intel-gaudi3", "google-tpu-v6e-trillium", "nvidia-h100-sxm-8
 
 
 def _setting(chip: str, padded: bool = False):
-    s = resolve_setting(chip, L8B, tp=1, pp=1, ep=1, attn_dp=False)
-    s = s.with_chunk(engine_chunk_tokens(s))
+    s = resolve_setting(chip, L8B, tp=1, pp=1, ep=1, attn_dp=False)  # at the engine's chunk on the chip
     return s.with_padding(engine_padding(s)) if padded else s
 
 
@@ -85,8 +84,7 @@ def test_predict_and_serve_run_the_same_padded_step(chip):
 
 
 def test_the_layout_search_prices_the_padded_steps():
-    s = resolve_setting(TPU, L8B, count=8)
-    s = s.with_chunk(engine_chunk_tokens(s))
+    s = resolve_setting(TPU, L8B, count=8)  # at the engine's chunk on the chip
     padded = s.with_padding(engine_padding(s))
     assert padded.padding is not None and all(padded.mapped(lay).padding is padded.padding for lay in padded.layouts)
     assert all(s.mapped(lay).padding is None for lay in s.layouts)

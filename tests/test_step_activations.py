@@ -37,7 +37,7 @@ def test_one_steps_activations_by_hand():
     mm = s.mapped(s.layout)
     assert float(activation_bytes_per_chip(mm.model, mm.sm, mm.formats, 128.0)) == 84_541_440
     assert mm.step_activation_bytes(128.0) == 84_541_440
-    s8 = resolve_setting(GROQ, LLAMA, count=256, tp=8, pp=32)
+    s8 = resolve_setting(GROQ, LLAMA, count=256, tp=8, pp=32, chunk_tokens=8192)  # the chunk it tests, stated
     mm8 = s8.mapped(s8.layout)
     assert mm8.step_activation_bytes(128.0) == 14_499_840
     assert mm8.step_activation_bytes(64.0) == 7_249_920
@@ -107,7 +107,7 @@ def test_the_chunk_option_and_its_sources():
 def test_continuous_batching_keeps_a_full_chunk():
     """--max-throughput: the concurrency is searched and a step may fill the chunk, so the chunk's activations are
     kept, by the fit and in the breakdown (test_continuous_batching_reports_the_chunk_it_keeps)."""
-    s = resolve_setting(GROQ, LLAMA, count=256, tp=8, pp=32)
+    s = resolve_setting(GROQ, LLAMA, count=256, tp=8, pp=32, chunk_tokens=8192)  # the chunk it tests, stated
     with pytest.raises(DoesNotFitError, match="one 8,192-token prefill chunk"):
         predict_setting(s, Question.fixed(128, 128, None), fast=False)
     assert s.mapped(Layout(tp=8, pp=32)).chunk_tokens == 8192

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterable
+from numbers import Real
 
 ECHO_MAX_CHARS = 200  # an echoed value up to this long is shown whole (a long file path stays readable)
 ECHO_HEAD_CHARS = 60  # of a longer one, the first characters shown, then its length
@@ -101,3 +103,15 @@ class InternalError(Exception):
     ``python -O``. Not an :class:`InferchipError`, so the CLI reports it as a bug: one ``internal error:`` line
     naming the command and the invariant, exit status 3 (``interfaces/cli.py``), not the ``error:`` line and
     status 2 of bad input."""
+
+
+def positive(name: str, v: int | float | None) -> None:
+    """Refuse an option value that is not a finite number above 0 (None: not given), naming it: a NaN or an
+    infinity would pass ``v <= 0`` and fail later as a raw ValueError or OverflowError, a string as a TypeError."""
+    if v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, Real):
+        raise InvalidSettingError(f"{name} must be a number, got {v!r} ({type(v).__name__}); "
+                                  "allowed: a finite number above 0")
+    if not 0 < v < math.inf:
+        raise InvalidSettingError(f"{name} must be positive, got {v}; allowed: a finite number above 0")

@@ -41,6 +41,7 @@ def run_halves(dataset: str) -> list[dict]:
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
     from inferchip.catalog.chips import family_defaults, load_chip
+    from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
     from inferchip.performance.phases import admit_share
     from inferchip.performance.setting import resolve_setting
     from inferchip.spec.calibration import DatasetLengths
@@ -63,7 +64,8 @@ def run_halves(dataset: str) -> list[dict]:
         s = resolve_setting(chip_params(spec, family_defaults(spec.family)), r["model"], count=kw.count, tp=kw.tp,
                             pp=kw.pp, ep=kw.ep, calibration=run_calibration(cal, r, True, spec.family), assumptions=a,
                             chip_spec=spec, weights=r["weight_dtype"] or "bf16",
-                            activations=row_activations(r["act_dtype"] or None), kv=r["kv_dtype"] or None)
+                            activations=row_activations(r["act_dtype"] or None), kv=r["kv_dtype"] or None,
+                            chunk_tokens=DEFAULT_CHUNK_TOKENS)  # as the energy rows
         mm = s.mapped(s.layouts[0])
         b = np.array([float(batch.group(1))])
         i, o = kw.question.inputs, kw.question.outputs

@@ -40,6 +40,7 @@ def run_steps(rows: list[dict[str, str]], as_run: bool = True) -> list[dict]:
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
     from inferchip.catalog.chips import family_defaults, load_chip
     from inferchip.errors import InferchipError
+    from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
     from inferchip.performance.predict import predict_setting
     from inferchip.performance.setting import resolve_setting
     from inferchip.spec.chip import chip_params
@@ -58,7 +59,8 @@ def run_steps(rows: list[dict[str, str]], as_run: bool = True) -> list[dict]:
         s = resolve_setting(cp, r["model"], count=kw.count, tp=kw.tp, pp=kw.pp, ep=kw.ep,
                             calibration=run_calibration(cal, r, True, spec.family) if as_run else cal,
                             assumptions=a, chip_spec=spec, weights=r["weight_dtype"] or "bf16",
-                            activations=rs.row_activations(r["act_dtype"] or None), kv=r["kv_dtype"] or None)
+                            activations=rs.row_activations(r["act_dtype"] or None), kv=r["kv_dtype"] or None,
+                            chunk_tokens=DEFAULT_CHUNK_TOKENS)  # as the energy rows
         batch = float(b.group(1))
         try:
             p = predict_setting(s, replace(kw.question, batch=batch, concurrency=None))

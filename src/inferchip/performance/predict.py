@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.cost.step import StepCost
-from inferchip.errors import DoesNotFitError, InferchipError, InternalError, InvalidSettingError
+from inferchip.errors import DoesNotFitError, InferchipError, InternalError, InvalidSettingError, positive
 from inferchip.mapping.layout import Layout
 from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout, throttle_note
 from inferchip.performance.layout_choice import choose_layout
@@ -23,7 +23,7 @@ from inferchip.performance.mapped import MappedModel, fit_error
 from inferchip.performance.operating import OperatingPoint, Question
 from inferchip.performance.phases import PhaseMetrics, continuous_batch
 from inferchip.performance.prediction import Prediction, _breakdown, whole_or_mean
-from inferchip.performance.setting import SETTINGS_CACHED, Setting, positive, resolve_setting
+from inferchip.performance.setting import SETTINGS_CACHED, Setting, resolve_setting
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.engine.padding import PaddingLadder
@@ -113,7 +113,8 @@ def predict(
     chip figures; ``calibration``/``assumptions``: YAML paths (None: the shipped ones). ``chunk_tokens``: the
     prefill token budget of one step per chip (an engine's ``max_num_batched_tokens``; None: the step budget the
     default engine runs on the chip, as ``inferchip predict`` / ``serve`` / ``curve`` take it without
-    ``--chunk-tokens``: :func:`engine_chunk_tokens`); the memory fit keeps the activations of the largest step the
+    ``--chunk-tokens``: :func:`~inferchip.performance.setting.resolve_setting`'s, said in ``Setting.chunk_source``);
+    the memory fit keeps the activations of the largest step the
     run executes, a static batch's prompts bounded by it. ``config``: with a ModelSpec ``model``, the user's config
     file it was read from (:func:`~inferchip.performance.setting.resolve_setting`). ``padding``: the compiled step
     shapes every step is padded to (``"engine"``: the default engine's back end's on the chip, vLLM's TPU and Gaudi
@@ -149,8 +150,8 @@ def predict(
         setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
                                   assumptions=assumptions, chip_spec=chip_spec, attention_weights=attention_weights,
-                                  attention_out_weights=attention_out_weights, config=config)
-        setting = setting.with_chunk(engine_chunk_tokens(setting) if chunk_tokens is None else chunk_tokens)
+                                  attention_out_weights=attention_out_weights, config=config,
+                                  chunk_tokens=chunk_tokens)
         setting = setting.with_padding(engine_padding(setting) if padding == "engine" else padding)
         if hashable:
             if len(_RECENT) >= SETTINGS_CACHED:
@@ -172,17 +173,6 @@ def predict(
                                 setting.count, None if batch is None else float(batch) * i)
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
 
-
-
-def engine_chunk_tokens(setting: Setting) -> int:
-    """The prefill step budget per chip the default engine runs on ``setting``'s chip (its device rule, or its back
-    end's own: :func:`~inferchip.sim.batching.scheduler.run_caps`, the resolution ``inferchip predict`` / ``serve`` /
-    ``curve`` make without ``--chunk-tokens``; the vendor stack's where no catalogued engine runs on the chip). The
-    keyword :func:`predict` (``ic.predict``, the review's rows) took ``mapped.DEFAULT_CHUNK_TOKENS`` on every chip,
-    so a Gaudi 3's TTFT through the API differed from the CLI's (stop 49)."""
-    from inferchip.sim.batching.scheduler import run_caps
-
-    return int(run_caps(None, setting.chip).chunk_tokens)
 
 
 def engine_padding(setting: Setting) -> PaddingLadder | None:

@@ -189,10 +189,13 @@ def summary_text(p: Prediction) -> str:
     return "\n".join(lines)
 
 
+CHUNK_GIVEN = "given (chunk_tokens)"  # Setting.chunk_source of a chunk its caller stated
+
+
 def setting_text(s: Any) -> str:  # (a Setting: setting.py imports this module)
-    """:class:`~inferchip.performance.setting.Setting`'s repr: what was resolved, in five lines of at most 100
-    columns (ids aside); the dataclass's printed the chip, model, calibration and assumptions whole (~47,000
-    characters)."""
+    """:class:`~inferchip.performance.setting.Setting`'s repr: what was resolved, in six lines of at most 100
+    columns (ids aside), the prefill chunk with where it came from; the dataclass's printed the chip, model,
+    calibration and assumptions whole (~47,000 characters)."""
     f = s.formats
     lay = [f"tp {x.tp} pp {x.pp} ep {x.ep}{' attention DP' if x.attn_dp else ''} x {x.replicas:,}" for x in s.layouts]
     shown = ", ".join(lay[:3]) + (f", ... ({len(lay)} in all)" if len(lay) > 3 else "")
@@ -202,8 +205,9 @@ def setting_text(s: Any) -> str:  # (a Setting: setting.py imports this module)
         f"<Setting {s.model.id} on {s.count:,} x {s.chip.id} ({s.estimate} estimate)",
         f"  w/a/kv {f.weights}/{f.activations}/{f.kv}, GEMMs in {s.compute_format}",
         f"  {layouts}",
-        f"  calibration {'fitted' if s.calibration.fitted else 'defaults'}; prefill chunk {s.chunk_tokens:,} "
-        f"tokens{notes}",
+        f"  calibration {'fitted' if s.calibration.fitted else 'defaults'}{notes}",
+        f"  prefill chunk {s.chunk_tokens:,} tokens per step and chip: "
+        + (CHUNK_GIVEN if s.chunk_source == CHUNK_GIVEN else "the default engine's on this chip (.chunk_source)"),
         "  the parts: .chip, .chip_spec, .model, .formats, .layouts, .calibration, .assumptions>"])
 
 

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, positive
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.mapped import MappedModel
-from inferchip.performance.setting import Setting, estimate_level, positive, resolve_setting
+from inferchip.performance.setting import Setting, estimate_level, resolve_setting
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
@@ -178,7 +178,7 @@ def serving_model(chip: str | ChipParams | Setting, model: str | ModelSpec | Non
                   tp: int = 1, pp: int = 1, ep: int = 1, weights: str | None = None, activations: str | None = None,
                   kv: str | None = None, calibration: Calibration | str | None = None, estimate: str = "central",
                   attn_dp: bool = False, assumptions: str | Assumptions | None = None,
-                  chip_spec: ChipSpec | None = None) -> tuple[ServingStepModel, int]:
+                  chip_spec: ChipSpec | None = None, chunk_tokens: int | None = None) -> tuple[ServingStepModel, int]:
     """(step model of one replica, number of replicas) for a system of ``count`` chips.
 
     ``chip`` may be a resolved :class:`~inferchip.performance.setting.Setting` with one layout
@@ -187,11 +187,13 @@ def serving_model(chip: str | ChipParams | Setting, model: str | ModelSpec | Non
     ``tp``/``pp``/``ep``. ``assumptions``: a path overriding the energy/money constants (None:
     the bundled file). ``chip_spec``: the chip's full spec (memory type, node, price) when
     ``chip`` is a ChipParams. ``attn_dp``: attention data-parallel over the tp chips (MLA/MoE
-    models, ``mapping.layout``).
+    models, ``mapping.layout``). ``chunk_tokens``: the prefill step budget per chip (None: resolve_setting's default,
+    the default engine's on the chip).
     """
     return serving_step(serving_setting(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights,
                                         activations=activations, kv=kv, calibration=calibration, estimate=estimate,
-                                        attn_dp=attn_dp, assumptions=assumptions, chip_spec=chip_spec))
+                                        attn_dp=attn_dp, assumptions=assumptions, chip_spec=chip_spec,
+                                        chunk_tokens=chunk_tokens))
 
 
 def serving_setting(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None, **system: Any
@@ -283,8 +285,9 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     scheduler: the running-batch cap and step budget per attention-DP rank that ``inferchip serve`` without
     ``--engine`` runs on the chip (:func:`~inferchip.sim.batching.scheduler.run_caps`: the default engine record's
     device rule, a back end's own defaults on TPU / Gaudi / Neuron, or the vendor stack's), said in the summary's
-    ``running_batch_cap`` and ``running_batch_cap_source``; ``chunk_tokens`` (None: that budget) sets the step budget,
-    which the memory fit keeps a step's activations for (a Setting given is run at it); ``step_padding``: the
+    ``running_batch_cap`` and ``running_batch_cap_source``; ``chunk_tokens`` (None: the Setting's, by default that
+    budget: :func:`~inferchip.performance.setting.resolve_setting`) sets the step budget, which the memory fit keeps a
+    step's activations for; ``step_padding``: the
     compiled step shapes the back end pads each step to (vLLM's TPU and Gaudi back ends; None elsewhere), in words.
     Returns the run's summary (``SimResult.summary``) with what was simulated, as ``inferchip serve``'s JSON names it
     (``chip_id``, ``model_id``, the layout ``tp``, ``pp``, ``ep``, ``attn_dp`` and ``num_replicas``), the formats
@@ -305,7 +308,7 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
 
     setting = serving_setting(chip, model, **system)
     caps = run_caps(None, setting.chip)  # as `inferchip serve` without --engine (its engine_choice), resolved once
-    setting = setting.with_chunk(caps.chunk_tokens if chunk_tokens is None else chunk_tokens)
+    setting = setting.with_chunk(chunk_tokens)  # None: the setting's (resolve_setting's default: caps.chunk_tokens)
     padding = resolve_padding(*run_padding(None, setting.chip), caps.max_num_seqs, setting.chunk_tokens)
     step, replicas = serving_step(setting.with_padding(padding))  # the back end's compiled step shapes
     if concurrency is not None:

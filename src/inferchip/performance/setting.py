@@ -9,22 +9,21 @@ it returns instead of resolving again. It caches what does not change for it: th
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from numbers import Integral, Real
+from numbers import Integral
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from inferchip.catalog.engines import loaded_calibration
 from inferchip.cost.peaks import executed_format, executed_note, four_bit_gemm_rate_text
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, positive
 from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, checkpoint_choice, format_sources, kv_format_note
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup, row_layouts
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS, MappedModel, map_model
 from inferchip.performance.phases import PhaseMetrics
-from inferchip.performance.prediction import setting_text
+from inferchip.performance.prediction import CHUNK_GIVEN, setting_text
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec, EstimateLevel
@@ -48,11 +47,11 @@ Sweeps = dict[SweepKey, dict[Layout, PhaseMetrics]]
 class Derived(TypedDict, total=False):
     """What the performance layer keeps with a setting (fast_path.fast_layout)."""
 
-    fast: tuple[object]  # fast_path.FastLayout once made, or None where the fast path does not apply (setting.py
-    # cannot name the class: fast_path imports this module)
+    fast: tuple[object]  # fast_path.FastLayout once made, None where it does not apply (it imports this module)
     asked: int  # questions asked of the setting before then
 
 ESTIMATES: tuple[EstimateLevel, ...] = ("low", "central", "high")
+MAX_CHUNK_TOKENS = 1_048_576  # spec.engine.EngineSpec.chunk_tokens' bound
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,8 +66,8 @@ class Setting:
     ``--weights`` given, or what the engines do with the checkpoint by default); ``compute_format``: the format the
     GEMMs run in on this chip (the next wider one where it has no units for the wanted one); ``layouts``: the one
     layout given (``layout_given``) or every candidate the search weighs, each with its replicas filling ``count``
-    chips; ``padding``: the back end's compiled step shapes every step is padded to (``MappedModel.padding``;
-    :meth:`with_padding`); None: unpadded."""
+    chips; ``padding``: the compiled step shapes every step is padded to (:meth:`with_padding`; None: unpadded);
+    ``chunk_tokens``: a step's prefill budget per chip, ``chunk_source``: given, or the default engine's on the chip."""
 
     chip: ChipParams
     chip_spec: ChipSpec | None
@@ -88,6 +87,7 @@ class Setting:
     kv_source: str = "--kv"
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS  # the per-step prefill token budget (predict --chunk-tokens)
     padding: PaddingLadder | None = None
+    chunk_source: str = CHUNK_GIVEN  # where chunk_tokens came from (resolve_setting: given, else the engine's)
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
     sweeps: Sweeps = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
     derived: Derived = field(default_factory=lambda: Derived(), repr=False, compare=False)  # fast_path's
@@ -131,16 +131,13 @@ class Setting:
             self._mapped[layout] = mm
         return mm
 
-    def with_chunk(self, chunk_tokens: int | None) -> Setting:
-        """This setting with a prefill chunk of ``chunk_tokens`` per step and chip (None or the same: itself), its
-        mapped models and sweeps made anew. InvalidSettingError unless a whole number from 1 to 1,048,576."""
-        if chunk_tokens is None or chunk_tokens == self.chunk_tokens:
-            return self
-        if isinstance(chunk_tokens, bool) or not isinstance(chunk_tokens, Integral) or \
-                not 1 <= chunk_tokens <= MAX_CHUNK_TOKENS:
-            raise InvalidSettingError(f"--chunk-tokens must be a whole number of tokens from 1 to "
-                                      f"{MAX_CHUNK_TOKENS:,}, got {chunk_tokens!r}")
-        return replace(self, chunk_tokens=int(chunk_tokens), _mapped={}, sweeps={}, derived=Derived())
+    def with_chunk(self, chunk_tokens: int | None, source: str = CHUNK_GIVEN) -> Setting:
+        """This setting with a prefill chunk of ``chunk_tokens`` per step and chip from ``source`` (None: itself), its
+        mapped models and sweeps made anew (kept for the same chunk). InvalidSettingError: :func:`checked_chunk`."""
+        chunk = self.chunk_tokens if chunk_tokens is None else checked_chunk(chunk_tokens)
+        if chunk == self.chunk_tokens:  # the same mapped models and sweeps
+            return self if chunk_tokens is None or source == self.chunk_source else replace(self, chunk_source=source)
+        return replace(self, chunk_tokens=chunk, chunk_source=source, _mapped={}, sweeps={}, derived=Derived())
 
     def with_padding(self, padding: PaddingLadder | None) -> Setting:
         """This setting with its steps padded to ``padding`` (the same: itself), its mapped models, sweeps and fast
@@ -248,16 +245,13 @@ def format_choice(weights: str, activations: str | None, kv: str | None, attenti
     return fmt, got, notes + ([kv_note] if kv_note else [])
 
 
-def positive(name: str, v: int | float | None) -> None:
-    """Refuse an option value that is not a finite number above 0 (None: not given), naming it: a NaN or an
-    infinity would pass ``v <= 0`` and fail later as a raw ValueError or OverflowError, a string as a TypeError."""
-    if v is None:
-        return
-    if isinstance(v, bool) or not isinstance(v, Real):
-        raise InvalidSettingError(f"{name} must be a number, got {v!r} ({type(v).__name__}); "
-                                  "allowed: a finite number above 0")
-    if not 0 < v < math.inf:
-        raise InvalidSettingError(f"{name} must be positive, got {v}; allowed: a finite number above 0")
+def checked_chunk(chunk_tokens: int) -> int:
+    """``chunk_tokens`` as a prefill chunk; InvalidSettingError unless a whole number from 1 to 1,048,576."""
+    if isinstance(chunk_tokens, bool) or not isinstance(chunk_tokens, Integral) or \
+            not 1 <= chunk_tokens <= MAX_CHUNK_TOKENS:
+        raise InvalidSettingError(f"--chunk-tokens must be a whole number of tokens from 1 to {MAX_CHUNK_TOKENS:,}, "
+                                  f"got {chunk_tokens!r}")
+    return int(chunk_tokens)
 
 
 def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: int = 1, weights: str | None = None,
@@ -266,7 +260,8 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
                     estimate: str = "central", calibration: Calibration | str | None = None,
                     assumptions: str | Assumptions | None = None, chip_spec: ChipSpec | None = None,
                     within: bool = False, attention_weights: str | None = None,
-                    attention_out_weights: str | None = None, config: UserConfig | None = None) -> Setting:
+                    attention_out_weights: str | None = None, config: UserConfig | None = None,
+                    chunk_tokens: int | None = None) -> Setting:
     """Resolve and check a setting once.
 
     ``chip``/``model``: catalogue ids or file paths (a chip by id also brings its spec), or
@@ -289,9 +284,12 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     ``assumptions``: energy/money constants, a YAML path merged over the bundled file, or None.
     ``config``: with a ModelSpec ``model``, the user's config file it was read from
     (``catalog.models.load_model_config``), the checkpoint's formats then read from it, not from a file again.
-    """
+    ``chunk_tokens``: the prefill token budget of a step per chip (an engine's ``max_num_batched_tokens``); None: the
+    default engine's on the chip (``sim.batching.scheduler.run_caps``, as ``inferchip predict`` / ``serve`` / ``curve``
+    take it without ``--chunk-tokens``), said in ``Setting.chunk_source``."""
+    chunk_tokens = None if chunk_tokens is None else checked_chunk(chunk_tokens)  # True or 8192.0: not keys of 1, 8192
     args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-            chip_spec, within, attention_weights, attention_out_weights, config)
+            chip_spec, within, attention_weights, attention_out_weights, config, chunk_tokens)
     try:  # every argument hashable (ids, paths, names, numbers): the arguments are the key
         hash(args)
         key = args
@@ -308,7 +306,6 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     return setting
 
 
-MAX_CHUNK_TOKENS = 1_048_576  # spec.engine.EngineSpec.chunk_tokens' bound
 SETTINGS_CACHED = 8  # settings kept (each with its mapped models and sweeps)
 _SETTINGS: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], Setting]] = OrderedDict()
 
@@ -335,7 +332,8 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
              kv: str | None, tp: int | None, pp: int | None, ep: int | None, attn_dp: bool | None, estimate: str,
              calibration: Calibration | str | None, assumptions: str | Assumptions | None,
              chip_spec: ChipSpec | None, within: bool, attention_weights: str | None = None,
-             attention_out_weights: str | None = None, config: UserConfig | None = None) -> Setting:
+             attention_out_weights: str | None = None, config: UserConfig | None = None,
+             chunk_tokens: int | None = None) -> Setting:
     for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
         positive(name, v)
         if (v is None and name == "--count") or (v is not None and (not isinstance(v, Integral) or v > MAX_CHIPS)):
@@ -392,8 +390,11 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
             why = "" if attn_dp is None else f" with attention data parallelism {'on' if attn_dp else 'off'}"
             raise InvalidSettingError(f"no parallel layout of {count} chips{why} suits {ms.id} (heads {ms.num_heads})")
     from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.sim.batching.scheduler import run_caps
 
     a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
-    notes += [device_note] if device_note else []
-    return Setting(cp, chip_spec, ms, fmt, got, tuple(notes), count, tuple(layouts), given and not within, level,
-                   cal, a, assumptions if isinstance(assumptions, str) else None, source, act_source, kv_source)
+    caps = run_caps(None, cp)  # the default engine's step budget on the chip, where no chunk is given
+    return Setting(cp, chip_spec, ms, fmt, got, (*notes, *([device_note] if device_note else [])), count,
+                   tuple(layouts), given and not within, level, cal, a, assumptions if isinstance(assumptions, str)
+                   else None, source, act_source, kv_source, int(caps.chunk_tokens),
+                   chunk_source=caps.reason).with_chunk(chunk_tokens)

@@ -34,8 +34,8 @@ def mapped_model(model: ModelEntry, chip: ChipParams, tp: int, pp: int, ep: int,
     whose activations the memory fit keeps room for)."""
     from inferchip.performance.setting import resolve_setting
 
-    s = resolve_setting(chip, model.spec, count=tp * pp, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp, weights=cfg.weights)
-    s = s.with_chunk(chunk_tokens)
+    s = resolve_setting(chip, model.spec, count=tp * pp, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp, weights=cfg.weights,
+                        chunk_tokens=chunk_tokens)
     return s.mapped(s.layout)
 
 

@@ -24,6 +24,7 @@ from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
 from inferchip.errors import DoesNotFitError, InferchipError, InternalError, InvalidSettingError, SpecError
 from inferchip.mapping.layout import Layout
+from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
 from inferchip.performance.operating import OperatingPoint
 from inferchip.performance.setting import resolve_setting
 from inferchip.sim.engines import BenchFigures
@@ -124,7 +125,8 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
                                   activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
                                   attn_dp=layout.attn_dp, calibration=cals[cal_key],
                                   attention_weights=fmt.attention_weights,
-                                  attention_out_weights=fmt.attention_out_weights)
+                                  attention_out_weights=fmt.attention_out_weights,
+                                  chunk_tokens=DEFAULT_CHUNK_TOKENS)  # the chunk these rows are validated at
     except InferchipError as exc:  # a disaggregated row's workers are the notes' pools, not the tp/ep columns
         raise (in_row_terms(case, exc) if pool is None else in_pool_terms(case, exc, pool)) from None
     if fmt.attention_q_b_weights is not None:  # the launch recipe's q_b format (case_formats), not a CLI option

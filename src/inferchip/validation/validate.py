@@ -1,11 +1,10 @@
 """Predict every published measurement in its own setting, and the error statistics.
 
-Each case becomes a plan (:mod:`inferchip.validation.plan`: lengths, load, limits,
-and the analytic evaluation on one layout). :class:`Validator` picks the parallel layout (the
-row's, or ``predict``'s choice among those the row allows:
-:func:`~inferchip.performance.layout_choice.choose_layout`), converts to the row's metric and caches
-repeated settings. Errors are percentages: signed ``100 (pred - meas) / meas``, APE its
-absolute value.
+Each case becomes a plan (:mod:`inferchip.validation.plan`: lengths, load, limits, and the analytic evaluation on one
+layout). :class:`Validator` picks the parallel layout (the row's, or ``predict``'s choice among those the row allows:
+:func:`~inferchip.performance.layout_choice.choose_layout`), converts to the row's metric and caches repeated settings
+(each at the rows' prefill chunk, ``mapped.DEFAULT_CHUNK_TOKENS``, stated: not the engine's on the chip that
+``resolve_setting`` defaults to). Errors are percentages: signed ``100 (pred - meas) / meas``, APE its absolute value.
 
 Server rows without a concurrency (MLPerf Server/Interactive, open loops at a stated rate)
 have two models: ``"analytic"`` (p99 limits scaled to means, Little's law) and ``"sim"`` (the
@@ -42,7 +41,7 @@ from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.layout_choice import choose_layout
-from inferchip.performance.mapped import MappedModel
+from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS, MappedModel
 from inferchip.performance.setting import Setting, resolve_setting
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.spec.chip import ChipParams
@@ -171,7 +170,8 @@ class Validator:
                                                       activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
                                                       ep=case.ep, calibration=cal, within=True,
                                                       attention_weights=fmt.attention_weights,
-                                                      attention_out_weights=fmt.attention_out_weights)
+                                                      attention_out_weights=fmt.attention_out_weights,
+                                                      chunk_tokens=DEFAULT_CHUNK_TOKENS)  # the rows' stated chunk
             except InferchipError as exc:
                 raise in_row_terms(case, exc) from None
         return self._resolved[key]

@@ -127,6 +127,7 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.chips import family_defaults, load_chip
     from inferchip.cost.energy import wall_power_w
+    from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
     from inferchip.performance.predict import predict_setting
     from inferchip.performance.setting import resolve_setting
     from inferchip.spec.chip import chip_params
@@ -152,7 +153,8 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
         formats: FormatNames = {"weights": cell(row, "weight_dtype") or "bf16",
                    "activations": row_activations(cell(row, "act_dtype") or None), "kv": cell(row, "kv_dtype") or None}
         setting = resolve_setting(cp, cell(row, "model"), count=kw.count, tp=kw.tp, pp=kw.pp, ep=kw.ep,
-                                  calibration=cal, assumptions=a, chip_spec=spec, **formats)
+                                  calibration=cal, assumptions=a, chip_spec=spec, chunk_tokens=DEFAULT_CHUNK_TOKENS,
+                                  **formats)  # the chunk these rows are validated at
         notes.extend(setting.format_notes)  # a format fallback travels with the result
         try:
             p = predict_setting(setting, q)
@@ -200,11 +202,13 @@ def _simulated_batch(cp: ChipParams, spec: ChipSpec, model: str, formats: Format
     scheduler admits what fits and preempts (recomputes) the rest. The serving simulator runs
     that: ``batch x replicas`` requests arriving together, energy from the same step model.
     """
+    from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
     from inferchip.performance.serving import serving_model
     from inferchip.sim import BurstArrivals, simulate
 
     step, replicas = serving_model(cp, model, count=kw.count, tp=kw.tp or 1, pp=kw.pp or 1, ep=kw.ep or 1,
-                                   calibration=cal, assumptions=a, chip_spec=spec, **formats)
+                                   calibration=cal, assumptions=a, chip_spec=spec, chunk_tokens=DEFAULT_CHUNK_TOKENS,
+                                   **formats)  # the chunk these rows are validated at
     q = kw.question
     if q.batch is not None:
         n = round(q.batch) * replicas  # the system's requests
