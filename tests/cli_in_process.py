@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from typing import Any
 
 from inferchip.interfaces.cli import main
 
@@ -17,3 +18,12 @@ def run_main(args: list[str]) -> tuple[int, str]:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
     return int(code or 0), out.getvalue() + err.getvalue()
+
+
+def run_json(args: list[str]) -> Any:
+    """The JSON ``inferchip ARGS --format json`` prints, asserting the command succeeded."""
+    import json
+
+    code, text = run_main([*args, "--format", "json"])
+    assert code == 0, text
+    return json.loads(text)

@@ -6,7 +6,6 @@ scheduler on a Groq LPU or a Tesla AI5 and accepted ``--engine vllm`` there sile
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli_in_process import run_main
+from cli_in_process import run_json, run_main
 from inferchip.catalog.chips import chip_ids, get_chip_params
 from inferchip.catalog.engines import (
     ENGINES_FILE,
@@ -154,14 +153,6 @@ def test_every_shipped_case_row_runs_on_a_chip_its_engine_supports():
 
 # ------------------------------------------------------------------------------ the commands, GPU and elsewhere
 
-def _run(args: list[str]) -> tuple[int, str]:
-    return run_main(args)
-
-
-def _json(args: list[str]) -> dict:
-    code, text = _run([*args, "--format", "json"])
-    assert code == 0, text
-    return json.loads(text)
 
 
 PREDICT = ["predict", "--model", L8B, "--batch", "4", "--input-tokens", "512", "--output-tokens", "64"]
@@ -172,22 +163,22 @@ CURVE = ["curve", "--model", L8B, "--tp", "1", "--input-tokens", "256", "--outpu
 
 @pytest.mark.parametrize("chip", [H100, TPU])
 def test_predict_where_the_default_engine_runs_says_nothing_new(chip):
-    js = _json([*PREDICT, "--chip", chip])
+    js = run_json([*PREDICT, "--chip", chip])
     assert js["engine"] is None and not any("vendor" in n for n in js["notes"])
     assert "arg_utils.py" in js["memory_activations"]["chunk_source"]  # vLLM's own device rule, as before
-    code, text = _run([*PREDICT, "--chip", chip])
+    code, text = run_main([*PREDICT, "--chip", chip])
     assert code == 0 and "engine: none (the calibration's host time per step; --engine chooses one)" in text
 
 
 def test_predict_on_a_chip_no_engine_runs_on_says_it_assumes_the_vendor_stack():
-    js = _json([*PREDICT, "--chip", AI5])
+    js = run_json([*PREDICT, "--chip", AI5])
     assert js["engine"] is None
     note = js["notes"][0]
     assert note.startswith("no --engine: vllm (the default) and no other catalogued engine runs on tesla-ai5")
     assert "Tesla in-house compiler" in note and "vendor_stack" in note
     assert js["memory_activations"]["chunk_tokens"] == load_engines().vendor_stack.chunk_tokens
     assert "vendor-stack record" in js["memory_activations"]["chunk_source"]
-    code, text = _run([*PREDICT, "--chip", AI5])
+    code, text = run_main([*PREDICT, "--chip", AI5])
     assert code == 0 and "engine: none: no catalogued engine runs on tesla-ai5" in text
 
 
@@ -195,12 +186,12 @@ def test_predict_on_a_chip_no_engine_runs_on_says_it_assumes_the_vendor_stack():
 def test_serve_and_curve_state_the_scheduler_they_assume(chip, vendor):
     stack = load_engines().vendor_stack
     for args in (SERVE, CURVE):
-        js = _json([*args, "--chip", chip])
+        js = run_json([*args, "--chip", chip])
         assert ("vendor-stack record" in js["running_batch_cap_source"]) == vendor
         assert any("vendor_stack" in n for n in js["notes"]) == vendor
         if vendor:
             assert (js["running_batch_cap"], js["prefill_chunk_tokens"]) == (stack.max_num_seqs, stack.chunk_tokens)
-    code, text = _run([*SERVE, "--chip", chip])
+    code, text = run_main([*SERVE, "--chip", chip])
     assert code == 0 and ("engine: none: no catalogued engine runs on" in text) == vendor
 
 
@@ -208,7 +199,7 @@ def test_serve_and_curve_state_the_scheduler_they_assume(chip, vendor):
                                               ("google-tpu-v5e", "sglang"), ("cerebras-wse-3", "trtllm")])
 def test_an_engine_on_a_chip_it_does_not_run_on_is_one_clear_error(chip, engine):
     for args in (PREDICT, SERVE, CURVE):
-        code, text = _run([*args, "--chip", chip, "--engine", engine])
+        code, text = run_main([*args, "--chip", chip, "--engine", engine])
         assert code == 2 and len(text.strip().splitlines()) == 1, text
         assert text.startswith(f"error: --engine {engine}: ") and f"not on {chip} (family " in text
         assert "allowed on this chip: " in text
@@ -216,12 +207,12 @@ def test_an_engine_on_a_chip_it_does_not_run_on_is_one_clear_error(chip, engine)
 
 def test_engines_that_do_run_there_are_accepted_through_their_plugins():
     for engine in ("vllm", "sglang"):
-        js = _json([*PREDICT, "--chip", TPU, "--engine", engine])
+        js = run_json([*PREDICT, "--chip", TPU, "--engine", engine])
         assert js["engine"]["id"] == engine
 
 
 def test_serve_mtp_without_engine_on_a_vendor_chip_is_refused_naming_why():
-    code, text = _run(["serve", "--model", L8B, "--concurrency", "4", "--tp", "1", "--chip", AI5, "--mtp", "1"])
+    code, text = run_main(["serve", "--model", L8B, "--concurrency", "4", "--tp", "1", "--chip", AI5, "--mtp", "1"])
     assert code == 2 and text.startswith("error: --mtp/--disagg (an engine's benchmark") and "tesla-ai5" in text
 
 
@@ -232,7 +223,7 @@ def test_a_custom_chip_of_a_known_family_behaves_as_the_catalogues(tmp_path):
         data["id"] = f"my-{chip}"
         path = tmp_path / f"my-{chip}.yaml"
         path.write_text(yaml.safe_dump(data), encoding="utf-8")
-        js = _json([*PREDICT, "--chip", str(path)])
+        js = run_json([*PREDICT, "--chip", str(path)])
         assert any("vendor_stack" in n for n in js["notes"]) == vendor
-        code, text = _run([*PREDICT, "--chip", str(path), "--engine", "vllm"])
+        code, text = run_main([*PREDICT, "--chip", str(path), "--engine", "vllm"])
         assert (code == 2) == vendor, text

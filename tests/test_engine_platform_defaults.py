@@ -8,14 +8,12 @@ none says that it takes the engine's general rule (branch tpu49)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli_in_process import run_main
+from cli_in_process import run_json, run_main
 from inferchip.catalog.chips import chip_ids, family_names, get_chip_params
 from inferchip.catalog.engines import ENGINES_FILE, HARDWARE_FILE, engine_platform, get_engine, load_engines
 from inferchip.errors import SpecError
@@ -150,14 +148,6 @@ def test_a_back_end_default_out_of_bounds_is_refused_naming_the_field(tmp_path, 
 
 # ------------------------------------------------------------------------------------------------ the output says it
 
-def _run(args: list[str]) -> tuple[int, str]:
-    return run_main(args)
-
-
-def _json(args: list[str]) -> dict:
-    code, text = _run([*args, "--format", "json"])
-    assert code == 0, text
-    return json.loads(text)
 
 
 @pytest.mark.parametrize(("chip", "engine"), [("google-tpu-v5p", None), ("google-tpu-v6e-trillium", "vllm"),
@@ -167,17 +157,17 @@ def test_serve_and_curve_run_and_state_the_back_ends_defaults(chip, engine):
     extra = [] if engine is None else ["--engine", engine]
     for args in (["serve", "--concurrency", "4", "--requests", "12", "--input-tokens", "256", "--output-tokens", "32"],
                  ["curve", "--input-tokens", "256", "--output-tokens", "16"]):
-        js = _json([*args, "--chip", chip, "--model", L8B, "--tp", "1", *extra])
+        js = run_json([*args, "--chip", chip, "--model", L8B, "--tp", "1", *extra])
         assert (js["running_batch_cap"], js["prefill_chunk_tokens"]) == (want.max_num_seqs, want.chunk_tokens)
         assert "back end's own defaults on " + chip in js["running_batch_cap_source"]
-    code, text = _run(["curve", "--chip", chip, "--model", L8B, "--tp", "1", "--input-tokens", "256",
+    code, text = run_main(["curve", "--chip", chip, "--model", L8B, "--tp", "1", "--input-tokens", "256",
                        "--output-tokens", "16", *extra])
     flat = " ".join(text.split())
     assert code == 0 and f"step budget of {want.chunk_tokens:,} tokens" in flat and "back end's own defaults" in flat
 
 
 def test_predict_states_where_its_chunk_came_from_on_a_tpu():
-    js = _json(["predict", "--chip", "google-tpu-v5p", "--model", L8B, "--batch", "4", "--input-tokens", "512",
+    js = run_json(["predict", "--chip", "google-tpu-v5p", "--model", L8B, "--batch", "4", "--input-tokens", "512",
                 "--output-tokens", "64"])
     act = js["memory_activations"]
     assert act["chunk_tokens"] == 2048  # the general rule gave this 95 GiB chip 8,192
@@ -185,7 +175,7 @@ def test_predict_states_where_its_chunk_came_from_on_a_tpu():
 
 
 def test_the_help_reads_the_back_ends_defaults_from_the_data():
-    code, text = _run(["serve", "--help"])
+    code, text = run_main(["serve", "--help"])
     flat = " ".join(text.replace("│", " ").split())
     assert code == 0
     for r in STATED:

@@ -6,7 +6,6 @@ curve stating it."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import numpy as np
@@ -15,7 +14,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cli_in_process import run_main
+from cli_in_process import run_json
 from inferchip.catalog.engines import ENGINES_FILE, HARDWARE_FILE, load_engines
 from inferchip.errors import SpecError
 from inferchip.interfaces.cli_options.engine import engine_choice
@@ -139,17 +138,12 @@ def test_bad_padding_data_is_refused_naming_the_field(tmp_path, bad):
 
 # ------------------------------------------------------------------------------------------- the output says it
 
-def _json(args: list[str]) -> dict:
-    code, text = run_main([*args, "--format", "json"])
-    assert code == 0, text
-    return json.loads(text)
-
 
 @pytest.mark.parametrize(("chip", "says"), [("intel-gaudi3", "2, 4, 8, 16"), ("google-tpu-v5p", "16, 32, 64")])
 def test_predict_serve_and_curve_state_the_padding(chip, says):
     base = ["--chip", chip, "--model", L8B, "--tp", "1", "--input-tokens", "256"]
     for args in (["serve", "--concurrency", "4", "--requests", "12", "--output-tokens", "32"],
                  ["curve", "--output-tokens", "16"], ["predict", "--batch", "4", "--output-tokens", "16"]):
-        notes = " ".join(_json([*args, *base])["notes"])
+        notes = " ".join(run_json([*args, *base])["notes"])
         assert "pads each step" in notes and says in notes, args[0]
 

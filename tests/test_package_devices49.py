@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from chip_yaml import catalogue_raw, write_chip
 from cli_in_process import run_main
+from test_package_devices_said import mi250x_review
 
 RESNET = "resnet50-v1.5"
 LLAMA8 = "meta-llama/Llama-3.1-8B"  # 16 GB of bf16 weights: a worker on one 64 GiB GCD
@@ -162,21 +163,7 @@ def test_a_gcd_carries_half_a_host_slot(priced):
 def test_review_ranks_a_package_per_package(tmp_path, monkeypatch):
     """The per-chip part sets a whole MI250X (its two GCDs' tokens/s) against a whole MI300X (main: one GCD's,
     half); the rows stay per device."""
-    import csv
-    import types
-
-    import inferchip.review.views as views
-
-    table = dict(views.price_table())
-    table["amd-mi250x"] = types.SimpleNamespace(price_usd=PRICE_USD, low_usd=8_000.0, high_usd=12_000.0,
-                                                basis="street", source="a test's price", date="2026", note="")
-    monkeypatch.setattr(views, "price_table", lambda: table)
-    code, out = run_main(["review", "--chips", "amd-mi250x,amd-mi300x", "--claim", "amd-mi250x", "--models", QWEN32,
-                          "--slo", "batch", "--no-sensitivity", "--samples", "1000", "--workers", "1",
-                          "--out", str(tmp_path)])
-    assert code == 0, out[-400:]
-    rows = {(r["chip_id"], r["setting"]): r for r in csv.DictReader((tmp_path / "results.csv").open())}
-    mi250x, mi300x = rows[("amd-mi250x", "domain")], rows[("amd-mi300x", "domain")]
+    mi250x, mi300x = mi250x_review(tmp_path, monkeypatch, PRICE_USD)
     assert mi250x["runtime_devices_per_package"] == "2"
     gcd, rival = float(mi250x["output_tokens_per_s_per_chip"]), float(mi300x["output_tokens_per_s_per_chip"])
     parts = {p["part"]: p for p in json.loads((tmp_path / "results.json").read_text())["claim_parts"]}

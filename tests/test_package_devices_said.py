@@ -82,21 +82,7 @@ def test_review_judges_a_package_in_devices_its_price_shared_and_its_system_coun
                                                                                             monkeypatch):
     """review's rows are per device (predict's): their price is the device's share, and the claim's per-system
     figure is a device's tokens/s x the devices of the deployment (4 MI250X in the domain: 8 GCDs), not x 4."""
-    import csv
-    import types
-
-    import inferchip.review.views as views
-
-    table = dict(views.price_table())
-    table["amd-mi250x"] = types.SimpleNamespace(price_usd=PRICE_USD, low_usd=8_000.0, high_usd=12_000.0,
-                                                basis="street", source="a test's price", date="2026", note="")
-    monkeypatch.setattr(views, "price_table", lambda: table)
-    code, out = run_main(["review", "--chips", "amd-mi250x,amd-mi300x", "--claim", "amd-mi250x", "--models", QWEN32,
-                          "--slo", "batch", "--no-sensitivity", "--samples", "1000", "--workers", "1",
-                          "--out", str(tmp_path)])
-    assert code == 0, out[-400:]
-    rows = {(r["chip_id"], r["setting"]): r for r in csv.DictReader((tmp_path / "results.csv").open())}
-    mi250x, mi300x = rows[("amd-mi250x", "domain")], rows[("amd-mi300x", "domain")]
+    mi250x, mi300x = mi250x_review(tmp_path, monkeypatch, PRICE_USD)
     assert (mi250x["deployment_chips"], mi250x["num_chips"], mi250x["runtime_devices_per_package"]) == ("4", "8", "2")
     assert float(mi250x["chip_price_usd"]) == pytest.approx(PRICE_USD / 2)
     tput = float(mi250x["output_tokens_per_s_per_chip"])
@@ -110,3 +96,23 @@ def test_serve_table_shows_the_devices_a_package_is_among_the_run_figures():
     code, text = run_main(["serve", "--chip", "amd-mi250x", *COMMON, "--concurrency", "8", "--requests", "24"])
     assert code == 0, text[-400:]
     assert "runtime devices per package (chips: devices)" in text and "other" not in text
+
+
+def mi250x_review(tmp_path, monkeypatch, price_usd: float) -> tuple[dict[str, str], dict[str, str]]:
+    """(the MI250X's, the MI300X's) domain rows of a review of Qwen3-32B at batch on the two, the MI250X at a test's
+    package price ``price_usd``, with the MI250X as the claim (its results in ``tmp_path``)."""
+    import csv
+    import types
+
+    import inferchip.review.views as views
+
+    table = dict(views.price_table())
+    table["amd-mi250x"] = types.SimpleNamespace(price_usd=price_usd, low_usd=8_000.0, high_usd=12_000.0,
+                                                basis="street", source="a test's price", date="2026", note="")
+    monkeypatch.setattr(views, "price_table", lambda: table)
+    code, out = run_main(["review", "--chips", "amd-mi250x,amd-mi300x", "--claim", "amd-mi250x", "--models", QWEN32,
+                          "--slo", "batch", "--no-sensitivity", "--samples", "1000", "--workers", "1",
+                          "--out", str(tmp_path)])
+    assert code == 0, out[-400:]
+    rows = {(r["chip_id"], r["setting"]): r for r in csv.DictReader((tmp_path / "results.csv").open())}
+    return rows[("amd-mi250x", "domain")], rows[("amd-mi300x", "domain")]
