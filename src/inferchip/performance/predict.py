@@ -114,9 +114,9 @@ def predict(
     prefill token budget of one step per chip (an engine's ``max_num_batched_tokens``; None: the step budget the
     default engine runs on the chip, as ``inferchip predict`` / ``serve`` / ``curve`` take it without
     ``--chunk-tokens``: :func:`~inferchip.performance.setting.resolve_setting`'s, said in ``Setting.chunk_source``);
-    the memory fit keeps the activations of the largest step the
-    run executes, a static batch's prompts bounded by it. ``config``: with a ModelSpec ``model``, the user's config
-    file it was read from (:func:`~inferchip.performance.setting.resolve_setting`). ``padding``: the compiled step
+    the memory fit keeps the activations of the largest step the run executes, a static batch's prompts bounded by
+    it. ``config``: with a ModelSpec ``model``, the user's config file it was read from
+    (:func:`~inferchip.performance.setting.resolve_setting`). ``padding``: the compiled step
     shapes every step is padded to (``"engine"``: the default engine's back end's on the chip, vLLM's TPU and Gaudi
     back ends, at its running-batch cap and the step budget: :func:`engine_padding`; None: unpadded).
 
@@ -172,7 +172,6 @@ def predict(
                 raise fit_error(setting.mapped(setting.layouts[-1]), float(batch) if batch is not None else 1, i, o,
                                 setting.count, None if batch is None else float(batch) * i)
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
-
 
 
 def engine_padding(setting: Setting) -> PaddingLadder | None:
