@@ -178,11 +178,9 @@ def engine_padding(setting: Setting) -> PaddingLadder | None:
     """The compiled step shapes the default engine's back end pads ``setting``'s steps to (vLLM's TPU and Gaudi back
     ends; None elsewhere) at its running-batch cap and the setting's step budget, resolved as serve and curve resolve
     them (:func:`~inferchip.sim.batching.scheduler.run_padding`, ``cli_options.engine.EngineChoice.padding_at``)."""
-    from inferchip.sim.batching.scheduler import run_caps, run_padding
-    from inferchip.spec.engine.padding import resolve_padding
+    from inferchip.sim.batching.scheduler import run_padding_at
 
-    return resolve_padding(*run_padding(None, setting.chip), run_caps(None, setting.chip).max_num_seqs,
-                           setting.chunk_tokens)
+    return run_padding_at(None, setting.chip, setting.chunk_tokens)
 
 
 # predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before

@@ -303,14 +303,13 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
         if v is None:  # a text or a None was a raw TypeError in the simulator
             raise InvalidSettingError(f"{name} must be a number, got None; allowed: a finite number above 0")
         positive(name, v)
-    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps, run_padding
-    from inferchip.spec.engine.padding import resolve_padding
+    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps, run_padding_at
 
     setting = serving_setting(chip, model, **system)
     caps = run_caps(None, setting.chip)  # as `inferchip serve` without --engine (its engine_choice), resolved once
     setting = setting.with_chunk(chunk_tokens)  # None: the setting's (resolve_setting's default: caps.chunk_tokens)
-    padding = resolve_padding(*run_padding(None, setting.chip), caps.max_num_seqs, setting.chunk_tokens)
-    step, replicas = serving_step(setting.with_padding(padding))  # the back end's compiled step shapes
+    padding = run_padding_at(None, setting.chip, setting.chunk_tokens)  # the back end's compiled step shapes
+    step, replicas = serving_step(setting.with_padding(padding))
     if concurrency is not None:
         arr: Any = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
     else:

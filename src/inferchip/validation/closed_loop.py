@@ -60,14 +60,12 @@ class EngineReplica:
 
     def __init__(self, mm: MappedModel, engine: EngineSpec, mtp: bool, runs: EngineSpec | None = None,
                  padded_rows_routed: bool = True):
-        from inferchip.sim.batching.scheduler import run_caps, run_padding
-        from inferchip.spec.engine.padding import resolve_padding
+        from inferchip.sim.batching.scheduler import run_padding_at
 
         # a back end that compiles its steps (vLLM's TPU and Gaudi back ends: serve --mtp / --disagg on those chips)
         # pads each step to its compiled sizes, resolved as serve resolves them, in place of CUDA graphs; none on
         # every GPU (the validated rows: unchanged)
-        caps = run_caps(engine, mm.chip)
-        compiled = resolve_padding(*run_padding(engine, mm.chip), caps.max_num_seqs, caps.chunk_tokens)
+        compiled = run_padding_at(engine, mm.chip)
         mm = mm if compiled is None else replace(mm, padding=compiled)
         self.mm = mm
         self.engine = engine

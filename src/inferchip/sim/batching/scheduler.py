@@ -27,7 +27,7 @@ from pydantic import Field, model_validator
 from inferchip.errors import InvalidSettingError
 from inferchip.sim.load.lengths import SettingModel
 from inferchip.spec.engine import EngineSpec, SchedulerCaps
-from inferchip.spec.engine.padding import StepPadding
+from inferchip.spec.engine.padding import PaddingLadder, StepPadding
 from inferchip.spec.params import ChipParams
 
 WAITING, PREFILL, DECODE, SWAPPED, DONE = range(5)
@@ -99,6 +99,19 @@ def run_padding(engine: EngineSpec | None, chip: ChipParams) -> tuple[StepPaddin
     if engine is None and default_engine_on(chip.family) is None:
         return None, ""
     return platform_padding(engine_platform(engine or get_engine(None), chip.family))
+
+
+def run_padding_at(engine: EngineSpec | None, chip: ChipParams,
+                   chunk_tokens: int | None = None) -> PaddingLadder | None:
+    """The compiled step sizes a run on ``chip`` pads its steps to (None where its back end pads nothing):
+    :func:`run_padding`'s rule at :func:`run_caps`' running-batch cap and the ``chunk_tokens`` step budget (None: the
+    caps' own), by :func:`~inferchip.spec.engine.padding.resolve_padding`. One resolution for ``ic.predict``, the
+    Python API's ``serve`` and the closed-loop rows' engine replicas."""
+    from inferchip.spec.engine.padding import resolve_padding
+
+    caps = run_caps(engine, chip)
+    return resolve_padding(*run_padding(engine, chip), caps.max_num_seqs,
+                           caps.chunk_tokens if chunk_tokens is None else chunk_tokens)
 
 
 def default_chunk_tokens() -> int:
