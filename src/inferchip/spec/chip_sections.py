@@ -26,6 +26,15 @@ def _levels(value: Figure | None) -> list[float]:
     return [] if value is None else [p for p in (pick(value, lv) for lv in LEVELS) if p is not None]
 
 
+def _within_reticle(die_area_mm2: Figure | None, die: str, advice: str) -> None:
+    """Refuse a ``die_area_mm2`` (any of its levels) above the reticle field: ``die`` names the die, ``advice`` what
+    to give instead."""
+    for area in _levels(die_area_mm2):
+        if area > b.RETICLE_MM2:
+            raise cross_field_error("die_area_mm2", area, f"{die} is at most the {b.RETICLE_MM2:g} mm2 reticle field "
+                                    f"(26 x 33 mm scanner field); {advice}")
+
+
 class ComputeSpec(Frozen):
     dense_tflops: dict[str, Annotated[Figure, b.TFLOPS]] = Field(
         description="Dense peak per number format in TFLOP/s (TOPS for integer formats), no sparsity."
@@ -213,10 +222,7 @@ class BaseDieSpec(Frozen):
 
     @model_validator(mode="after")
     def _reticle(self) -> BaseDieSpec:
-        for area in _levels(self.die_area_mm2):
-            if area > b.RETICLE_MM2:
-                raise cross_field_error("die_area_mm2", area, f"one base die is at most the {b.RETICLE_MM2:g} mm2 "
-                                        "reticle field (26 x 33 mm scanner field); give the area of ONE die with count")
+        _within_reticle(self.die_area_mm2, "one base die", "give the area of ONE die with count")
         return self
 
 
@@ -241,17 +247,10 @@ class SiliconSpec(Frozen):
 
     @model_validator(mode="after")
     def _reticle(self) -> SiliconSpec:
-        if self.wafer_scale:
-            return self
-        for area in _levels(self.die_area_mm2):
-            if area > b.RETICLE_MM2:
-                raise cross_field_error(
-                    "die_area_mm2", area,
-                    f"one die is at most the {b.RETICLE_MM2:g} mm2 reticle field (26 x 33 mm scanner field); "
-                    "give the area of ONE die with compute_die_count for a multi-die part, or set "
-                    "silicon.wafer_scale: true for a wafer-scale part (then up to a 300 mm wafer, "
-                    f"{b.WAFER_MM2:,.0f} mm2)",
-                )
+        if not self.wafer_scale:
+            _within_reticle(self.die_area_mm2, "one die", "give the area of ONE die with compute_die_count for a "
+                            "multi-die part, or set silicon.wafer_scale: true for a wafer-scale part (then up to a "
+                            f"300 mm wafer, {b.WAFER_MM2:,.0f} mm2)")
         return self
 
 
