@@ -14,21 +14,35 @@ from pathlib import Path
 from inferchip.errors import OutputError, os_reason
 
 
-def write_bytes(path: Path, data: bytes, what: str | None = None) -> None:
-    """Write ``data`` to ``path`` atomically (temporary sibling, fsync, rename)."""
-    path = Path(path)
-    label = what or str(path)
+def _staged(path: Path, data: bytes, label: str, unopened: str = "") -> str:
+    """``data`` in a temporary sibling of ``path`` (flushed, fsynced, the umask's mode): the sibling's name, for the
+    caller to rename. OutputError naming ``label`` where it cannot be written (``unopened`` ends the message when the
+    sibling cannot even be made); the sibling is removed on any failure."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.absolute().parent)
     except OSError as exc:
-        raise OutputError(f"cannot write {label}: {os_reason(exc)}") from None
+        raise OutputError(f"cannot write {label}: {os_reason(exc)}{unopened}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        mode = 0o666 & ~_umask()
-        os.chmod(tmp, mode)
+        os.chmod(tmp, 0o666 & ~_umask())
+    except OSError as exc:
+        _unlink(tmp)
+        raise OutputError(f"cannot write {label}: {os_reason(exc)}; nothing was written") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def write_bytes(path: Path, data: bytes, what: str | None = None) -> None:
+    """Write ``data`` to ``path`` atomically (temporary sibling, fsync, rename)."""
+    path = Path(path)
+    label = what or str(path)
+    tmp = _staged(path, data, label)
+    try:
         os.replace(tmp, path)
     except OSError as exc:
         _unlink(tmp)
@@ -54,19 +68,7 @@ def write_all(files: list[tuple[Path, str]]) -> None:
     try:
         for path, text in files:
             path = Path(path)
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.absolute().parent)
-            except OSError as exc:
-                raise OutputError(f"cannot write {path}: {os_reason(exc)}; nothing was written") from None
-            temps.append((tmp, path))
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(text.encode("utf-8"))
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.chmod(tmp, 0o666 & ~_umask())
-            except OSError as exc:
-                raise OutputError(f"cannot write {path}: {os_reason(exc)}; nothing was written") from None
+            temps.append((_staged(path, text.encode("utf-8"), str(path), "; nothing was written"), path))
         held = {signal.SIGINT, signal.SIGTERM}
         main = threading.current_thread() is threading.main_thread()
         old = signal.pthread_sigmask(signal.SIG_BLOCK, held) if main else None
