@@ -98,15 +98,19 @@ def test_the_hypothesis_profile_of_this_session():
     assert settings.default.derandomize == (want == "inferchip")
 
 
-@pytest.mark.parametrize(("options", "profile"), [(["--hypothesis-profile=fuzz", "--hypothesis-seed=3"], "fuzz"),
-                                                  ([], "inferchip")])
-def test_make_fuzz_runs_the_fuzz_profile_with_the_seed_given(options, profile):
+@pytest.mark.parametrize(("options", "profile", "ci"),
+                         [(["--hypothesis-profile=fuzz", "--hypothesis-seed=3"], "fuzz", None),
+                          ([], "inferchip", None), ([], "inferchip", "1"),
+                          (["--hypothesis-profile=fuzz"], "fuzz", "1")])
+def test_make_fuzz_runs_the_fuzz_profile_with_the_seed_given(options, profile, ci):
     """``make fuzz SEED=n`` (pytest --hypothesis-profile=fuzz --hypothesis-seed=n) ran derandomized, the same draws
     as ``make test`` whatever the seed: conftest.py runs a second time when a test module imports its helpers
     (``from tests.conftest import ...``: a second module), after the plugin loaded the fuzz profile, and loaded
-    "inferchip" again. A session over this file and one that imports conftest so keeps the profile asked for."""
+    "inferchip" again. A session over this file and one that imports conftest so keeps the profile asked for.
+    With ``CI`` set (as our CI sets it) Hypothesis selects its built-in "ci" profile by itself; ``make test`` there
+    still runs "inferchip" (stop 49's submission failed in CI on that alone)."""
     helper_user = next(p for p in sorted(TESTS.glob("test_*.py")) if "from tests.conftest import" in p.read_text())
-    env = {**os.environ, FUZZ_PROBE: profile}
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | {FUZZ_PROBE: profile} | ({"CI": ci} if ci else {})
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *options,
                            str(TESTS / "test_review49.py"), str(helper_user), "-k", "the_hypothesis_profile_of"],
                           capture_output=True, text=True, env=env, cwd=TESTS.parent, timeout=600)
