@@ -52,6 +52,7 @@ def curve_cmd(
     kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
     slo_ttft_ms: float | None = cs.slo_option("--slo-ttft-ms"),
     slo_tpot_ms: float | None = cs.slo_option("--slo-tpot-ms"),
+    slo_percentile: str | None = cs.percentile_option(),
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
@@ -82,12 +83,13 @@ def curve_cmd(
                   concurrency=1, range_ratio=range_ratio, software=software,
                   given={"--plot": plot is not None, "--assumptions": assumptions is not None})
     no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
+    stat = cs.statistic(slo_percentile, slo_ttft_ms, slo_tpot_ms)  # the SLO's percentile, refused without a limit
     if mtp is not None or disagg is not None:
         rows = row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv,
                             calibration, engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                             input_tokens, output_tokens, CURVE_CONCURRENCIES, software)
         print_rows(rows, f"{model} on {rows_system(chip, rows[0], pools)}: throughput vs interactivity", output,
-                    curve=True, slo=cs.mark_points(rows, slo_ttft_ms, slo_tpot_ms))
+                    curve=True, slo=cs.mark_points(rows, slo_ttft_ms, slo_tpot_ms, stat))
         return
     choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
     eng, caps, cal_source = choice.spec, choice.caps, calibration_source(calibration)
@@ -111,7 +113,7 @@ def curve_cmd(
     for p in cur.points:
         if "power_w_per_chip" in p:
             p.update(serving_economics(step, p, chips))
-    slo = cs.mark_points(cur.points, slo_ttft_ms, slo_tpot_ms)  # each point's meets_slo, the best among them
+    slo = cs.mark_points(cur.points, slo_ttft_ms, slo_tpot_ms, stat)  # each point's meets_slo, the best among them
     df = cur.to_dataframe()
     devices = step.mm.chip.devices_per_package
     title = (f"{step.mm.model.id} on {system_text(step.mm.chip.id, count, devices)} ({layout_text(step, replicas)}): "
@@ -122,7 +124,7 @@ def curve_cmd(
     notes = [n for n in (*choice.notes_at(chunk), *devices_note(step.mm.chip.id, count, devices), context_note,
                          *opts.config_notes(loaded),
                          replicas_note(cur.replicas_simulated, replicas),
-                         cur.cap_note(), per_client) if n]
+                         cur.cap_note(), per_client, cs.percentile_note(slo, CURVE_REQUESTS_PER_CLIENT)) if n]
     if plot is not None:
         import plotly.express as px
 
@@ -141,6 +143,7 @@ def curve_cmd(
                                 "memory_limit_concurrency": cur.memory_limit_concurrency,
                                 "running_cap_concurrency": cur.running_cap_concurrency, **formats,
                                 "assumptions_file": assumptions_file(assumptions), "engine": used_engine,
+                                "tco_assumptions": so.tco_assumptions(step),
                                 "calibration_source": cal_source,
                                 "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
                                 "running_batch_cap": caps.max_num_seqs, "running_batch_cap_source": caps.reason,
@@ -156,6 +159,8 @@ def curve_cmd(
     cs.print_line(con, slo, len(cur.points))
     con.print(formats_line(formats))
     con.print(f"assumptions: {assumptions_file(assumptions)}\ncalibration: {cal_source}")
+    if (money := so.tco_assumptions(step)) is not None:
+        con.print(f"money: {money}", markup=False)
     con.print(choice.line(used_engine, so.DEFAULT_SCHEDULER))
     con.print(so.cap_line(caps, chunk))
     opts.print_notes(con, list(notes))

@@ -139,6 +139,7 @@ def serve_cmd(
                                            callback=opts.int_range("--requests", 1, opts.MAX_REQUESTS)),
     slo_ttft_ms: float | None = opts.ms_option("--slo-ttft-ms"),
     slo_tpot_ms: float | None = opts.ms_option("--slo-tpot-ms"),
+    slo_percentile: str | None = cs.percentile_option(),
     seed: int = opts.seed_option(),
     calibration: str | None = opts.calibration_option(),
     assumptions: Path | None = so.assumptions_option(),
@@ -155,7 +156,8 @@ def serve_cmd(
     Unless --tp/--pp/--ep are given, the layout is the one with the lowest mean end-to-end latency at the load
     (--concurrency C: C clients, where that is also the most throughput, requests/s = C / E2E; --rate R or
     --trace: R or the trace's mean rate) among those that carry it and meet --slo-ttft-ms/--slo-tpot-ms by their
-    mean TTFT and TPOT; the note 'layout:' says which rule chose it.
+    mean TTFT and TPOT; the note 'layout:' says which rule chose it. The run then meets the SLO or not by its TTFT
+    and TPOT at --slo-percentile (default p99, as MLPerf's Server scenario reads a run).
     """
     count = 1 if count_given is None else count_given
     from inferchip.interfaces.serve_rows import check_options, no_recipe_options_with_rows, parse_disagg, rows_system
@@ -171,6 +173,7 @@ def serve_cmd(
                          "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
                          "--assumptions": assumptions is not None})
     no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
+    stat = cs.statistic(slo_percentile, slo_ttft_ms, slo_tpot_ms)  # the SLO's percentile, refused without a limit
     loaded = opts.read_model(model)  # a user's config.json read once, for every step below, the rows' too
     if mtp is not None or disagg is not None:
         if concurrency is None:
@@ -228,6 +231,8 @@ def serve_cmd(
                    **layout_keys(step),  # the layout the title names (searched unless given)
                    chip_id=step.mm.chip.id, model_id=step.mm.model.id)  # what was simulated, as predict's JSON
     n = summary["runtime_devices_per_package"] = step.mm.chip.devices_per_package  # as predict's JSON
+    slo = summary["slo"] = cs.judge_run(summary, slo_ttft_ms, slo_tpot_ms, stat)  # the run at the SLO's percentile
+    summary["tco_assumptions"] = so.tco_assumptions(step)  # what the $ figures rest on (None: no TDP, no money)
     notes = so.serve_notes([*choice.notes_at(chunk), *devices_note(step.mm.chip.id, count, n), context_note,
                             *opts.config_notes(loaded), layout_rule], slo_tpot_ms, res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
@@ -241,7 +246,11 @@ def serve_cmd(
         Console().print(line, markup=False)
     Console().print(formats_line(summary))
     Console().print(f"assumptions: {summary['assumptions_file']}\ncalibration: {cal_source}")
+    if summary["tco_assumptions"]:
+        Console().print(f"money: {summary['tco_assumptions']}", markup=False)
     Console().print(choice.line(summary["engine"], so.DEFAULT_SCHEDULER))  # the cap: its table row
+    if slo is not None:
+        Console().print(cs.run_line(slo), markup=False)
     opts.print_notes(Console(), list(notes))
     if "power_w_per_chip" not in summary:
         Console().print(f"[yellow]no energy:[/] {chip} publishes no TDP, so power, tokens/J and $ are unavailable")
