@@ -174,3 +174,79 @@ def test_fuzz_marks_read_only_the_statistic_named(points, ttft_s, tpot_s, stat):
 def test_slo_marks_refuses_an_unknown_statistic():
     with pytest.raises(InvalidSettingError, match="statistic"):
         slo_marks([{"ttft_s_p99": 1.0, "tpot_s_p99": 1.0, "output_tokens_per_s_per_chip": 1.0}], 1.0, None, "p95")
+
+
+def _fake_run(threshold: int, broken: frozenset[int] = frozenset()):
+    """A run of n chips that meets the SLO from ``threshold`` chips on; ``broken`` counts build no system."""
+    from types import SimpleNamespace
+
+    calls: list[int] = []
+
+    def run(n):
+        calls.append(n)
+        if n in broken:
+            raise InvalidSettingError(f"{n} chips: the layout does not divide them")
+        lay = SimpleNamespace(tp=1, pp=1, ep=1, attn_dp=False)
+        res = SimpleNamespace(meets=n >= threshold, saturated=lambda: n < threshold // 2)
+        return SimpleNamespace(mm=SimpleNamespace(layout=lay)), n, {}, None, res
+    return run, calls
+
+
+def _judge(res):
+    return {"meets": res.meets, "ttft_s_at_statistic": 0.1, "tpot_s_at_statistic": 0.01}
+
+
+@given(st.integers(1, 5000), st.integers(1, 300), st.frozensets(st.integers(1, 5000), max_size=20))
+@example(threshold=1, start=1, broken=frozenset())
+@example(threshold=7, start=8, broken=frozenset({6}))
+def test_fuzz_find_count_finds_the_threshold_of_a_monotone_slo(threshold, start, broken):
+    """Where a run meets the SLO from k chips on, the search answers the fewest count >= k that builds a system
+    (from any --count), runs each count once, and lists every count it ran."""
+    from inferchip.interfaces.cli_options.fleet import MAX_DOUBLINGS, smallest_count
+
+    broken = broken - {threshold}
+    run, calls = _fake_run(threshold, broken)
+    reach = start * 2 ** MAX_DOUBLINGS
+    if start < threshold and reach < threshold:
+        with pytest.raises(InvalidSettingError, match="--find-count: none of"):
+            smallest_count(run, start, _judge, 100.0, None)
+        return
+    n, sizing = smallest_count(run, start, _judge, 100.0, None)
+    assert n >= threshold and n not in broken and sizing["count"] == n and sizing["run"][1] == n
+    assert len(calls) == len(set(calls)) and [t["count"] for t in sizing["counts_run"]] == sorted(calls)
+    # the count below the answer was run and missed, unless the answer is 1 or a broken count lies below it
+    assert n == 1 or n - 1 in calls or any(b < n for b in broken)
+    assert all(t["meets"] == (t["count"] >= threshold and t["count"] not in broken) for t in sizing["counts_run"])
+
+
+def test_find_count_needs_an_slo_and_no_case_row(capsys):
+    for extra, msg in (([], "--find-count: no SLO to meet"),
+                       (["--slo-tpot-ms", "20", "--mtp", "1"], "--find-count with --mtp/--disagg")):
+        code = main(["serve", *H100_8B, *SHORT, "--concurrency", "4", "--find-count", *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and msg in err and "Traceback" not in err
+
+
+def test_serve_find_count_sizes_a_70b_fleet_for_a_rate_at_p99():
+    """The capacity planner's question: the fewest H100s for 10 requests/s of Llama-3.1-70B fp8 (1,024 in, 256 out)
+    at p99 TTFT <= 2 s and p99 TPOT <= 50 ms. Hand check: the search's answer meets it, one chip fewer misses it."""
+    base = ["serve", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-70B-Instruct", "--weights",
+            "fp8", "--rate", "10", "--input-tokens", "1024", "--output-tokens", "256", "--slo-ttft-ms", "2000",
+            "--slo-tpot-ms", "50"]
+    d = json.loads(_cli(*base, "--find-count", "--format", "json"))
+    n = d["sizing"]["count"]
+    assert d["num_chips"] == n and d["slo"]["meets"] and n > 1
+    fewer = json.loads(_cli(*base, "--count", str(n - 1), "--format", "json"))
+    assert not fewer["slo"]["meets"]
+    assert [t["count"] for t in d["sizing"]["counts_run"]][-1] == n
+    text = _cli(*base, "--find-count")
+    assert f"sizing (--find-count): {n:,} chips" in text and "{'count'" not in text
+
+
+def test_serve_judges_a_case_row_at_the_percentile():
+    """Failed on main: serve --mtp refused --slo-ttft-ms/--slo-tpot-ms (the row had no TPOT percentile to judge)."""
+    args = ["serve", *H100_8B, *SHORT, "--mtp", "1", "--concurrency", "16", "--slo-tpot-ms", "8"]
+    d = json.loads(_cli(*args, "--format", "json"))
+    assert d["slo"]["statistic"] == "p99" and d["slo"]["tpot_s_at_statistic"] == d["tpot_s_p99"]
+    assert d["slo"]["meets"] is (d["tpot_s_p99"] <= 0.008)
+    assert "the case row's benchmark figures (no goodput)" in _cli(*args)

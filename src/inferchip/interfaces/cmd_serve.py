@@ -16,10 +16,11 @@ from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import curve_slo as cs
 from inferchip.interfaces.cli_options import engine as eng_opts
-from inferchip.interfaces.cli_options import files
+from inferchip.interfaces.cli_options import files, fleet
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options import serving as so
+from inferchip.interfaces.cli_options.fleet import fleet_help
 from inferchip.interfaces.cli_options.tables import (
     case_rows_table,
     devices_note,
@@ -140,6 +141,7 @@ def serve_cmd(
     slo_ttft_ms: float | None = opts.ms_option("--slo-ttft-ms"),
     slo_tpot_ms: float | None = opts.ms_option("--slo-tpot-ms"),
     slo_percentile: str | None = cs.percentile_option(),
+    find_count: bool = typer.Option(False, "--find-count", help=fleet_help()),
     seed: int = opts.seed_option(),
     calibration: str | None = opts.calibration_option(),
     assumptions: Path | None = so.assumptions_option(),
@@ -170,10 +172,10 @@ def serve_cmd(
     check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                   concurrency=concurrency, range_ratio=range_ratio, software=software,
                   given={"--requests": requests is not None, "--duration": duration is not None,
-                         "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
                          "--assumptions": assumptions is not None})
     no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
     stat = cs.statistic(slo_percentile, slo_ttft_ms, slo_tpot_ms)  # the SLO's percentile, refused without a limit
+    fleet.check_find_count(find_count, slo_ttft_ms, slo_tpot_ms, mtp is not None or disagg is not None)
     loaded = opts.read_model(model)  # a user's config.json read once, for every step below, the rows' too
     if mtp is not None or disagg is not None:
         if concurrency is None:
@@ -181,6 +183,7 @@ def serve_cmd(
         row = row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
                            engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                            output_tokens, [concurrency], software)[0]
+        row["slo"] = cs.judge_run(row, slo_ttft_ms, slo_tpot_ms, stat)  # the row's figures at the SLO's percentile
         print_rows([row], f"{model} on {rows_system(chip, row, pools)}", output)
         return
     if duration is None and requests is None and trace is None:
@@ -196,29 +199,40 @@ def serve_cmd(
     calibration, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded,
                                                         moe_kernel)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)
-    step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
-                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk, running_cap=caps.max_num_seqs, concurrency=concurrency, rate_per_s=rate,
-                             slo_s=(None if slo_ttft_ms is None else slo_ttft_ms / 1e3, None if slo_tpot_ms is None
-                                    else slo_tpot_ms / 1e3), trace=trace, padding=choice.padding_at(chunk))
+    slo_s = (None if slo_ttft_ms is None else slo_ttft_ms / 1e3, None if slo_tpot_ms is None else slo_tpot_ms / 1e3)
+
+    def run(n: int) -> tuple[Any, int, dict[str, str], Any, Any]:
+        """The system of ``n`` chips (its layout searched unless given) and its run: (step model, replicas, formats,
+        engine host, result)."""
+        step, replicas, formats = system(chip, loaded, n, tp, pp, ep, weights, activations, kv, calibration,
+                                         None if assumptions is None else str(assumptions), attn_dp, input_tokens,
+                                         output_tokens, eng, chunk, running_cap=caps.max_num_seqs,
+                                         concurrency=concurrency, rate_per_s=rate, slo_s=slo_s, trace=trace,
+                                         padding=choice.padding_at(chunk))
+        arr: ArrivalsLike
+        if rate is not None:
+            arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
+        elif concurrency is not None:
+            arr = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
+        else:
+            arr = TraceArrivals(path=str(trace))
+        host = None if eng is None else eng_opts.engine_host(  # a trace is read for its mean prompt only with --engine
+            eng, chip, step.mm.formats.weights, loaded, mean_prompt_tokens(trace, input_tokens))
+        with progress_bar(f"simulating {n:,} chips") as prog:
+            task = prog.add_task("sim", total=1.0)
+            res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
+                                  num_requests=requests, seed=seed, replicas=replicas,
+                                  scheduler_config=engine_config(eng, step, chunk, caps), slo_ttft_s=slo_s[0],
+                                  slo_tpot_s=slo_s[1], progress=lambda f: prog.update(task, completed=f))
+        return step, replicas, formats, host, res
+
+    sizing = None
+    if find_count:  # the fewest chips whose run meets the SLO at its percentile (the search's runs, one table)
+        count, sizing = fleet.smallest_count(run, count, lambda r: cs.judge_run(r.summary(), slo_ttft_ms,
+                                                                                 slo_tpot_ms, stat), slo_ttft_ms,
+                                             slo_tpot_ms)
+    step, replicas, formats, host, res = sizing.pop("run") if sizing else run(count)
     layout_rule = formats.pop("layout_rule", None)  # how the layout was searched (--rate, --trace): a note
-    arr: ArrivalsLike
-    if rate is not None:
-        arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
-    elif concurrency is not None:
-        arr = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
-    else:
-        arr = TraceArrivals(path=str(trace))
-    host = None if eng is None else eng_opts.engine_host(  # a trace is read for its mean prompt only with --engine
-        eng, chip, step.mm.formats.weights, loaded, mean_prompt_tokens(trace, input_tokens))
-    with progress_bar("simulating") as prog:
-        task = prog.add_task("sim", total=1.0)
-        res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
-                              num_requests=requests, seed=seed, replicas=replicas,
-                              scheduler_config=engine_config(eng, step, chunk, caps),
-                              slo_ttft_s=None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
-                              slo_tpot_s=None if slo_tpot_ms is None else slo_tpot_ms / 1e3,
-                              progress=lambda f: prog.update(task, completed=f))
     summary = res.summary()
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
@@ -231,6 +245,7 @@ def serve_cmd(
                    **layout_keys(step),  # the layout the title names (searched unless given)
                    chip_id=step.mm.chip.id, model_id=step.mm.model.id)  # what was simulated, as predict's JSON
     n = summary["runtime_devices_per_package"] = step.mm.chip.devices_per_package  # as predict's JSON
+    summary["sizing"] = sizing  # --find-count's search (None without it)
     slo = summary["slo"] = cs.judge_run(summary, slo_ttft_ms, slo_tpot_ms, stat)  # the run at the SLO's percentile
     summary["tco_assumptions"] = so.tco_assumptions(step)  # what the $ figures rest on (None: no TDP, no money)
     notes = so.serve_notes([*choice.notes_at(chunk), *devices_note(step.mm.chip.id, count, n), context_note,
@@ -251,6 +266,8 @@ def serve_cmd(
     Console().print(choice.line(summary["engine"], so.DEFAULT_SCHEDULER))  # the cap: its table row
     if slo is not None:
         Console().print(cs.run_line(slo), markup=False)
+    if sizing is not None:
+        Console().print(fleet.sizing_line(sizing), markup=False)
     opts.print_notes(Console(), list(notes))
     if "power_w_per_chip" not in summary:
         Console().print(f"[yellow]no energy:[/] {chip} publishes no TDP, so power, tokens/J and $ are unavailable")
@@ -271,6 +288,8 @@ def print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, cur
     con = out.console()
     con.print(case_rows_table(rows, title, slo))
     cs.print_line(con, slo, len(rows))
+    if not curve and rows[0].get("slo"):  # serve's row judged at the SLO's percentile
+        con.print(cs.run_line(rows[0]["slo"], goodput=False), markup=False)
     con.print(f"engine: {rows[0]['engine']}")
     for n in rows[-1]["notes"]:
         con.print(f"note: {n}")

@@ -126,15 +126,17 @@ def judge_run(summary: dict[str, Any], slo_ttft_ms: float | None, slo_tpot_ms: f
             "tpot_s_at_statistic": summary[f"tpot_s_{stat}"]}
 
 
-def run_line(slo: dict[str, Any]) -> str:
-    """``serve``'s line: whether the run meets the SLO, with its figures at the statistic."""
+def run_line(slo: dict[str, Any], goodput: bool = True) -> str:
+    """``serve``'s line: whether the run meets the SLO, with its figures at the statistic (``goodput``: the run
+    counts each request against the limits too; a ``--mtp``/``--disagg`` case row's benchmark figures do not)."""
     stat = slo["statistic"]
     got = [f"{stat} {what} {slo[key] * 1e3:,.1f} ms" for what, key in (("TTFT", "ttft_s_at_statistic"),
                                                                      ("TPOT", "tpot_s_at_statistic"))
            if slo[key.split("_at_")[0]] is not None and math.isfinite(slo[key])]
     verdict = "met" if slo["meets"] else "missed"
-    return (f"SLO ({limits_text(slo)}): {verdict}: {', '.join(got) or 'no request has the figure'}; goodput and SLO "
-            "attainment count each request against the same limits")
+    tail = ("goodput and SLO attainment count each request against the same limits" if goodput else
+            "the case row's benchmark figures (no goodput)")
+    return f"SLO ({limits_text(slo)}): {verdict}: {', '.join(got) or 'no request has the figure'}; {tail}"
 
 
 def limits_text(slo: dict[str, Any]) -> str:

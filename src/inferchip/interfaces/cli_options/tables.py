@@ -135,7 +135,7 @@ def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
             shown.add(key)
     known = ({k for _, rows in SECTIONS for _, k, _ in rows}
              | {"assumptions_file", "calibration_source", "engine", "tp", "pp", "ep", "attn_dp", "chip_id", "model_id",
-                "slo", "tco_assumptions", *FORMAT_KEYS, *SOURCE_KEYS})  # own lines; layout, chip and model: the title
+                "slo", "tco_assumptions", "sizing", *FORMAT_KEYS, *SOURCE_KEYS})  # own lines; layout etc.: the title
     extra = [k for k in summary if k not in known and not any(k.startswith(p + "_") for _, p in LATENCIES)]
     if extra:  # a figure this table does not know yet: shown as it is, not dropped
         rest.add_row("[bold]other[/]", "")
