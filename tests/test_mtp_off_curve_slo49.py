@@ -108,7 +108,7 @@ POINTS = [  # a hand-made curve: (concurrency, mean TTFT s, mean TPOT s, tok/s p
 ])
 def test_slo_marks_hand_checked(ttft_s, tpot_s, marks, best):
     assert slo_marks(POINTS, ttft_s, tpot_s, "mean") == (marks, best)  # the means (fleet50: p99 is the default)
-    assert slo_marks(POINTS, None, None, "mean") == ([True] * 5, 4)  # no limit: every point, the best the most throughput
+    assert slo_marks(POINTS, None, None, "mean") == ([True] * 5, 4)  # no limit: every point, the best the most
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.inf, math.nan, True])
