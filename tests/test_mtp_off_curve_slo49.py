@@ -18,7 +18,8 @@ from inferchip.sim.runs.curve import slo_marks
 
 H100_8B = ["--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B-Instruct"]
 SHORT = ["--input-tokens", "512", "--output-tokens", "64"]
-SPECULATIVE_KEYS = {"ttft_s_mean", "ttft_s_p50", "ttft_s_p99", "tpot_s_mean", "e2e_s_mean", "output_tokens_per_s",
+SPECULATIVE_KEYS = {"ttft_s_mean", "ttft_s_p50", "ttft_s_p90", "ttft_s_p99", "tpot_s_mean", "tpot_s_p50", "tpot_s_p90",
+                    "tpot_s_p99", "e2e_s_mean", "output_tokens_per_s",
                     "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user", "tokens_per_step", "mtp", "notes"}
 
 
@@ -106,28 +107,30 @@ POINTS = [  # a hand-made curve: (concurrency, mean TTFT s, mean TPOT s, tok/s p
     (0.01, 0.011, [False] * 5, None),  # nothing meets 10 ms TTFT
 ])
 def test_slo_marks_hand_checked(ttft_s, tpot_s, marks, best):
-    assert slo_marks(POINTS, ttft_s, tpot_s) == (marks, best)
-    assert slo_marks(POINTS, None, None) == ([True] * 5, 4)  # no limit: every point, the best the most throughput
+    assert slo_marks(POINTS, ttft_s, tpot_s, "mean") == (marks, best)  # the means (fleet50: p99 is the default)
+    assert slo_marks(POINTS, None, None, "mean") == ([True] * 5, 4)  # no limit: every point, the best the most
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.inf, math.nan, True])
 def test_slo_marks_refuses_a_limit_that_is_not_a_positive_number(bad):
     with pytest.raises(InvalidSettingError, match="slo_ttft_s"):
-        slo_marks(POINTS, bad, None)
+        slo_marks(POINTS, bad, None, "mean")
 
 
 _point = st.fixed_dictionaries({
-    "ttft_s_mean": st.floats(0.001, 10.0), "tpot_s_mean": st.floats(0.001, 1.0),
+    **{f"ttft_s_{s}": st.floats(0.001, 10.0) for s in ("mean", "p50", "p90", "p99")},
+    **{f"tpot_s_{s}": st.floats(0.001, 1.0) for s in ("mean", "p50", "p90", "p99")},
     "output_tokens_per_s_per_chip": st.floats(0.0, 1e5)})
 _limit = st.one_of(st.none(), st.floats(0.001, 10.0))
 
 
-@given(st.lists(_point, min_size=1, max_size=12), _limit, _limit, st.floats(0.01, 1.0), st.floats(0.01, 1.0))
-def test_a_stricter_slo_never_admits_more_throughput(points, ttft_s, tpot_s, f_ttft, f_tpot):
+@given(st.lists(_point, min_size=1, max_size=12), _limit, _limit, st.floats(0.01, 1.0), st.floats(0.01, 1.0),
+       st.sampled_from(("mean", "p50", "p90", "p99")))
+def test_a_stricter_slo_never_admits_more_throughput(points, ttft_s, tpot_s, f_ttft, f_tpot, stat):
     pts = [{**p, "concurrency": i + 1} for i, p in enumerate(points)]
-    loose, loose_best = slo_marks(pts, ttft_s, tpot_s)
+    loose, loose_best = slo_marks(pts, ttft_s, tpot_s, stat)
     strict, strict_best = slo_marks(pts, None if ttft_s is None else ttft_s * f_ttft,
-                                    None if tpot_s is None else tpot_s * f_tpot)
+                                    None if tpot_s is None else tpot_s * f_tpot, stat)
     assert all(not s or lo for s, lo in zip(strict, loose, strict=True))  # every strict point meets the loose SLO
 
     def best_y(i):
@@ -150,7 +153,8 @@ def _curve_text(*extra: str) -> str:
 
 def test_curve_slo_marks_the_points_its_means_meet_and_moves_none():
     plain = json.loads(_curve_text("--format", "json"))
-    d = json.loads(_curve_text("--slo-ttft-ms", "200", "--slo-tpot-ms", "20", "--format", "json"))
+    d = json.loads(_curve_text("--slo-ttft-ms", "200", "--slo-tpot-ms", "20", "--slo-percentile", "mean",
+                               "--format", "json"))
     assert plain["slo"] is None and "meets_slo" not in plain["points"][0]
     # the SLO marks the same run: every figure of every point as without it
     assert [{k: v for k, v in p.items() if k != "meets_slo"} for p in d["points"]] == plain["points"]
@@ -161,7 +165,7 @@ def test_curve_slo_marks_the_points_its_means_meet_and_moves_none():
     assert d["slo"]["best_concurrency"] == best["concurrency"]
     assert d["slo"]["best_output_tokens_per_s_per_chip"] == best["output_tokens_per_s_per_chip"]
     assert d["slo"]["points_meeting"] == sum(want) and d["slo"]["ttft_s"] == 0.2 and d["slo"]["tpot_s"] == 0.02
-    text = _curve_text("--slo-ttft-ms", "200", "--slo-tpot-ms", "20")
+    text = _curve_text("--slo-ttft-ms", "200", "--slo-tpot-ms", "20", "--slo-percentile", "mean")
     assert f"{sum(want)} of {len(want)} points meet it" in text and f"is concurrency {best['concurrency']:,}" in text
     row = next(line for line in text.splitlines() if line.strip().startswith(f"{best['concurrency']:,} "))
     assert row.rstrip().endswith("best")
@@ -177,14 +181,14 @@ def test_curve_slo_on_the_mtp_rows_compares_on_and_off(capsys):
     """The fleet-sizing question: the most tokens/s per chip under a TPOT limit with MTP on and off."""
     on = _json(["curve", *H100_8B, *SHORT, "--mtp", "1", "--slo-tpot-ms", "8"], capsys)
     off = _json(["curve", *H100_8B, *SHORT, "--mtp", "0", "--slo-tpot-ms", "8"], capsys)
-    for d in (on, off):
-        assert [p["meets_slo"] for p in d["points"]] == [p["tpot_s_mean"] <= 0.008 for p in d["points"]]
+    for d in (on, off):  # by the rows' p99 TPOT (fleet50: the default statistic)
+        assert [p["meets_slo"] for p in d["points"]] == [p["tpot_s_p99"] <= 0.008 for p in d["points"]]
     assert on["slo"]["best_output_tokens_per_s_per_chip"] > off["slo"]["best_output_tokens_per_s_per_chip"]
 
 
 def test_curve_plot_draws_the_slo(tmp_path):
     plot = tmp_path / "c.html"
-    _curve_text("--slo-tpot-ms", "20", "--plot", str(plot))
+    _curve_text("--slo-tpot-ms", "20", "--slo-percentile", "mean", "--plot", str(plot))
     html = plot.read_text()
     assert "best within SLO: concurrency" in html and "within SLO (mean TPOT" in html and "TPOT 20 ms" in html
 

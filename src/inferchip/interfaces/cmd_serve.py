@@ -16,13 +16,13 @@ from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import curve_slo as cs
 from inferchip.interfaces.cli_options import engine as eng_opts
-from inferchip.interfaces.cli_options import files
+from inferchip.interfaces.cli_options import files, fleet
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options import serving as so
+from inferchip.interfaces.cli_options.fleet import fleet_help
 from inferchip.interfaces.cli_options.tables import (
     case_rows_table,
-    curve_table,
     devices_note,
     formats_line,
     serve_tables,
@@ -36,7 +36,6 @@ from inferchip.interfaces.serve_system import (
     layout_keys,
     layout_text,
     mean_prompt_tokens,
-    replicas_note,
     system,
 )
 
@@ -45,19 +44,19 @@ if TYPE_CHECKING:
     from inferchip.sim.load.arrivals import ArrivalsLike
 
 
-def _progress(label: str) -> Progress:
+def progress_bar(label: str) -> Progress:
     return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                     transient=True, console=Console(stderr=True))
 
 
-def _assumptions_file(path: Path | None) -> str:
+def assumptions_file(path: Path | None) -> str:
     """The assumptions file the energy and money figures use (a user file is merged over the bundled one)."""
     from inferchip.catalog.assumptions import BUNDLED_PATH
 
     return str(BUNDLED_PATH) if path is None else f"{path} (merged over {BUNDLED_PATH})"
 
 
-def _row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int | None, tp: int | None,
+def row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int | None, tp: int | None,
                  pp: int | None, ep: int | None, attn_dp: bool | None, weights: str | None, activations: str | None,
                  kv: str | None, calibration: str | None, engine: str | None, mtp: int | None, acceptance: float | None,
                  pools: tuple[Pool, Pool] | None, link_gb_per_s: float | None, link_latency_us: float | None,
@@ -141,6 +140,8 @@ def serve_cmd(
                                            callback=opts.int_range("--requests", 1, opts.MAX_REQUESTS)),
     slo_ttft_ms: float | None = opts.ms_option("--slo-ttft-ms"),
     slo_tpot_ms: float | None = opts.ms_option("--slo-tpot-ms"),
+    slo_percentile: str | None = cs.percentile_option(),
+    find_count: bool = typer.Option(False, "--find-count", help=fleet_help()),
     seed: int = opts.seed_option(),
     calibration: str | None = opts.calibration_option(),
     assumptions: Path | None = so.assumptions_option(),
@@ -157,7 +158,8 @@ def serve_cmd(
     Unless --tp/--pp/--ep are given, the layout is the one with the lowest mean end-to-end latency at the load
     (--concurrency C: C clients, where that is also the most throughput, requests/s = C / E2E; --rate R or
     --trace: R or the trace's mean rate) among those that carry it and meet --slo-ttft-ms/--slo-tpot-ms by their
-    mean TTFT and TPOT; the note 'layout:' says which rule chose it.
+    mean TTFT and TPOT; the note 'layout:' says which rule chose it. The run then meets the SLO or not by its TTFT
+    and TPOT at --slo-percentile (default p99, as MLPerf's Server scenario reads a run).
     """
     count = 1 if count_given is None else count_given
     from inferchip.interfaces.serve_rows import check_options, no_recipe_options_with_rows, parse_disagg, rows_system
@@ -170,17 +172,19 @@ def serve_cmd(
     check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                   concurrency=concurrency, range_ratio=range_ratio, software=software,
                   given={"--requests": requests is not None, "--duration": duration is not None,
-                         "--slo-ttft-ms": slo_ttft_ms is not None, "--slo-tpot-ms": slo_tpot_ms is not None,
                          "--assumptions": assumptions is not None})
     no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
+    stat = cs.statistic(slo_percentile, slo_ttft_ms, slo_tpot_ms)  # the SLO's percentile, refused without a limit
+    fleet.check_find_count(find_count, slo_ttft_ms, slo_tpot_ms, mtp is not None or disagg is not None)
     loaded = opts.read_model(model)  # a user's config.json read once, for every step below, the rows' too
     if mtp is not None or disagg is not None:
         if concurrency is None:
             raise InternalError("check_options refuses --mtp/--disagg without --concurrency")
-        row = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
+        row = row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv, calibration,
                            engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us, input_tokens,
                            output_tokens, [concurrency], software)[0]
-        _print_rows([row], f"{model} on {rows_system(chip, row, pools)}", output)
+        row["slo"] = cs.judge_run(row, slo_ttft_ms, slo_tpot_ms, stat)  # the row's figures at the SLO's percentile
+        print_rows([row], f"{model} on {rows_system(chip, row, pools)}", output)
         return
     if duration is None and requests is None and trace is None:
         requests = 1000
@@ -195,33 +199,44 @@ def serve_cmd(
     calibration, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded,
                                                         moe_kernel)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)
-    step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
-                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk, running_cap=caps.max_num_seqs, concurrency=concurrency, rate_per_s=rate,
-                             slo_s=(None if slo_ttft_ms is None else slo_ttft_ms / 1e3, None if slo_tpot_ms is None
-                                    else slo_tpot_ms / 1e3), trace=trace, padding=choice.padding_at(chunk))
+    slo_s = (None if slo_ttft_ms is None else slo_ttft_ms / 1e3, None if slo_tpot_ms is None else slo_tpot_ms / 1e3)
+
+    def run(n: int) -> tuple[Any, int, dict[str, str], Any, Any]:
+        """The system of ``n`` chips (its layout searched unless given) and its run: (step model, replicas, formats,
+        engine host, result)."""
+        step, replicas, formats = system(chip, loaded, n, tp, pp, ep, weights, activations, kv, calibration,
+                                         None if assumptions is None else str(assumptions), attn_dp, input_tokens,
+                                         output_tokens, eng, chunk, running_cap=caps.max_num_seqs,
+                                         concurrency=concurrency, rate_per_s=rate, slo_s=slo_s, trace=trace,
+                                         padding=choice.padding_at(chunk))
+        arr: ArrivalsLike
+        if rate is not None:
+            arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
+        elif concurrency is not None:
+            arr = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
+        else:
+            arr = TraceArrivals(path=str(trace))
+        host = None if eng is None else eng_opts.engine_host(  # a trace is read for its mean prompt only with --engine
+            eng, chip, step.mm.formats.weights, loaded, mean_prompt_tokens(trace, input_tokens))
+        with progress_bar(f"simulating {n:,} chips") as prog:
+            task = prog.add_task("sim", total=1.0)
+            res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
+                                  num_requests=requests, seed=seed, replicas=replicas,
+                                  scheduler_config=engine_config(eng, step, chunk, caps), slo_ttft_s=slo_s[0],
+                                  slo_tpot_s=slo_s[1], progress=lambda f: prog.update(task, completed=f))
+        return step, replicas, formats, host, res
+
+    sizing = None
+    if find_count:  # the fewest chips whose run meets the SLO at its percentile (the search's runs, one table)
+        count, sizing = fleet.smallest_count(run, count, lambda r: cs.judge_run(r.summary(), slo_ttft_ms,
+                                                                                 slo_tpot_ms, stat), slo_ttft_ms,
+                                             slo_tpot_ms)
+    step, replicas, formats, host, res = sizing.pop("run") if sizing else run(count)
     layout_rule = formats.pop("layout_rule", None)  # how the layout was searched (--rate, --trace): a note
-    arr: ArrivalsLike
-    if rate is not None:
-        arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
-    elif concurrency is not None:
-        arr = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
-    else:
-        arr = TraceArrivals(path=str(trace))
-    host = None if eng is None else eng_opts.engine_host(  # a trace is read for its mean prompt only with --engine
-        eng, chip, step.mm.formats.weights, loaded, mean_prompt_tokens(trace, input_tokens))
-    with _progress("simulating") as prog:
-        task = prog.add_task("sim", total=1.0)
-        res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
-                              num_requests=requests, seed=seed, replicas=replicas,
-                              scheduler_config=engine_config(eng, step, chunk, caps),
-                              slo_ttft_s=None if slo_ttft_ms is None else slo_ttft_ms / 1e3,
-                              slo_tpot_s=None if slo_tpot_ms is None else slo_tpot_ms / 1e3,
-                              progress=lambda f: prog.update(task, completed=f))
     summary = res.summary()
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
-    summary.update(formats, assumptions_file=_assumptions_file(assumptions), calibration_source=cal_source)
+    summary.update(formats, assumptions_file=assumptions_file(assumptions), calibration_source=cal_source)
     summary["engine"] = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note, caps=caps)
     summary.update(running_batch_cap=caps.max_num_seqs, running_batch_cap_source=caps.reason)  # per rank
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
@@ -230,6 +245,9 @@ def serve_cmd(
                    **layout_keys(step),  # the layout the title names (searched unless given)
                    chip_id=step.mm.chip.id, model_id=step.mm.model.id)  # what was simulated, as predict's JSON
     n = summary["runtime_devices_per_package"] = step.mm.chip.devices_per_package  # as predict's JSON
+    summary["sizing"] = sizing  # --find-count's search (None without it)
+    slo = summary["slo"] = cs.judge_run(summary, slo_ttft_ms, slo_tpot_ms, stat)  # the run at the SLO's percentile
+    summary["tco_assumptions"] = so.tco_assumptions(step)  # what the $ figures rest on (None: no TDP, no money)
     notes = so.serve_notes([*choice.notes_at(chunk), *devices_note(step.mm.chip.id, count, n), context_note,
                             *opts.config_notes(loaded), layout_rule], slo_tpot_ms, res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
@@ -243,7 +261,13 @@ def serve_cmd(
         Console().print(line, markup=False)
     Console().print(formats_line(summary))
     Console().print(f"assumptions: {summary['assumptions_file']}\ncalibration: {cal_source}")
+    if summary["tco_assumptions"]:
+        Console().print(f"money: {summary['tco_assumptions']}", markup=False)
     Console().print(choice.line(summary["engine"], so.DEFAULT_SCHEDULER))  # the cap: its table row
+    if slo is not None:
+        Console().print(cs.run_line(slo), markup=False)
+    if sizing is not None:
+        Console().print(fleet.sizing_line(sizing), markup=False)
     opts.print_notes(Console(), list(notes))
     if "power_w_per_chip" not in summary:
         Console().print(f"[yellow]no energy:[/] {chip} publishes no TDP, so power, tokens/J and $ are unavailable")
@@ -251,138 +275,8 @@ def serve_cmd(
         Console().print("[yellow]saturated:[/] the queue grows; this load exceeds what the system sustains")
 
 
-@app.command("curve")
-def curve_cmd(
-    chip: str = opts.chip_option(), model: str = opts.model_option(),
-    count_given: int | None = opts.count_option("Chips in the system; with --disagg the pools' chips.", default=None),
-    tp: int | None = opts.parallel_option("tp"),
-    pp: int | None = opts.parallel_option("pp"), ep: int | None = opts.parallel_option("ep"),
-    attn_dp: bool | None = opts.attn_dp_option(),
-    weights: str | None = opts.format_option("--weights", opts.DEFAULT_WEIGHTS),
-    activations: str | None = opts.format_option("--activations"), kv: str | None = opts.format_option("--kv"),
-    input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
-    range_ratio: float = opts.range_ratio_option(),
-    seed: int = opts.seed_option(),
-    calibration: str | None = opts.calibration_option(),
-    assumptions: Path | None = so.assumptions_option(),
-    engine: str | None = eng_opts.engine_option(so.DEFAULT_SCHEDULER),
-    moe_kernel: str | None = eng_opts.moe_kernel_option(),
-    chunk_tokens: int | None = eng_opts.chunk_option(),
-    mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
-    disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
-    kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
-    slo_ttft_ms: float | None = cs.slo_option("--slo-ttft-ms"),
-    slo_tpot_ms: float | None = cs.slo_option("--slo-tpot-ms"),
-    plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
-    output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
-) -> None:
-    """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1 up to the memory
-    limit or the running-batch cap (max_num_seqs x replicas), whichever is less.
 
-    Each point is the closed-loop benchmark `serve --concurrency C --requests 8C` runs (8 requests a client; lengths
-    from --range-ratio)."""
-    count = 1 if count_given is None else count_given
-    from inferchip.interfaces.serve_rows import (
-        CURVE_CONCURRENCIES,
-        CURVE_REQUESTS_PER_CLIENT,
-        check_options,
-        no_recipe_options_with_rows,
-        parse_disagg,
-        rows_system,
-    )
-    from inferchip.performance.serving import serving_economics
-    from inferchip.sim import throughput_interactivity_curve
-    from inferchip.sim.load.lengths import uniform_length
-
-    if plot is not None:
-        plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
-    loaded = opts.read_model(model)  # a user's config.json read once, for every step below and the setting
-    context_note = opts.check_context(loaded, input_tokens, output_tokens)
-    pools = parse_disagg(disagg)  # once (its option's callback checked the form)
-    check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
-                  concurrency=1, range_ratio=range_ratio, software=software,
-                  given={"--plot": plot is not None, "--assumptions": assumptions is not None})
-    no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
-    if mtp is not None or disagg is not None:
-        rows = _row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv,
-                            calibration, engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
-                            input_tokens, output_tokens, CURVE_CONCURRENCIES, software)
-        _print_rows(rows, f"{model} on {rows_system(chip, rows[0], pools)}: throughput vs interactivity", output,
-                    curve=True, slo=cs.mark_points(rows, slo_ttft_ms, slo_tpot_ms))
-        return
-    choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
-    eng, caps, cal_source = choice.spec, choice.caps, calibration_source(calibration)
-    calibration, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded,
-                                                        moe_kernel)
-    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)  # one chunk for the memory fit and scheduler
-    step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
-                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk, running_cap=caps.max_num_seqs, padding=choice.padding_at(chunk))
-    host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, loaded, input_tokens)
-    used_engine = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note, caps=caps)
-    with _progress("simulating concurrencies") as prog:
-        task = prog.add_task("curve", total=1.0)
-        cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
-                                             uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
-                                             requests_per_user=CURVE_REQUESTS_PER_CLIENT,
-                                             scheduler_config=engine_config(eng, step, chunk, caps),
-                                             request_host_s=0.0 if host is None else host.outside_loop_s,
-                                             progress=lambda f: prog.update(task, completed=f))
-    chips = replicas * step.num_chips
-    for p in cur.points:
-        if "power_w_per_chip" in p:
-            p.update(serving_economics(step, p, chips))
-    slo = cs.mark_points(cur.points, slo_ttft_ms, slo_tpot_ms)  # each point's meets_slo, the best among them
-    df = cur.to_dataframe()
-    devices = step.mm.chip.devices_per_package
-    title = (f"{step.mm.model.id} on {system_text(step.mm.chip.id, count, devices)} ({layout_text(step, replicas)}): "
-             "throughput vs interactivity")  # the layout named, as serve's and predict's titles name theirs
-    per_client = (f"each point runs {CURVE_REQUESTS_PER_CLIENT} requests a client: `serve --concurrency C --requests "
-                  f"{CURVE_REQUESTS_PER_CLIENT}C` with the same options runs it (serve's default, 1,000 requests, "
-                  "measures another window: its TTFT can differ)")
-    notes = [n for n in (*choice.notes_at(chunk), *devices_note(step.mm.chip.id, count, devices), context_note,
-                         *opts.config_notes(loaded),
-                         replicas_note(cur.replicas_simulated, replicas),
-                         cur.cap_note(), per_client) if n]
-    if plot is not None:
-        import plotly.express as px
-
-        # the axes in words with their units, each point named by its concurrency (they were the JSON keys)
-        fig = px.line(df, x="output_tokens_per_s_per_user", y="output_tokens_per_s_per_chip", markers=True,
-                      text="concurrency", hover_data=list(df.columns),
-                      labels={"output_tokens_per_s_per_user": "output tokens/s per user (1 / TPOT)",
-                              "output_tokens_per_s_per_chip": "output tokens/s per chip",
-                              "concurrency": "concurrency (clients)"},
-                      title=title)
-        fig.update_traces(textposition="top center")
-        cs.draw(fig, cur.points, slo)
-        files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
-    if output == OutputFormat.json:
-        typer.echo(fmt.to_json({"chip_id": step.mm.chip.id, "model_id": step.mm.model.id,
-                                "memory_limit_concurrency": cur.memory_limit_concurrency,
-                                "running_cap_concurrency": cur.running_cap_concurrency, **formats,
-                                "assumptions_file": _assumptions_file(assumptions), "engine": used_engine,
-                                "calibration_source": cal_source,
-                                "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
-                                "running_batch_cap": caps.max_num_seqs, "running_batch_cap_source": caps.reason,
-                                "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
-                                **layout_keys(step), "num_replicas": replicas,
-                                "runtime_devices_per_package": devices,
-                                "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
-                                           for r in df.to_dict(orient="records")],
-                                "slo": slo, "notes": notes}))  # the same notes as the text's
-        return
-    con = out.console()
-    con.print(curve_table(df.to_dict(orient="records"), title, slo))
-    cs.print_line(con, slo, len(cur.points))
-    con.print(formats_line(formats))
-    con.print(f"assumptions: {_assumptions_file(assumptions)}\ncalibration: {cal_source}")
-    con.print(choice.line(used_engine, so.DEFAULT_SCHEDULER))
-    con.print(so.cap_line(caps, chunk))
-    opts.print_notes(con, list(notes))
-
-
-def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False,
+def print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False,
                 slo: dict[str, Any] | None = None) -> None:
     """The closed-loop rows of ``--mtp``/``--disagg`` as JSON (``serve``: the one row; ``curve``: ``points``) or a
     table with the notes the validator gave the row."""
@@ -394,6 +288,8 @@ def _print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, cu
     con = out.console()
     con.print(case_rows_table(rows, title, slo))
     cs.print_line(con, slo, len(rows))
+    if not curve and rows[0].get("slo"):  # serve's row judged at the SLO's percentile
+        con.print(cs.run_line(rows[0]["slo"], goodput=False), markup=False)
     con.print(f"engine: {rows[0]['engine']}")
     for n in rows[-1]["notes"]:
         con.print(f"note: {n}")

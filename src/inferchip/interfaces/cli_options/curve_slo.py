@@ -1,26 +1,38 @@
-"""``curve --slo-ttft-ms/--slo-tpot-ms``: the points of the throughput-interactivity curve that meet a latency SLO,
-and the best throughput per chip among them, as an MLPerf or vLLM user reads such a curve (the highest throughput at
-the interactivity the service promises).
+"""A latency SLO judged on the percentile the user names: ``curve --slo-ttft-ms/--slo-tpot-ms`` marks the points of
+the throughput-interactivity curve that meet it and names the best throughput per chip among them (the highest
+throughput at the interactivity the service promises); ``serve`` says whether its run meets it.
 
-A point meets the SLO when its mean TTFT and mean TPOT are within the limits given
-(:func:`inferchip.sim.runs.curve.slo_marks`: the means serve's layout search reads its SLO by, and the curve's own
-axis, tokens/s per user = 1 / mean TPOT). Each point gets ``meets_slo``; the answer's ``slo`` key names the limits,
-the rule and the best point (None where no point meets them); the table marks the points, the plot draws them.
+A run meets the SLO when its TTFT and its TPOT at ``--slo-percentile`` (default p99: MLPerf Inference's Server
+scenario bounds the 99th percentile of both, LoadGen's ``mlperf.conf`` ``*.Server.target_latency_percentile = 99``;
+vLLM's ``benchmark_serving`` reports the 99th by default) are within the limits given, the percentiles of the same
+simulated run's per-request figures (:func:`inferchip.sim.runs.curve.slo_marks`); ``mean`` reads the means instead
+(the rule before stop 50). Each curve point gets ``meets_slo``; the answer's ``slo`` key names the limits, the
+statistic, the rule and the best point (None where no point meets them); the table marks the points, the plot draws
+them. Goodput (``serve``) counts each request against the same limits, whatever the statistic (vLLM's ``--goodput``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure
     from rich.console import Console
 
+import typer
+
 from inferchip.interfaces.cli_options import options as opts
 
-RULE = "mean TTFT and mean TPOT within the limits given (a TPOT limit: tokens/s per user >= 1000 / limit ms)"
-_HELP = ("SLO on each point's mean {what}, ms: the points within every limit given are marked (table, JSON "
-         "meets_slo, plot) and the one with the most output tokens/s per chip among them is named.")
+_ALLOWED = ("99, 90 or 50 (also written p99, p90, p50: that percentile of the run's per-request TTFT and TPOT), "
+            "or mean")
+_HELP = ("SLO on each point's {what} at --slo-percentile (default p99), ms: the points within every limit given are "
+         "marked (table, JSON meets_slo, plot) and the one with the most output tokens/s per chip among them is "
+         "named.")
+PERCENTILE_HELP = ("The statistic the SLO limits judge: 99, 90 or 50 (that percentile of the run's per-request TTFT "
+                   "and TPOT) or mean; default 99, as MLPerf Inference's Server scenario (p99 TTFT and p99 TPOT) and "
+                   "vLLM's benchmark_serving (--metric-percentiles 99) read a run. Needs --slo-ttft-ms or "
+                   "--slo-tpot-ms.")
 
 
 def slo_option(name: str) -> Any:
@@ -28,8 +40,50 @@ def slo_option(name: str) -> Any:
     return opts.ms_option(name, _HELP.format(what="TTFT" if "ttft" in name else "TPOT"))
 
 
-def mark_points(points: list[dict[str, Any]], slo_ttft_ms: float | None,
-                slo_tpot_ms: float | None) -> dict[str, Any] | None:
+def _statistic(value: str | None) -> str | None:
+    """``--slo-percentile`` as :data:`~inferchip.sim.runs.curve.SLO_STATISTICS` spells it (``99`` -> ``p99``)."""
+    from inferchip.sim.runs.curve import SLO_STATISTICS
+
+    if value is None:
+        return None
+    text = value.strip().lower()
+    text = text[1:] if text.startswith("p") else text
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    name = "mean" if text == "mean" else f"p{number:g}" if math.isfinite(number) else ""
+    if name not in SLO_STATISTICS:
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        raise typer.BadParameter(f"{shown!r}; allowed: {_ALLOWED}", param_hint="'--slo-percentile'")
+    return name
+
+
+def percentile_option() -> Any:
+    """``--slo-percentile`` of ``serve`` and ``curve`` (None: not given; :func:`statistic` resolves the default)."""
+    return typer.Option(None, "--slo-percentile", help=PERCENTILE_HELP, callback=_statistic)
+
+
+def statistic(given: str | None, slo_ttft_ms: float | None, slo_tpot_ms: float | None) -> str:
+    """The statistic the SLO is judged by: ``given`` (``--slo-percentile``), else p99; a percentile given without a
+    limit to judge is refused."""
+    from inferchip.errors import InvalidSettingError
+    from inferchip.sim.runs.curve import DEFAULT_SLO_STATISTIC
+
+    if given is not None and slo_ttft_ms is None and slo_tpot_ms is None:
+        raise InvalidSettingError(f"--slo-percentile {given}: no limit to judge; allowed: with --slo-ttft-ms and/or "
+                                  "--slo-tpot-ms")
+    return given or DEFAULT_SLO_STATISTIC
+
+
+def rule(stat: str) -> str:
+    what = "mean TTFT and mean TPOT" if stat == "mean" else f"{stat} TTFT and {stat} TPOT over the run's requests"
+    return f"{what} within the limits given" + (" (a TPOT limit: tokens/s per user >= 1000 / limit ms)"
+                                                 if stat == "mean" else "")
+
+
+def mark_points(points: list[dict[str, Any]], slo_ttft_ms: float | None, slo_tpot_ms: float | None,
+                stat: str) -> dict[str, Any] | None:
     """Set each point's ``meets_slo`` and return the answer's ``slo`` key (None, points untouched: no limit given)."""
     from inferchip.sim.runs.curve import slo_marks
 
@@ -37,18 +91,57 @@ def mark_points(points: list[dict[str, Any]], slo_ttft_ms: float | None,
         return None
     ttft_s = None if slo_ttft_ms is None else slo_ttft_ms / 1e3
     tpot_s = None if slo_tpot_ms is None else slo_tpot_ms / 1e3
-    marks, best = slo_marks(points, ttft_s, tpot_s)
+    marks, best = slo_marks(points, ttft_s, tpot_s, stat)
     for p, ok in zip(points, marks, strict=True):
         p["meets_slo"] = ok
     b = None if best is None else points[best]
-    return {"ttft_s": ttft_s, "tpot_s": tpot_s, "rule": RULE, "points_meeting": sum(marks),
+    return {"ttft_s": ttft_s, "tpot_s": tpot_s, "statistic": stat, "rule": rule(stat), "points_meeting": sum(marks),
             "best_concurrency": None if b is None else b["concurrency"],
             "best_output_tokens_per_s_per_chip": None if b is None else b["output_tokens_per_s_per_chip"],
-            "best_output_tokens_per_s_per_user": None if b is None else b["output_tokens_per_s_per_user"]}
+            "best_output_tokens_per_s_per_user": None if b is None else b["output_tokens_per_s_per_user"],
+            "best_ttft_s_at_statistic": None if b is None else b[f"ttft_s_{stat}"],
+            "best_tpot_s_at_statistic": None if b is None else b[f"tpot_s_{stat}"]}
+
+
+def percentile_note(slo: dict[str, Any] | None, requests_per_client: int) -> str | None:
+    """``curve``'s note on what a point's percentile covers (None: no SLO, or the mean)."""
+    if slo is None or slo["statistic"] == "mean":
+        return None
+    return (f"SLO at {slo['statistic']}: the percentile of every request of a point's run, {requests_per_client} a "
+            f"client, as benchmark_serving reports it: the first wave (every client sending at once) is 1 in "
+            f"{requests_per_client} of them, and at many clients its queue can set the TTFT tail; MLPerf's Server "
+            "scenario judges an open loop (Poisson arrivals): `serve --rate R --slo-ttft-ms T` judges one the same way")
+
+
+def judge_run(summary: dict[str, Any], slo_ttft_ms: float | None, slo_tpot_ms: float | None,
+              stat: str) -> dict[str, Any] | None:
+    """``serve``'s ``slo`` key: the limits, the statistic, the run's TTFT and TPOT at it and whether both are within
+    (None: no limit given); the run is the one point :func:`mark_points` judges."""
+    point = {"concurrency": None, **summary}
+    slo = mark_points([point], slo_ttft_ms, slo_tpot_ms, stat)
+    if slo is None:
+        return None
+    return {"ttft_s": slo["ttft_s"], "tpot_s": slo["tpot_s"], "statistic": stat, "rule": slo["rule"],
+            "meets": bool(point["meets_slo"]), "ttft_s_at_statistic": summary[f"ttft_s_{stat}"],
+            "tpot_s_at_statistic": summary[f"tpot_s_{stat}"]}
+
+
+def run_line(slo: dict[str, Any], goodput: bool = True) -> str:
+    """``serve``'s line: whether the run meets the SLO, with its figures at the statistic (``goodput``: the run
+    counts each request against the limits too; a ``--mtp``/``--disagg`` case row's benchmark figures do not)."""
+    stat = slo["statistic"]
+    got = [f"{stat} {what} {slo[key] * 1e3:,.1f} ms" for what, key in (("TTFT", "ttft_s_at_statistic"),
+                                                                     ("TPOT", "tpot_s_at_statistic"))
+           if slo[key.split("_at_")[0]] is not None and math.isfinite(slo[key])]
+    verdict = "met" if slo["meets"] else "missed"
+    tail = ("goodput and SLO attainment count each request against the same limits" if goodput else
+            "the case row's benchmark figures (no goodput)")
+    return f"SLO ({limits_text(slo)}): {verdict}: {', '.join(got) or 'no request has the figure'}; {tail}"
 
 
 def limits_text(slo: dict[str, Any]) -> str:
-    parts = [f"{what} <= {slo[key] * 1e3:g} ms" for what, key in (("mean TTFT", "ttft_s"), ("mean TPOT", "tpot_s"))
+    stat = slo.get("statistic", "mean")
+    parts = [f"{stat} {what} <= {slo[key] * 1e3:,g} ms" for what, key in (("TTFT", "ttft_s"), ("TPOT", "tpot_s"))
              if slo[key] is not None]
     return " and ".join(parts)
 
@@ -79,8 +172,20 @@ def cell(point: dict[str, Any], slo: dict[str, Any] | None) -> str | None:
     return "ok" if point.get("meets_slo") else "-"
 
 
+def statistic_cells(point: dict[str, Any] | None, slo: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The curve table's columns at the SLO's percentile: their headers (``point`` None) or a point's TTFT and TPOT,
+    s (NaN where it has none); none without an SLO or for ``mean`` (the table's mean columns)."""
+    if slo is None or slo["statistic"] == "mean":
+        return ()
+    stat = slo["statistic"]
+    if point is None:
+        return f"TTFT\n{stat} ms", f"TPOT\n{stat} ms"
+    return tuple(float(point.get(f"{what}_s_{stat}", math.nan)) for what in ("ttft", "tpot"))
+
+
 def draw(fig: Figure, points: list[dict[str, Any]], slo: dict[str, Any] | None) -> None:
-    """On the curve's plot: the points within the SLO ringed, the best one starred, the TPOT limit's vertical line."""
+    """On the curve's plot: the points within the SLO ringed, the best one starred, and where the SLO reads the mean
+    TPOT its limit's vertical line (the x axis is 1 / mean TPOT: a percentile's limit is no line on it)."""
     if slo is None:
         return
     import plotly.graph_objects as go
@@ -95,6 +200,6 @@ def draw(fig: Figure, points: list[dict[str, Any]], slo: dict[str, Any] | None) 
                                  y=[slo["best_output_tokens_per_s_per_chip"]], mode="markers",
                                  marker={"size": 18, "symbol": "star", "color": "green"},
                                  name=f"best within SLO: concurrency {slo['best_concurrency']:,}"))
-    if slo["tpot_s"] is not None:
+    if slo["tpot_s"] is not None and slo.get("statistic") == "mean":
         fig.add_vline(x=1.0 / slo["tpot_s"], line_dash="dash", line_color="green",
-                      annotation_text=f"TPOT {slo['tpot_s'] * 1e3:g} ms")
+                      annotation_text=f"mean TPOT {slo['tpot_s'] * 1e3:g} ms")

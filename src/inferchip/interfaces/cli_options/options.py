@@ -200,10 +200,10 @@ _MS_HELP = {
                      "(implies --max-throughput, as the Python API's max_ttft_s).",
     "--max-tpot-ms": "Limit on TPOT, ms: the concurrency (and layout) with the most output tokens/s that meets it "
                      "(implies --max-throughput, as the Python API's max_tpot_s).",
-    "--slo-ttft-ms": "SLO on each request's TTFT, ms: goodput and SLO attainment count the requests within every "
-                     "limit given.",
-    "--slo-tpot-ms": "SLO on each request's TPOT, ms: goodput and SLO attainment count the requests within every "
-                     "limit given.",
+    "--slo-ttft-ms": "SLO on TTFT, ms: the run meets it by its TTFT at --slo-percentile (default p99); goodput and "
+                     "SLO attainment count the requests within every limit given.",
+    "--slo-tpot-ms": "SLO on TPOT, ms: the run meets it by its TPOT at --slo-percentile (default p99); goodput and "
+                     "SLO attainment count the requests within every limit given.",
 }
 _FORMAT_HELP = {"--weights": "Weight format: bf16, fp16, fp8, int8, fp4 (NVFP4; nvfp4), mxfp4, int4 (any case; e4m3, "
                              "e5m2, bfloat16, float16 read as fp8, bf16, fp16); default: what the "

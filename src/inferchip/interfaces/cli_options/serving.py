@@ -121,3 +121,22 @@ def serve_notes(notes: list[str | None], slo_tpot_ms: float | None, output_token
     :func:`one_token_tpot_note` for the run's requests (``output_tokens``: each request's, an array)."""
     tpot = one_token_tpot_note(slo_tpot_ms, int((output_tokens <= 1).sum()), int(output_tokens.size))
     return [n for n in (*notes, tpot) if n]
+
+
+UTILISATION_TEXT = ("$ per million output tokens = TCO per chip-hour / the run's output tokens per chip-hour: the "
+                    "chips busy at this load every hour of their lifetime (100 % utilisation; a fleet busy a fraction "
+                    "u of its hours pays about 1/u as much a token, less the energy its idle hours save)")
+
+
+def tco_assumptions(step: Any) -> str | None:
+    """The TCO terms ``serve``'s and ``curve``'s money figures rest on, in words with the assumption each comes from
+    (``cost.tco.TcoTerms.describe``: system share, lifetime and cost of capital, electricity price and PUE, space
+    rent; sourced in the assumptions file the output names), and the utilisation the $ per million tokens assumes;
+    None where the chip has no energy model (no TDP: no money figures)."""
+    energy = getattr(step, "energy", None)
+    if energy is None:
+        return None
+    from inferchip.cost.tco import tco_terms
+
+    terms = tco_terms("server" if energy.spec is None else energy.spec.system, energy.assumptions)
+    return f"TCO per chip-hour: {terms.describe()}; {UTILISATION_TEXT}"

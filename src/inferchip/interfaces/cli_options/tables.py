@@ -135,7 +135,7 @@ def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
             shown.add(key)
     known = ({k for _, rows in SECTIONS for _, k, _ in rows}
              | {"assumptions_file", "calibration_source", "engine", "tp", "pp", "ep", "attn_dp", "chip_id", "model_id",
-                *FORMAT_KEYS, *SOURCE_KEYS})  # own lines; the layout, chip and model: the title
+                "slo", "tco_assumptions", "sizing", *FORMAT_KEYS, *SOURCE_KEYS})  # own lines; layout etc.: the title
     extra = [k for k in summary if k not in known and not any(k.startswith(p + "_") for _, p in LATENCIES)]
     if extra:  # a figure this table does not know yet: shown as it is, not dropped
         rest.add_row("[bold]other[/]", "")
@@ -152,7 +152,9 @@ def _or_dash(v: float | None, spec: str) -> str:
 CURVE_COLUMNS = ("concur-\nrency", "tok/s\nper user", "tok/s\nper chip", "TTFT\nmean ms", "TTFT\np50 ms",
                  "TPOT\nmean ms", "W/chip", "tok/J", "$/Mtok", "tok/s per\n$ capex", "")
 """``curve``'s columns, each unit in its header (two lines) so the cells are bare numbers: the table fits a 100-column
-terminal with no cell cut or wrapped (its one-line headers made it 133 columns: "concur…", "9.78 / ms")."""
+terminal with no cell cut or wrapped (its one-line headers made it 133 columns: "concur…", "9.78 / ms"). With an SLO
+at a percentile the two TTFT columns are the TTFT at it and a TPOT column at it follows the mean TPOT (the mean and
+median TTFT stay in the JSON), then the SLO column: 99 columns."""
 
 
 def _ms_bare(seconds: Any) -> str:
@@ -161,20 +163,30 @@ def _ms_bare(seconds: Any) -> str:
 
 def curve_table(records: Sequence[Mapping[Hashable, Any]], title: str, slo: dict[str, Any] | None = None) -> Table:
     """``curve``'s points, one row each: throughput, latency, energy and money, ``*`` on the Pareto front; with an
-    SLO (``slo``: ``curve_slo.mark_points``' key) a column ``SLO``: ``best``, ``ok`` or ``-``."""
-    from inferchip.interfaces.cli_options.curve_slo import cell
+    SLO (``slo``: ``curve_slo.mark_points``' key) a column ``SLO``: ``best``, ``ok`` or ``-``, and at a percentile the
+    TTFT and TPOT at it (:data:`CURVE_COLUMNS`)."""
+    from inferchip.interfaces.cli_options.curve_slo import cell, statistic_cells
 
     t = Table(title=f"{title} (* = Pareto front)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
               collapse_padding=True)
-    for c in (*CURVE_COLUMNS, *(() if slo is None else ("SLO",))):
+    at_header = statistic_cells(None, slo)  # () without an SLO or at the mean
+    columns = list(CURVE_COLUMNS)
+    if at_header:
+        columns[3:5] = [at_header[0]]
+        columns.insert(5, at_header[1])
+    for c in (*columns, *(() if slo is None else ("SLO",))):
         t.add_column(c, justify="right", overflow="fold")
 
     for r in records:
-        slo_cell = cell({str(k): v for k, v in r.items()}, slo)
+        point = {str(k): v for k, v in r.items()}
+        slo_cell = cell(point, slo)
+        at = statistic_cells(point, slo)
+        ttft = ((_ms_bare(at[0]),) if at else
+                (_ms_bare(r.get("ttft_s_mean", float("nan"))), _ms_bare(r.get("ttft_s_p50", float("nan")))))
         t.add_row(f"{r.get('concurrency'):,}", _or_dash(r.get("output_tokens_per_s_per_user"), ",.1f"),
-                  f"{r['output_tokens_per_s_per_chip']:,.1f}", _ms_bare(r.get("ttft_s_mean", float("nan"))),
-                  _ms_bare(r.get("ttft_s_p50", float("nan"))),
-                  _ms_bare(r.get("tpot_s_mean", float("nan"))), _or_dash(r.get("power_w_per_chip"), ",.0f"),
+                  f"{r['output_tokens_per_s_per_chip']:,.1f}", *ttft,
+                  _ms_bare(r.get("tpot_s_mean", float("nan"))), *(_ms_bare(v) for v in at[1:]),
+                  _or_dash(r.get("power_w_per_chip"), ",.0f"),
                   _or_dash(r.get("output_tokens_per_j"), ",.3f"), _or_dash(r.get("usd_per_million_tokens"), ",.3f"),
                   _or_dash(r.get("output_tokens_per_s_per_usd_capex"), ".4f"), "*" if r.get("pareto") else "",
                   *(() if slo_cell is None else (slo_cell,)))
@@ -182,18 +194,22 @@ def curve_table(records: Sequence[Mapping[Hashable, Any]], title: str, slo: dict
 
 
 def case_rows_table(rows: list[dict[str, Any]], title: str, slo: dict[str, Any] | None = None) -> Table:
-    """The closed-loop case rows of ``--mtp``/``--disagg``, one row per concurrency (``slo``: as in curve_table)."""
-    from inferchip.interfaces.cli_options.curve_slo import cell
+    """The closed-loop case rows of ``--mtp``/``--disagg``, one row per concurrency (``slo``: as in curve_table), the
+    units in two-line headers and the cells bare numbers as in :func:`curve_table` (boxed one-line headers and
+    ``ms`` in every cell made it 127 columns with an SLO)."""
+    from inferchip.interfaces.cli_options.curve_slo import cell, statistic_cells
 
-    t = Table(title=title + " (closed-loop benchmark of a case row)", title_justify="left")
-    for c in ("concurrency", "TTFT mean", "TTFT p50", "TPOT mean", "tok/s per user", "tok/s per chip",
-              "tokens/step", *(() if slo is None else ("SLO",))):
-        t.add_column(c, justify="right")
+    t = Table(title=title + " (closed-loop benchmark of a case row)", title_justify="left", box=box.SIMPLE_HEAD,
+              pad_edge=False, collapse_padding=True)
+    for c in ("concur-\nrency", "TTFT\nmean ms", "TTFT\np50 ms", "TPOT\nmean ms", "tok/s\nper user",
+              "tok/s\nper chip", "tokens\n/step", *statistic_cells(None, slo), *(() if slo is None else ("SLO",))):
+        t.add_column(c, justify="right", overflow="fold")
     for r in rows:
         slo_cell = cell(r, slo)
-        t.add_row(str(r["concurrency"]), fmt.ms(r["ttft_s_mean"]), fmt.ms(r["ttft_s_p50"]), fmt.ms(r["tpot_s_mean"]),
-                  _or_dash(r.get("output_tokens_per_s_per_user"), ",.1f"), f"{r['output_tokens_per_s_per_chip']:,.1f}",
-                  f"{r['tokens_per_step']:.3g}", *(() if slo_cell is None else (slo_cell,)))
+        t.add_row(f"{r['concurrency']:,}", _ms_bare(r["ttft_s_mean"]), _ms_bare(r["ttft_s_p50"]),
+                  _ms_bare(r["tpot_s_mean"]), _or_dash(r.get("output_tokens_per_s_per_user"), ",.1f"),
+                  f"{r['output_tokens_per_s_per_chip']:,.1f}", f"{r['tokens_per_step']:.3g}",
+                  *(_ms_bare(v) for v in statistic_cells(r, slo)), *(() if slo_cell is None else (slo_cell,)))
     return t
 
 

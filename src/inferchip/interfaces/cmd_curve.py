@@ -1,0 +1,166 @@
+"""``inferchip curve``: the throughput-interactivity curve on the serving simulator (``serve``'s system,
+:mod:`inferchip.interfaces.cmd_serve`; its ``--mtp``/``--disagg`` case rows: :mod:`inferchip.interfaces.serve_rows`),
+its points judged against an SLO at the percentile the user names
+(:mod:`inferchip.interfaces.cli_options.curve_slo`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from inferchip.interfaces import fmt
+from inferchip.interfaces.app import app
+from inferchip.interfaces.cli_options import curve_slo as cs
+from inferchip.interfaces.cli_options import engine as eng_opts
+from inferchip.interfaces.cli_options import files
+from inferchip.interfaces.cli_options import options as opts
+from inferchip.interfaces.cli_options import output as out
+from inferchip.interfaces.cli_options import serving as so
+from inferchip.interfaces.cli_options.tables import curve_table, devices_note, formats_line, system_text
+from inferchip.interfaces.cmd_predict import OutputFormat
+from inferchip.interfaces.cmd_serve import assumptions_file, print_rows, progress_bar, row_summary
+from inferchip.interfaces.serve_system import (
+    calibration_source,
+    engine_config,
+    layout_keys,
+    layout_text,
+    replicas_note,
+    system,
+)
+
+
+@app.command("curve")
+def curve_cmd(
+    chip: str = opts.chip_option(), model: str = opts.model_option(),
+    count_given: int | None = opts.count_option("Chips in the system; with --disagg the pools' chips.", default=None),
+    tp: int | None = opts.parallel_option("tp"),
+    pp: int | None = opts.parallel_option("pp"), ep: int | None = opts.parallel_option("ep"),
+    attn_dp: bool | None = opts.attn_dp_option(),
+    weights: str | None = opts.format_option("--weights", opts.DEFAULT_WEIGHTS),
+    activations: str | None = opts.format_option("--activations"), kv: str | None = opts.format_option("--kv"),
+    input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
+    range_ratio: float = opts.range_ratio_option(),
+    seed: int = opts.seed_option(),
+    calibration: str | None = opts.calibration_option(),
+    assumptions: Path | None = so.assumptions_option(),
+    engine: str | None = eng_opts.engine_option(so.DEFAULT_SCHEDULER),
+    moe_kernel: str | None = eng_opts.moe_kernel_option(),
+    chunk_tokens: int | None = eng_opts.chunk_option(),
+    mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
+    disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
+    kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
+    slo_ttft_ms: float | None = cs.slo_option("--slo-ttft-ms"),
+    slo_tpot_ms: float | None = cs.slo_option("--slo-tpot-ms"),
+    slo_percentile: str | None = cs.percentile_option(),
+    plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
+    """Throughput-interactivity curve: output tok/s per chip against tok/s per user, concurrency 1 up to the memory
+    limit or the running-batch cap (max_num_seqs x replicas), whichever is less.
+
+    Each point is the closed-loop benchmark `serve --concurrency C --requests 8C` runs (8 requests a client; lengths
+    from --range-ratio)."""
+    count = 1 if count_given is None else count_given
+    from inferchip.interfaces.serve_rows import (
+        CURVE_CONCURRENCIES,
+        CURVE_REQUESTS_PER_CLIENT,
+        check_options,
+        no_recipe_options_with_rows,
+        parse_disagg,
+        rows_system,
+    )
+    from inferchip.performance.serving import serving_economics
+    from inferchip.sim import throughput_interactivity_curve
+    from inferchip.sim.load.lengths import uniform_length
+
+    if plot is not None:
+        plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the sweep, not after it
+    loaded = opts.read_model(model)  # a user's config.json read once, for every step below and the setting
+    context_note = opts.check_context(loaded, input_tokens, output_tokens)
+    pools = parse_disagg(disagg)  # once (its option's callback checked the form)
+    check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
+                  concurrency=1, range_ratio=range_ratio, software=software,
+                  given={"--plot": plot is not None, "--assumptions": assumptions is not None})
+    no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
+    stat = cs.statistic(slo_percentile, slo_ttft_ms, slo_tpot_ms)  # the SLO's percentile, refused without a limit
+    if mtp is not None or disagg is not None:
+        rows = row_summary(chip, loaded, count, count_given, tp, pp, ep, attn_dp, weights, activations, kv,
+                            calibration, engine, mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
+                            input_tokens, output_tokens, CURVE_CONCURRENCIES, software)
+        print_rows(rows, f"{model} on {rows_system(chip, rows[0], pools)}: throughput vs interactivity", output,
+                    curve=True, slo=cs.mark_points(rows, slo_ttft_ms, slo_tpot_ms, stat))
+        return
+    choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
+    eng, caps, cal_source = choice.spec, choice.caps, calibration_source(calibration)
+    calibration, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded,
+                                                        moe_kernel)
+    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)  # one chunk for the memory fit and scheduler
+    step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
+                             None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
+                             eng, chunk, running_cap=caps.max_num_seqs, padding=choice.padding_at(chunk))
+    host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, loaded, input_tokens)
+    used_engine = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note, caps=caps)
+    with progress_bar("simulating concurrencies") as prog:
+        task = prog.add_task("curve", total=1.0)
+        cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
+                                             uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
+                                             requests_per_user=CURVE_REQUESTS_PER_CLIENT,
+                                             scheduler_config=engine_config(eng, step, chunk, caps),
+                                             request_host_s=0.0 if host is None else host.outside_loop_s,
+                                             progress=lambda f: prog.update(task, completed=f))
+    chips = replicas * step.num_chips
+    for p in cur.points:
+        if "power_w_per_chip" in p:
+            p.update(serving_economics(step, p, chips))
+    slo = cs.mark_points(cur.points, slo_ttft_ms, slo_tpot_ms, stat)  # each point's meets_slo, the best among them
+    df = cur.to_dataframe()
+    devices = step.mm.chip.devices_per_package
+    title = (f"{step.mm.model.id} on {system_text(step.mm.chip.id, count, devices)} ({layout_text(step, replicas)}): "
+             "throughput vs interactivity")  # the layout named, as serve's and predict's titles name theirs
+    per_client = (f"each point runs {CURVE_REQUESTS_PER_CLIENT} requests a client: `serve --concurrency C --requests "
+                  f"{CURVE_REQUESTS_PER_CLIENT}C` with the same options runs it (serve's default, 1,000 requests, "
+                  "measures another window: its TTFT can differ)")
+    notes = [n for n in (*choice.notes_at(chunk), *devices_note(step.mm.chip.id, count, devices), context_note,
+                         *opts.config_notes(loaded),
+                         replicas_note(cur.replicas_simulated, replicas),
+                         cur.cap_note(), per_client, cs.percentile_note(slo, CURVE_REQUESTS_PER_CLIENT)) if n]
+    if plot is not None:
+        import plotly.express as px
+
+        # the axes in words with their units, each point named by its concurrency (they were the JSON keys)
+        fig = px.line(df, x="output_tokens_per_s_per_user", y="output_tokens_per_s_per_chip", markers=True,
+                      text="concurrency", hover_data=list(df.columns),
+                      labels={"output_tokens_per_s_per_user": "output tokens/s per user (1 / TPOT)",
+                              "output_tokens_per_s_per_chip": "output tokens/s per chip",
+                              "concurrency": "concurrency (clients)"},
+                      title=title)
+        fig.update_traces(textposition="top center")
+        cs.draw(fig, cur.points, slo)
+        files.write_text(plot, fig.to_html(include_plotlyjs="inline"), "--plot " + str(plot))
+    if output == OutputFormat.json:
+        typer.echo(fmt.to_json({"chip_id": step.mm.chip.id, "model_id": step.mm.model.id,
+                                "memory_limit_concurrency": cur.memory_limit_concurrency,
+                                "running_cap_concurrency": cur.running_cap_concurrency, **formats,
+                                "assumptions_file": assumptions_file(assumptions), "engine": used_engine,
+                                "tco_assumptions": so.tco_assumptions(step),
+                                "calibration_source": cal_source,
+                                "prefill_chunk_tokens": chunk, "prefill_chunk_source": chunk_source,  # as serve's
+                                "running_batch_cap": caps.max_num_seqs, "running_batch_cap_source": caps.reason,
+                                "activations_bytes_per_chip": float(step.mm.chunk_activation_bytes()),
+                                **layout_keys(step), "num_replicas": replicas,
+                                "runtime_devices_per_package": devices,
+                                "points": [out.with_all_keys(r, out.SERVE_ENERGY_KEYS)
+                                           for r in df.to_dict(orient="records")],
+                                "slo": slo, "notes": notes}))  # the same notes as the text's
+        return
+    con = out.console()
+    con.print(curve_table(df.to_dict(orient="records"), title, slo))
+    cs.print_line(con, slo, len(cur.points))
+    con.print(formats_line(formats))
+    con.print(f"assumptions: {assumptions_file(assumptions)}\ncalibration: {cal_source}")
+    if (money := so.tco_assumptions(step)) is not None:
+        con.print(f"money: {money}", markup=False)
+    con.print(choice.line(used_engine, so.DEFAULT_SCHEDULER))
+    con.print(so.cap_line(caps, chunk))
+    opts.print_notes(con, list(notes))
