@@ -92,7 +92,7 @@ def vision_cmd(
     system = system_text(spec.id, chips, n)
     _refuse_batches_that_do_not_fit(f, net.named, system, precision, chips * n)
     # power_w is the call's power on all the chips together (frame_cost's), as energy per frame is the whole call's
-    rows = [{"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_j_per_frame": float(e / b),
+    rows = [{"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_per_frame_j": float(e / b),
              "power_w": float(p), "power_w_per_chip": float(p) / (chips * n)}
             for b, t, e, p in zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True)]
     notes = list(f.notes)
@@ -111,7 +111,7 @@ def vision_cmd(
         t.add_column(c, justify="right")
     for r in rows:
         t.add_row(str(r["batch"]), f"{r['latency_s'] * 1e3:,.3f}", f"{r['frames_per_s']:,.1f}",
-                  f"{r['energy_j_per_frame'] * 1e3:,.2f}", f"{r['power_w']:,.0f}")
+                  f"{r['energy_per_frame_j'] * 1e3:,.2f}", f"{r['power_w']:,.0f}")
     console().print(t)
     for note in notes:
         console().print(f"note: {note}")
