@@ -13,8 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
+import inferchip as ic
 from cli_in_process import run_json, run_main
+from inferchip.cost.vision.frame import SPLIT_PARTS
 from inferchip.errors import InvalidSettingError, SpecError
+from inferchip.performance.vision_drive import drive
+from inferchip.sim.vision.rig import RigLoad, Stage, simulate_rig
 from inferchip.workload.vision.onnx_import import NAMED_NODES, import_onnx
 
 F = TensorProto.FLOAT
@@ -142,3 +146,78 @@ def test_fuzz_dynamic_axes_either_run_or_name_the_input(tmp_path, dims, given_na
         pytest.fail(str(exc))
     else:
         assert named <= set(sizes) and set(sizes) <= named
+
+
+# --- the deadline verdict: by how much, and what binds ------------------------------------------------------------
+
+CHIPS = ("tesla-ai4-hw4", "tesla-ai5", "nvidia-jetson-agx-orin-64gb", "nvidia-drive-agx-thor", "nvidia-h100-sxm-80gb",
+         "nvidia-l4", "untetherai-speedai240-slim", "cpu:intel-xeon-6980p", "amd-mi250x")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(CHIPS), st.sampled_from(["resnet50-v1.5", "bevformer-tiny", "yolov8n-640", "vit-b16-224"]),
+       st.lists(st.integers(1, 64), min_size=1, max_size=3, unique=True), st.integers(1, 4))
+def test_fuzz_a_calls_time_split_sums_to_its_latency(chip, net, batch, count):
+    """FrameCost.time_split_s: every part >= 0, the parts those of SPLIT_PARTS, summing to latency_s (a dataflow
+    chip's streamed latency and a TDP-stretched call included)."""
+    f = ic.frame_cost(chip, net, batch, chips=count)
+    assert f.time_split_s is not None and set(f.time_split_s) == set(SPLIT_PARTS)
+    parts = np.array([f.time_split_s[k] for k in SPLIT_PARTS])
+    assert np.all(parts >= -1e-15)
+    np.testing.assert_allclose(parts.sum(axis=0), f.latency_s, rtol=1e-9)
+
+
+def _stage(name: str, per_camera: bool, t_s: float, top: int) -> Stage:
+    lat = np.concatenate(([0.0], t_s * np.arange(1, top + 1) ** 0.5))
+    return Stage(name, per_camera, lat, np.concatenate(([0.0], np.full(top, 20.0))))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 12), st.floats(5.0, 120.0), st.floats(0.0, 1.0), st.sampled_from(["tick", "frame"]),
+       st.floats(1e-4, 0.05), st.booleans(), st.one_of(st.none(), st.floats(1.0, 200.0)))
+def test_fuzz_the_rig_latency_split_sums_to_the_mean(cameras, fps, spread, batching, t_s, with_rig, deadline_ms):
+    """Camera wait + queueing + work = the mean frame latency, each part >= 0; the verdict's margin is the deadline
+    (the tighter of the frame period and the deadline given) less the p99."""
+    stages = [_stage("det", True, t_s, cameras)] + ([_stage("bev", False, t_s, 1)] if with_rig else [])
+    load = RigLoad(cameras, fps, duration_s=max(2.0, 20 / fps), phase_spread=spread, batching=batching,
+                   deadline_s=None if deadline_ms is None else deadline_ms / 1e3)
+    s = simulate_rig(load, tuple(stages), idle_w=5.0).summary()
+    sp = s["latency_split_ms"]
+    assert min(sp.values()) >= 0
+    assert sum(sp.values()) == pytest.approx(s["latency_ms"]["mean"], rel=1e-6, abs=1e-9)
+    v = s["deadline_verdict"]
+    period_ms = 1e3 / fps
+    want = min(period_ms, deadline_ms) if deadline_ms is not None else period_ms
+    assert v["deadline_ms"] == pytest.approx(want)
+    assert v["set_by"] == ("deadline" if deadline_ms is not None and deadline_ms < period_ms else "next_frame")
+    assert v["margin_ms"] == pytest.approx(want - s["latency_ms"]["p99"])
+
+
+def test_the_verdict_says_what_binds_compute_memory_or_the_camera_pipeline():
+    """A BEV network on an Orin is bound by DRAM, a detector on an H100 by its compute; free-running cameras at a low
+    rate wait for the tick's last camera; a rig the chip cannot keep up with is its work, not 'queueing'."""
+    mem = drive("nvidia-jetson-agx-orin-64gb", 8, 10, ["bevformer-tiny@rig"], duration_s=2)
+    assert mem["binds"]["part"] == "service" and mem["binds"]["by"] == "memory"
+    assert mem["service_split"]["bevformer-tiny"]["memory"] > 0.5
+    comp = drive("nvidia-h100-sxm-80gb", 8, 30, ["ssd-resnet50-cognata-8mp@camera"], duration_s=2)
+    assert comp["binds"]["by"] == "compute" and comp["binds"]["network"] == "ssd-resnet50-cognata-8mp"
+    cams = drive("nvidia-jetson-agx-orin-64gb", 8, 10, ["yolov8n-640@camera"], duration_s=5, phase_spread=1.0)
+    assert cams["binds"]["part"] == "camera_wait" and "camera pipeline" in cams["binds"]["text"]
+    over = drive("nvidia-jetson-agx-orin-64gb", 12, 30, ["bevformer-small@rig"], duration_s=2)
+    assert over["deadline_verdict"]["margin_ms"] < 0
+    assert over["binds"]["part"] == "service" and "queue grows" in over["binds"]["text"]
+
+
+def test_drive_table_states_the_verdict_within_100_columns():
+    code, out = run_main(["drive", "--chip", "tesla-ai4-hw4", "--cameras", "12", "--fps", "36", "--duration", "2",
+                          "--model", "resnet50-v1.5@camera", "--model", "bevformer-tiny@rig", "--deadline-ms", "20"])
+    assert code == 0, out
+    assert "p99 against the deadline" in out and "(20.00 ms, --deadline-ms)" in out
+    assert "mean latency: camera wait, queue, work" in out and "what binds" in out
+    table = [line for line in out.splitlines() if line[:1] in "┌│└├"]
+    assert table and max(len(line) for line in table) <= 100
+    d = run_json(["drive", "--chip", "tesla-ai4-hw4", "--cameras", "12", "--fps", "36", "--duration", "2",
+                  "--model", "resnet50-v1.5@camera", "--model", "bevformer-tiny@rig", "--deadline-ms", "20"])
+    assert set(d["service_split"]) == {"resnet50-v1.5", "bevformer-tiny"}
+    assert d["service_split"]["resnet50-v1.5"]["batch"] == 12
+    assert d["binds"]["text"] and d["deadline_verdict"]["set_by"] == "deadline"

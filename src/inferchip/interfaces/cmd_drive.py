@@ -96,6 +96,21 @@ def _table(r: dict[str, Any]) -> Table:
     t.add_row("  late after the next frame", f"{r['late_after_next_frame_rate'] * 100:.3f}%")
     if r["deadline_ms"] is not None:
         t.add_row(f"  late after {r['deadline_ms']:g} ms", f"{r['late_after_deadline_rate'] * 100:.3f}%")
+    v = r.get("deadline_verdict")
+    if v is not None:
+        by = "next frame" if v["set_by"] == "next_frame" else "--deadline-ms"
+        gap = f"{abs(v['margin_ms']):,.2f} ms {'to spare' if v['margin_ms'] >= 0 else 'over'}"
+        t.add_row("p99 against the deadline", f"{gap} ({v['deadline_ms']:,.2f} ms, {by})")
+    sp = r.get("latency_split_ms")
+    if sp is not None:
+        t.add_row("mean latency: camera wait, queue, work",
+                  f"{sp['camera_wait']:,.2f}, {sp['queueing']:,.2f}, {sp['service']:,.2f} ms")
+    b = r.get("binds")
+    if b is not None:
+        short = {"camera_wait": "the camera pipeline", "queueing": "queueing"}.get(b["part"], "the chip's work")
+        if b["network"] is not None:
+            short = f"{b['network']}: {BOUND_SHORT.get(b['by'], b['by'])} {b['share']:.0%}"
+        t.add_row("what binds", escape(short))
     t.add_row("utilisation", fmt.pct(r["utilisation"]))
     t.add_row("capacity (camera frames per busy second)", f"{r['capacity_frames_per_s']:,.0f}")
     # the rig's power and budget are the chips' (devices') sum
@@ -105,6 +120,11 @@ def _table(r: dict[str, Any]) -> Table:
     if r["power_budget_w"] is not None:
         t.add_row(f"power budget{every}", f"{r['power_budget_w']:g} W (clock at {r['clock_fraction'] * 100:.1f}%)")
     return t
+
+
+BOUND_SHORT = {"compute": "compute-bound", "memory": "memory-bound", "overhead": "overheads",
+               "host_copy": "host input copy", "power_limit": "TDP-limited"}
+"""The table's words for what binds a network's call (``binds['by']``; the JSON's ``binds.text`` says it in full)."""
 
 
 JSON_KEYS = {"chip": "chip_id", "chips": "num_chips", "precision": "weights"}
@@ -186,6 +206,8 @@ def drive_cmd(
         con.print(f"deadline curve written to {escape(str(plot))}: at {cameras} cameras, highest fps with misses "
                   f"<= {threshold * 100:g}%: " + ("none in the grid" if cameras not in r["deadline_curve"]["cameras"]
                                                   else _best(r["deadline_curve"], cameras, best)))
+    if r.get("binds") is not None:
+        con.print(f"what binds: {escape(r['binds']['text'])}")
     for n in r["notes"]:
         con.print(f"[yellow]note:[/] {escape(n)}")
 
