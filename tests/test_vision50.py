@@ -221,3 +221,45 @@ def test_drive_table_states_the_verdict_within_100_columns():
     assert set(d["service_split"]) == {"resnet50-v1.5", "bevformer-tiny"}
     assert d["service_split"]["resnet50-v1.5"]["batch"] == 12
     assert d["binds"]["text"] and d["deadline_verdict"]["set_by"] == "deadline"
+
+
+# --- vision's table and JSON say what binds each batch; the drive verdict of an uncosted graph is a floor ----------
+
+def test_vision_points_say_what_binds_them():
+    d = run_json(["vision", "--chip", "nvidia-jetson-agx-orin-64gb", "--model", "bevformer-tiny", "--batch", "1,4"])
+    for p in d["points"]:
+        assert sum(p["time_split_s"].values()) == pytest.approx(p["latency_s"], rel=1e-9)
+        assert p["binds"]["by"] == max(p["time_split_s"], key=p["time_split_s"].get)
+    assert d["points"][0]["binds"]["by"] == "memory"  # 2.2 GB a frame over LPDDR5
+    code, out = run_main(["vision", "--chip", "nvidia-jetson-agx-orin-64gb", "--model", "bevformer-tiny"])
+    assert code == 0 and "bound by" in out and "memory-bound" in out
+
+
+def test_a_drive_verdict_on_a_graph_with_uncosted_nodes_says_it_is_a_floor(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("MyCustomOp", ["c1"], ["y"], name="custom1", domain="com.me")]
+    path = _save(tmp_path, nodes, [helper.make_tensor_value_info("x", F, [1, 3, 64, 64])], [_w("w1", 8, 3, 3, 3)],
+                 opsets=(("", 17), ("com.me", 1)))
+    d = run_json(["drive", "--chip", "tesla-ai4-hw4", "--cameras", "8", "--fps", "30", "--duration", "1",
+                  "--model", f"{path}@camera"])
+    assert d["deadline_verdict"]["floor_of"] == [str(path)] and "a floor" in d["binds"]["text"]
+    clean = run_json(["drive", "--chip", "tesla-ai4-hw4", "--cameras", "8", "--fps", "30", "--duration", "1",
+                      "--model", "yolov8n-640@camera"])
+    assert clean["deadline_verdict"]["floor_of"] == [] and "a floor" not in clean["binds"]["text"]
+
+
+@pytest.mark.parametrize(("args", "shown"), [
+    (["--fps", "0"], "above 0 up to 10,000"),
+    (["--fps", "8", "--deadline-ms", "-1"], "above 0 up to 1,000,000,000"),
+    (["--fps", "8", "--duration", "0"], "from 0.001 up to 86,400"),
+])
+def test_drive_bounds_are_written_with_separators_not_exponents(args, shown):
+    code, out = run_main(["drive", "--chip", "tesla-ai4-hw4", "--cameras", "8", *args])
+    assert code == 2 and shown in out and "e+" not in out
+
+
+def test_a_large_system_is_titled_with_separators():
+    code, out = run_main(["vision", "--chip", "amd-mi250x", "--model", "resnet50-v1.5", "--count", "4096"])
+    flat = " ".join(out.split())
+    assert code == 0 and "4,096 x amd-mi250x (8,192 runtime devices)" in flat and "all 8,192 devices" in flat
+    assert max(len(line) for line in out.splitlines() if line[:1] in "┏┃┡│└") <= 100

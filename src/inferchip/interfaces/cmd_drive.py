@@ -81,7 +81,7 @@ def curve_figure(curve: dict[str, Any], title: str) -> Any:
 
 def _table(r: dict[str, Any]) -> Table:
     n = r.get("runtime_devices_per_package", 1)  # chips counts the runtime's devices, as predict's num_chips
-    t = Table(title=f"{r['cameras']} cameras at {r['fps']:g} fps on {system_text(r['chip'], r['chips'] // n, n)} "
+    t = Table(title=f"{r['cameras']:,} cameras at {r['fps']:,.6g} fps on {system_text(r['chip'], r['chips'] // n, n)} "
                     f"({r['duration_s']:g} s, seed {r['seed']}, {r['batching']} batching)",
               show_header=False, title_justify="left")
     t.add_column(style="bold")
@@ -110,11 +110,13 @@ def _table(r: dict[str, Any]) -> Table:
         short = {"camera_wait": "the camera pipeline", "queueing": "queueing"}.get(b["part"], "the chip's work")
         if b["network"] is not None:
             short = f"{b['network']}: {BOUND_SHORT.get(b['by'], b['by'])} {b['share']:.0%}"
+        if v is not None and v.get("floor_of"):  # a network's uncosted nodes count 0 s: the verdict is a floor
+            short += " (a floor)"
         t.add_row("what binds", escape(short))
     t.add_row("utilisation", fmt.pct(r["utilisation"]))
     t.add_row("capacity (camera frames per busy second)", f"{r['capacity_frames_per_s']:,.0f}")
     # the rig's power and budget are the chips' (devices') sum
-    every = f" (all {r['chips']} {'devices' if n > 1 else 'chips'})" if r["chips"] > 1 else ""
+    every = f" (all {r['chips']:,} {'devices' if n > 1 else 'chips'})" if r["chips"] > 1 else ""
     t.add_row(f"average power{every}", f"{r['power_w']:,.1f} W")
     t.add_row("energy per frame", f"{r['energy_per_frame_j']:,.4g} J")
     if r["power_budget_w"] is not None:

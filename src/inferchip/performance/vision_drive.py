@@ -213,8 +213,20 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
                networks=[{"name": n.name, "role": "camera" if n.per_camera else "rig"} for n in s.networks])
     out["service_split"] = {name: _shares(sp) for name, sp in s.splits}
     out["binds"] = binds(out, dict(s.splits))
+    floor = [n.name for n in s.networks if _uncosted(n.network)]
+    if out["binds"] is not None and floor:  # its work counted as 0 s: the verdict is a floor, and may be the wrong one
+        out["binds"]["text"] += (f"; a floor: {', '.join(floor)} has graph nodes not costed (counted as 0 s, named "
+                                 "in the notes), so the work may bind instead")
+    if out["deadline_verdict"] is not None:
+        out["deadline_verdict"]["floor_of"] = floor
     out["notes"] = list(s.notes) + out["notes"]
     return out
+
+
+def _uncosted(net: Any) -> bool:
+    """Whether a network has layers the cost model could not price (an ONNX graph's unknown operators, unsized
+    tensors: ``op == "uncosted"``, counted as 0 s)."""
+    return any(getattr(x, "op", "") == "uncosted" for x in getattr(net, "layers", ()) or ())
 
 
 BOUND_WORDS = {"compute": "compute-bound layers", "memory": "memory-bound layers (DRAM)",
