@@ -118,7 +118,7 @@ def _table(r: dict[str, Any]) -> Table:
     # the rig's power and budget are the chips' (devices') sum
     every = f" (all {r['chips']:,} {'devices' if n > 1 else 'chips'})" if r["chips"] > 1 else ""
     t.add_row(f"average power{every}", f"{r['power_w']:,.1f} W")
-    t.add_row("energy per frame", f"{r['energy_per_frame_j']:,.4g} J")
+    t.add_row("energy per camera frame", f"{r['energy_per_frame_j'] * 1e3:,.4g} mJ")
     if r["power_budget_w"] is not None:
         t.add_row(f"power budget{every}", f"{r['power_budget_w']:g} W (clock at {r['clock_fraction'] * 100:.1f}%)")
     return t
