@@ -263,3 +263,15 @@ def test_a_large_system_is_titled_with_separators():
     flat = " ".join(out.split())
     assert code == 0 and "4,096 x amd-mi250x (8,192 runtime devices)" in flat and "all 8,192 devices" in flat
     assert max(len(line) for line in out.splitlines() if line[:1] in "┏┃┡│└") <= 100
+
+
+def test_drive_table_of_three_networks_fits_100_columns():
+    """The networks row named all of them on one line: 133 columns in a pipe for a detector, a BEV network and a VLA."""
+    code, out = run_main(["drive", "--chip", "tesla-ai5", "--cameras", "12", "--fps", "60", "--duration", "1",
+                          "--model", "ssd-resnet50-cognata-8mp@camera", "--model", "bevformer-tiny@rig",
+                          "--model", "vla-vitb16-qwen2.5-0.5b@rig"])
+    assert code == 0, out
+    table = [line for line in out.splitlines() if line[:1] in "┌│└├"]
+    assert max(len(line) for line in table) <= 100
+    assert all(n in out for n in ("ssd-resnet50-cognata-8mp (camera)", "bevformer-tiny (rig)",
+                                  "vla-vitb16-qwen2.5-0.5b (rig)"))

@@ -86,7 +86,7 @@ def _table(r: dict[str, Any]) -> Table:
               show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")
-    t.add_row("networks", escape(", ".join(f"{n['name']} ({n['role']})" for n in r["networks"])))
+    t.add_row("networks", escape(",\n".join(f"{n['name']} ({n['role']})" for n in r["networks"])))  # one a line
     t.add_row("frames", f"{r['frames']:,}")
     lat = r["latency_ms"]
     for k in ("p50", "p90", "p99", "p99.9", "max"):
