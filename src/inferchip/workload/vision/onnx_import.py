@@ -97,6 +97,7 @@ def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
     for vi in model.graph.input:
         if vi.name in weights or not vi.type.HasField("tensor_type"):
             continue
+        shape = _shape_text(vi)  # as the file writes it, before the sizes given are written over its names
         for axis, d in enumerate(vi.type.tensor_type.shape.dim):
             if d.HasField("dim_value") and not d.HasField("dim_param") and d.dim_value < 1:
                 raise SpecError(f"{path}: graph input '{vi.name}' has size {d.dim_value} on axis {axis}; a network "
@@ -104,7 +105,8 @@ def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
             if d.HasField("dim_param") or not d.HasField("dim_value"):
                 name = d.dim_param or f"{vi.name}[?]"
                 symbolic.add(name)
-                owners.setdefault(name, []).append(f"'{vi.name}' {_shape_text(vi)}")
+                if f"'{vi.name}' {shape}" not in owners.get(name, []):  # an axis named twice in one input
+                    owners.setdefault(name, []).append(f"'{vi.name}' {shape}")
                 if name in dims:
                     d.dim_value = int(dims[name])
     extra = sorted(set(dims) - symbolic)
