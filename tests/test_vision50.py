@@ -277,3 +277,12 @@ def test_drive_table_of_three_networks_fits_100_columns():
     assert max(len(line) for line in table) <= 100
     assert all(n in out for n in ("ssd-resnet50-cognata-8mp (camera)", "bevformer-tiny (rig)",
                                   "vla-vitb16-qwen2.5-0.5b (rig)"))
+
+
+def test_vision_says_when_a_call_leaves_chips_idle():
+    code, out = run_main(["vision", "--chip", "nvidia-jetson-agx-orin-64gb", "--model", "yolov8n-640", "--count", "4",
+                          "--batch", "1,2,4"])
+    flat = " ".join(out.split())
+    assert code == 0 and "batch 1, 2: fewer frames than the 4 chips, so 3, 2 of them sit idle" in flat
+    d = run_json(["vision", "--chip", "amd-mi250x", "--model", "yolov8n-640", "--batch", "1,2"])
+    assert any("batch 1: fewer frames than the 2 devices, so 1 of them sit idle" in n for n in d["notes"])

@@ -109,6 +109,12 @@ def vision_cmd(
              "time_split_s": {k: float(v[i]) for k, v in split.items()}, "binds": _binds(split, i)}
             for i, (b, t, e, p) in enumerate(zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True))]
     notes = list(f.notes)
+    devices, unit = chips * n, "devices" if n > 1 else "chips"
+    few = [int(b) for b in f.batch if b < devices]
+    if few:  # each device runs whole frames of its own copy: a call of fewer frames leaves some idle
+        notes.append(f"batch {', '.join(map(str, few))}: fewer frames than the {devices:,} {unit}, so "
+                     f"{', '.join(f'{devices - b:,}' for b in few)} of them sit idle through the call (at idle "
+                     "power, counted in its energy and power; the latency is one frame's on one of them)")
     if output == OutputFormat.json:
         # predict's key names for the same concepts (README: one name per concept): chip_id, model_id, weights,
         # num_chips (stop 45's tour: these read chip, model, precision, chips); num_chips counts devices as predict's
