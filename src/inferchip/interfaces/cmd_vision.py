@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -64,7 +64,7 @@ def _refuse_batches_that_do_not_fit(f: FrameCost, net: str, system: str, precisi
                               f"per call on {chips} {unit}{'s' if chips > 1 else ''}")
 
 
-def _binds(split: dict[str, npt.NDArray[np.float64]], i: int) -> dict[str, float | str] | None:
+def _binds(split: dict[str, npt.NDArray[np.float64]], i: int) -> dict[str, Any] | None:
     """The largest part of batch point ``i``'s latency (``FrameCost.time_split_s``): ``{"by", "share"}``."""
     if not split:
         return None
@@ -104,10 +104,11 @@ def vision_cmd(
     _refuse_batches_that_do_not_fit(f, net.named, system, precision, chips * n)
     # power_w is the call's power on all the chips together (frame_cost's), as energy per frame is the whole call's
     split = f.time_split_s or {}
-    rows = [{"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_per_frame_j": float(e / b),
-             "power_w": float(p), "power_w_per_chip": float(p) / (chips * n),
-             "time_split_s": {k: float(v[i]) for k, v in split.items()}, "binds": _binds(split, i)}
-            for i, (b, t, e, p) in enumerate(zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True))]
+    rows: list[dict[str, Any]] = [
+        {"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_per_frame_j": float(e / b),
+         "power_w": float(p), "power_w_per_chip": float(p) / (chips * n),
+         "time_split_s": {k: float(v[i]) for k, v in split.items()}, "binds": _binds(split, i)}
+        for i, (b, t, e, p) in enumerate(zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True))]
     notes = list(f.notes)
     devices, unit = chips * n, "devices" if n > 1 else "chips"
     few = [int(b) for b in f.batch if b < devices]
