@@ -164,7 +164,8 @@ def test_unsupported_opset(tmp_path, opset):
 
 def test_unknown_and_missing_dynamic_sizes(tmp_path):
     path = _cnn(tmp_path)
-    with pytest.raises(InvalidSettingError, match="dynamic axis batch has no size; give each with --dim"):
+    with pytest.raises(InvalidSettingError,
+                       match=r"graph input 'x' \[batch, .*dynamic axis batch has no size; give each with --dim"):
         load_network(str(path))
     with pytest.raises(InvalidSettingError, match="--dim height: .* no such dynamic axis; its dynamic axes: batch"):
         load_network(str(path), batch=1, height=5)

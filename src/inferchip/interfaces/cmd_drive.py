@@ -81,12 +81,12 @@ def curve_figure(curve: dict[str, Any], title: str) -> Any:
 
 def _table(r: dict[str, Any]) -> Table:
     n = r.get("runtime_devices_per_package", 1)  # chips counts the runtime's devices, as predict's num_chips
-    t = Table(title=f"{r['cameras']} cameras at {r['fps']:g} fps on {system_text(r['chip'], r['chips'] // n, n)} "
+    t = Table(title=f"{r['cameras']:,} cameras at {r['fps']:,.6g} fps on {system_text(r['chip'], r['chips'] // n, n)} "
                     f"({r['duration_s']:g} s, seed {r['seed']}, {r['batching']} batching)",
               show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")
-    t.add_row("networks", escape(", ".join(f"{n['name']} ({n['role']})" for n in r["networks"])))
+    t.add_row("networks", escape(",\n".join(f"{n['name']} ({n['role']})" for n in r["networks"])))  # one a line
     t.add_row("frames", f"{r['frames']:,}")
     lat = r["latency_ms"]
     for k in ("p50", "p90", "p99", "p99.9", "max"):
@@ -96,15 +96,37 @@ def _table(r: dict[str, Any]) -> Table:
     t.add_row("  late after the next frame", f"{r['late_after_next_frame_rate'] * 100:.3f}%")
     if r["deadline_ms"] is not None:
         t.add_row(f"  late after {r['deadline_ms']:g} ms", f"{r['late_after_deadline_rate'] * 100:.3f}%")
+    v = r.get("deadline_verdict")
+    if v is not None:
+        by = "next frame" if v["set_by"] == "next_frame" else "--deadline-ms"
+        gap = f"{abs(v['margin_ms']):,.2f} ms {'to spare' if v['margin_ms'] >= 0 else 'over'}"
+        t.add_row("p99 against the deadline", f"{gap} ({v['deadline_ms']:,.2f} ms, {by})")
+    sp = r.get("latency_split_ms")
+    if sp is not None:
+        t.add_row("mean latency: camera wait, queue, work",
+                  f"{sp['camera_wait']:,.2f}, {sp['queueing']:,.2f}, {sp['service']:,.2f} ms")
+    b = r.get("binds")
+    if b is not None:
+        short = {"camera_wait": "the camera pipeline", "queueing": "queueing"}.get(b["part"], "the chip's work")
+        if b["network"] is not None:
+            short = f"{b['network']}: {BOUND_SHORT.get(b['by'], b['by'])} {b['share']:.0%}"
+        if v is not None and v.get("floor_of"):  # a network's uncosted nodes count 0 s: the verdict is a floor
+            short += " (a floor)"
+        t.add_row("what binds", escape(short))
     t.add_row("utilisation", fmt.pct(r["utilisation"]))
     t.add_row("capacity (camera frames per busy second)", f"{r['capacity_frames_per_s']:,.0f}")
     # the rig's power and budget are the chips' (devices') sum
-    every = f" (all {r['chips']} {'devices' if n > 1 else 'chips'})" if r["chips"] > 1 else ""
+    every = f" (all {r['chips']:,} {'devices' if n > 1 else 'chips'})" if r["chips"] > 1 else ""
     t.add_row(f"average power{every}", f"{r['power_w']:,.1f} W")
-    t.add_row("energy per frame", f"{r['energy_per_frame_j']:,.4g} J")
+    t.add_row("energy per camera frame", f"{r['energy_per_frame_j'] * 1e3:,.4g} mJ")
     if r["power_budget_w"] is not None:
         t.add_row(f"power budget{every}", f"{r['power_budget_w']:g} W (clock at {r['clock_fraction'] * 100:.1f}%)")
     return t
+
+
+BOUND_SHORT = {"compute": "compute-bound", "memory": "memory-bound", "overhead": "overheads",
+               "host_copy": "host input copy", "power_limit": "TDP-limited"}
+"""The table's words for what binds a network's call (``binds['by']``; the JSON's ``binds.text`` says it in full)."""
 
 
 JSON_KEYS = {"chip": "chip_id", "chips": "num_chips", "precision": "weights"}
@@ -186,6 +208,8 @@ def drive_cmd(
         con.print(f"deadline curve written to {escape(str(plot))}: at {cameras} cameras, highest fps with misses "
                   f"<= {threshold * 100:g}%: " + ("none in the grid" if cameras not in r["deadline_curve"]["cameras"]
                                                   else _best(r["deadline_curve"], cameras, best)))
+    if r.get("binds") is not None:
+        con.print(f"what binds: {escape(r['binds']['text'])}")
     for n in r["notes"]:
         con.print(f"[yellow]note:[/] {escape(n)}")
 

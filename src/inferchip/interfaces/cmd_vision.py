@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import typer
 from rich.table import Table
 
@@ -22,6 +23,7 @@ from inferchip.interfaces.cli_options.vision import (
     load_vision_model,
     vision_model_option,
 )
+from inferchip.interfaces.cmd_drive import BOUND_SHORT
 from inferchip.interfaces.cmd_predict import OutputFormat
 from inferchip.spec.vision import BATCH_MAX, MAX_VISION_CHIPS
 
@@ -62,6 +64,15 @@ def _refuse_batches_that_do_not_fit(f: FrameCost, net: str, system: str, precisi
                               f"per call on {chips} {unit}{'s' if chips > 1 else ''}")
 
 
+def _binds(split: dict[str, npt.NDArray[np.float64]], i: int) -> dict[str, Any] | None:
+    """The largest part of batch point ``i``'s latency (``FrameCost.time_split_s``): ``{"by", "share"}``."""
+    if not split:
+        return None
+    total = sum(float(v[i]) for v in split.values())
+    by = max(split, key=lambda k: float(split[k][i]))
+    return {"by": by, "share": float(split[by][i]) / total if total > 0 else 0.0}
+
+
 @app.command("vision")
 def vision_cmd(
     ctx: typer.Context,
@@ -92,10 +103,19 @@ def vision_cmd(
     system = system_text(spec.id, chips, n)
     _refuse_batches_that_do_not_fit(f, net.named, system, precision, chips * n)
     # power_w is the call's power on all the chips together (frame_cost's), as energy per frame is the whole call's
-    rows = [{"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_j_per_frame": float(e / b),
-             "power_w": float(p), "power_w_per_chip": float(p) / (chips * n)}
-            for b, t, e, p in zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True)]
+    split = f.time_split_s or {}
+    rows: list[dict[str, Any]] = [
+        {"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_per_frame_j": float(e / b),
+         "power_w": float(p), "power_w_per_chip": float(p) / (chips * n),
+         "time_split_s": {k: float(v[i]) for k, v in split.items()}, "binds": _binds(split, i)}
+        for i, (b, t, e, p) in enumerate(zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True))]
     notes = list(f.notes)
+    devices, unit = chips * n, "devices" if n > 1 else "chips"
+    few = [int(b) for b in f.batch if b < devices]
+    if few:  # each device runs whole frames of its own copy: a call of fewer frames leaves some idle
+        notes.append(f"batch {', '.join(map(str, few))}: fewer frames than the {devices:,} {unit}, so "
+                     f"{', '.join(f'{devices - b:,}' for b in few)} of them sit idle through the call (at idle "
+                     "power, counted in its energy and power; the latency is one frame's on one of them)")
     if output == OutputFormat.json:
         # predict's key names for the same concepts (README: one name per concept): chip_id, model_id, weights,
         # num_chips (stop 45's tour: these read chip, model, precision, chips); num_chips counts devices as predict's
@@ -106,12 +126,14 @@ def vision_cmd(
         return
     t = Table(title=f"{net.id} on {system}, {precision}: {fmt.sig(f.flop_per_frame / 1e9)} GFLOP and "
               f"{fmt.sig(f.bytes_per_frame / 1e6)} MB DRAM traffic per frame (batch 1)", title_justify="left")
-    power = "power W" if chips * n == 1 else f"power W (all {chips * n} {'devices' if n > 1 else 'chips'})"
-    for c in ("batch", "latency ms", "frames/s", "mJ/frame", power):
+    power = "power W" if chips * n == 1 else f"power W (all {chips * n:,} {'devices' if n > 1 else 'chips'})"
+    for c in ("batch", "latency ms", "frames/s", "mJ/frame", power, "bound by"):
         t.add_column(c, justify="right")
     for r in rows:
+        b = r["binds"]
         t.add_row(str(r["batch"]), f"{r['latency_s'] * 1e3:,.3f}", f"{r['frames_per_s']:,.1f}",
-                  f"{r['energy_j_per_frame'] * 1e3:,.2f}", f"{r['power_w']:,.0f}")
+                  f"{r['energy_per_frame_j'] * 1e3:,.2f}", f"{r['power_w']:,.0f}",
+                  "-" if b is None else f"{BOUND_SHORT.get(b['by'], b['by'])} {b['share']:.0%}")
     console().print(t)
     for note in notes:
         console().print(f"note: {note}")

@@ -87,6 +87,9 @@ class FrameCost:
     runtime_devices_per_package: int = 1
     """Devices the runtime sees in one package (an MI250X: 2): the call ran on packages x this many devices, and
     every per-chip figure (memory, usable memory) is one device's."""
+    time_split_s: dict[str, npt.NDArray[np.float64]] | None = None
+    """``latency_s`` by what it is spent on, summing to it (:data:`~inferchip.cost.vision.frame.SPLIT_PARTS`:
+    compute- and memory-bound layers, overheads, the host input copy, the TDP stretch); None: not given."""
 
     def over_memory(self) -> list[int]:
         """The batch sizes (frames per call) whose memory floor per chip exceeds the usable memory: calls that cannot
@@ -256,7 +259,7 @@ def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.Ar
                   notes=tuple(notes), input_copy_s=c.input_copy_s,
                   pipelined_s=c.pipelined_s, memory_per_chip_bytes=need.bytes_for(per_chip), memory=need,
                   usable_memory_bytes=float(params.usable_memory_bytes),
-                  runtime_devices_per_package=params.devices_per_package)
+                  runtime_devices_per_package=params.devices_per_package, time_split_s=c.split_s)
     over = f.over_memory()
     if over:  # the API answered these silently while the CLI refused them (stop 39 review)
         fits = need.fitting_frames(float(params.usable_memory_bytes)) * chips

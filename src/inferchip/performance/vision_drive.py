@@ -114,11 +114,18 @@ def _array(fc: Any, attr: str, n: int) -> FloatArray | None:
 
 
 def stage_for(chip: ChipSpec, net: DriveNetwork, max_batch: int, *, precision: str, chips: int,
-              cost_fn: CostFn, idle_w: float, notes: list[str] | None = None) -> Stage:
+              cost_fn: CostFn, idle_w: float, notes: list[str] | None = None,
+              splits: dict[str, dict[str, float]] | None = None, run_batch: int | None = None) -> Stage:
     """The cost model's seconds and watts per batch 1..max_batch for one network, as a rig stage; the
-    cost model's notes (nodes not costed, a precision fallback, an assumed host link) go to ``notes``."""
+    cost model's notes (nodes not costed, a precision fallback, an assumed host link) go to ``notes``, and its
+    split of the call's time (``time_split_s``) at ``run_batch`` (default ``max_batch``), the batch the rig runs it
+    at, to ``splits[name]`` as seconds, with ``batch``."""
     batch = np.arange(1, max_batch + 1)
     fc = cost_fn(chip, net.network, batch, precision=precision, chips=chips)
+    split = getattr(fc, "time_split_s", None)
+    if splits is not None and isinstance(split, dict):
+        at = min(run_batch or max_batch, max_batch)
+        splits[net.name] = {"batch": float(at), **{k: float(np.asarray(v)[at - 1]) for k, v in split.items()}}
     if notes is not None:
         for n in getattr(fc, "notes", ()) or ():
             text = f"{net.name}: {n}"
@@ -154,6 +161,7 @@ class DriveSetup:
     idle_w: float
     notes: tuple[str, ...]
     devices_per_package: int = 1  # the runtime's devices in one package (ChipSpec memory.runtime_devices)
+    splits: tuple[tuple[str, dict[str, float]], ...] = ()  # per network: its call's time split at the rig's batch
 
     def counted(self) -> dict[str, int]:
         """The summary's chip count as predict's: the runtime devices (``chips``; packages x devices a package) and
@@ -164,7 +172,7 @@ class DriveSetup:
 
 def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: int, chips: int = 1,
           precision: str = "int8", max_batch: int | None = None, cost_fn: CostFn | None = None,
-          loader: Loader | None = None) -> DriveSetup:
+          loader: Loader | None = None, batching: str = "tick") -> DriveSetup:
     """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``
     frames per call (or ``max_batch`` when smaller)."""
     if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= 1024:
@@ -181,9 +189,11 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
             notes.append(f"{n.name} takes {views} camera views per sample and is costed so; the rig has "
                          f"{max_cameras} cameras (its cost is not rescaled to them)")
     top = min(max_cameras, max_batch or max_cameras)
+    splits: dict[str, dict[str, float]] = {}
     stages = tuple(stage_for(spec, n, top if n.per_camera else 1, precision=precision, chips=chips,
-                             cost_fn=cost_fn, idle_w=idle, notes=notes) for n in nets)
-    return DriveSetup(spec, nets, stages, chips, idle, tuple(notes), devices)
+                             cost_fn=cost_fn, idle_w=idle, notes=notes, splits=splits,
+                             run_batch=1 if batching == "frame" else None) for n in nets)
+    return DriveSetup(spec, nets, stages, chips, idle, tuple(notes), devices, tuple(splits.items()))
 
 
 def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] | None = None, *, chips: int = 1,
@@ -196,12 +206,72 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
                    deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3, batching=batching,
                    phase_spread=phase_spread, max_batch=max_batch)
     s = setup(chip, models, max_cameras=cameras, chips=chips, precision=precision, max_batch=max_batch,
-              cost_fn=cost_fn, loader=loader)
+              cost_fn=cost_fn, loader=loader, batching=batching)
     res = simulate_rig(load, s.stages, idle_w=s.idle_w, power_budget_w=power_budget_w)
     out = res.summary()
     out.update(chip=s.chip.id, **s.counted(), precision=precision,
                networks=[{"name": n.name, "role": "camera" if n.per_camera else "rig"} for n in s.networks])
+    out["service_split"] = {name: _shares(sp) for name, sp in s.splits}
+    out["binds"] = binds(out, dict(s.splits))
+    floor = [n.name for n in s.networks if _uncosted(n.network)]
+    if out["binds"] is not None and floor:  # its work counted as 0 s: the verdict is a floor, and may be the wrong one
+        out["binds"]["text"] += (f"; a floor: {', '.join(floor)} has graph nodes not costed (counted as 0 s, named "
+                                 "in the notes), so the work may bind instead")
+    if out["deadline_verdict"] is not None:
+        out["deadline_verdict"]["floor_of"] = floor
     out["notes"] = list(s.notes) + out["notes"]
+    return out
+
+
+def _uncosted(net: Any) -> bool:
+    """Whether a network has layers the cost model could not price (an ONNX graph's unknown operators, unsized
+    tensors: ``op == "uncosted"``, counted as 0 s)."""
+    return any(getattr(x, "op", "") == "uncosted" for x in getattr(net, "layers", ()) or ())
+
+
+BOUND_WORDS = {"compute": "compute-bound layers", "memory": "memory-bound layers (DRAM)",
+               "overhead": "kernel launch and per-call overhead", "host_copy": "the input copy over the host link",
+               "power_limit": "the TDP limit (clock stretched)"}
+"""What each part of a call's time (:data:`~inferchip.cost.vision.frame.SPLIT_PARTS`) is, in words."""
+
+
+def _shares(split: dict[str, float]) -> dict[str, float]:
+    """A network's call split as shares of its latency (and the batch it ran at)."""
+    total = sum(v for k, v in split.items() if k != "batch")
+    return {k: (v if k == "batch" else v / total if total > 0 else 0.0) for k, v in split.items()}
+
+
+def binds(summary: dict[str, Any], splits: dict[str, dict[str, float]]) -> dict[str, Any] | None:
+    """What binds a frame's latency: the largest part of the mean latency (waiting for the tick's cameras, queueing,
+    or the chip's work), and for the chip's work the network that takes longest and the largest part of its call.
+    Returns ``{"part", "network", "by", "share", "text"}`` (network/by/share None outside the chip's work)."""
+    parts = summary.get("latency_split_ms")
+    if not parts:
+        return None
+    part = max(parts, key=lambda k: parts[k])
+    load = float(summary.get("offered_load", 0.0))
+    over = load >= 1.0  # the chip cannot keep up: the queue is the work's, growing for the whole run
+    if over:
+        part = "service"
+    out: dict[str, Any] = {"part": part, "network": None, "by": None, "share": None}
+    if part == "camera_wait":
+        out["text"] = (f"the camera pipeline: {parts[part]:,.2f} ms of the mean latency waiting for the tick's last "
+                       "camera (--phase-spread, jitter)")
+        return out
+    if part == "queueing":
+        out["text"] = (f"queueing: {parts[part]:,.2f} ms of the mean latency behind earlier jobs (utilisation "
+                       f"{summary['utilisation']:.0%})")
+        return out
+    head = (f"the chip's work, offered {load:.2f}x the chip's time (the queue grows throughout the run)" if over
+            else "the chip's work")
+    if not splits:
+        out["text"] = f"{head}: {parts['service']:,.2f} ms a frame"
+        return out
+    name, sp = max(splits.items(), key=lambda kv: sum(v for k, v in kv[1].items() if k != "batch"))
+    share = _shares(sp)
+    by = max((k for k in share if k != "batch"), key=lambda k: share[k])
+    out.update(network=name, by=by, share=share[by])
+    out["text"] = f"{head}: {name} at batch {sp['batch']:.0f}, {share[by]:.0%} of its call in {BOUND_WORDS.get(by, by)}"
     return out
 
 

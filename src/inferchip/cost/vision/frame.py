@@ -62,6 +62,26 @@ class CallCost:
     layers: LayerCosts
     input_copy_s: FloatArray
     pipelined_s: FloatArray  # time per call under load: calls overlapped, next input copied during this compute
+    split_s: dict[str, FloatArray] | None = None
+    """``latency_s`` by what it is spent on (:data:`SPLIT_PARTS`), summing to it; None: not given."""
+
+
+SPLIT_PARTS = ("compute", "memory", "overhead", "host_copy", "power_limit")
+"""What a call's latency is spent on: compute-bound layers (matrix and vector units), memory-bound layers and DRAM time
+in series with compute, kernel launch and per-inference overhead, the input copy over the host link, and the stretch
+that holds the chip at its TDP."""
+
+
+def split_s(costs: LayerCosts, inference_overhead_s: float, unthrottled_s: FloatArray, throttled_s: FloatArray,
+            copy_s: FloatArray) -> dict[str, FloatArray]:
+    """The call's latency split into :data:`SPLIT_PARTS`: a layer's max(compute, memory) goes to the side that is the
+    larger (its DRAM time in series with compute, ``stall_s``, to memory), its launch overhead to overhead."""
+    bound = costs.time_s - costs.overhead_s
+    stall = np.zeros_like(bound) if costs.stall_s is None else np.broadcast_to(costs.stall_s, bound.shape)
+    memory = np.where(bound > 0, np.where(costs.memory_s > costs.compute_s, bound, np.minimum(stall, bound)), 0.0)
+    return {"compute": (bound - memory).sum(axis=0), "memory": memory.sum(axis=0),
+            "overhead": costs.overhead_s.sum(axis=0) + inference_overhead_s,
+            "power_limit": np.asarray(throttled_s - unthrottled_s, dtype=float), "host_copy": np.asarray(copy_s)}
 
 
 def energy_per_flop_j(chip: ChipParams, fmt: str, node_nm: float, static_w: float, assumptions: Assumptions) -> float:
@@ -133,16 +153,18 @@ def call_cost(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: st
     static = static_w(chip, assumptions)
     tdp = float(chip.tdp_w)
     e_dyn = call_energy_j(costs, chip, memory_type, node_nm, static, assumptions)
+    unthrottled = t
     if np.isfinite(tdp) and tdp > static:
         t2, _, throttled = en.throttle(t, e_dyn, static, tdp)
         t = np.asarray(t2, dtype=float)
         loaded = np.maximum(loaded, e_dyn / (tdp - static))
     else:
         throttled = np.zeros_like(t, dtype=bool)
+    parts = split_s(costs, cal.inference_overhead_s, unthrottled, t, copy)
     t = t + copy
     energy = e_dyn + static * t
     return CallCost(latency_s=t, energy_j=energy, power_w=energy / t, throttled=np.asarray(throttled), layers=costs,
-                    input_copy_s=copy, pipelined_s=np.asarray(np.maximum(loaded, copy), dtype=float))
+                    input_copy_s=copy, pipelined_s=np.asarray(np.maximum(loaded, copy), dtype=float), split_s=parts)
 
 
 def _streamed(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: str, cal: VisionCalibration, *,
@@ -157,8 +179,10 @@ def _streamed(chip: ChipParams, a: LayerArrays, batch: FloatArray, precision: st
     t = stream_latency_s(float(ref.latency_s[0]), interval, batch)
     static = static_w(chip, assumptions)
     energy = own.energy_j - static * own.latency_s + static * t
+    # the pipeline's latency spent as the layer model's own call is (its parts scaled to the streamed latency)
+    parts = None if own.split_s is None else {k: v * t / own.latency_s for k, v in own.split_s.items()}
     return CallCost(latency_s=t, energy_j=energy, power_w=energy / t, throttled=own.throttled, layers=own.layers,
-                    input_copy_s=own.input_copy_s, pipelined_s=stream_occupancy_s(interval, batch))
+                    input_copy_s=own.input_copy_s, pipelined_s=stream_occupancy_s(interval, batch), split_s=parts)
 
 
 def overlapped_s(costs: LayerCosts) -> FloatArray:

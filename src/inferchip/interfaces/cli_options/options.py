@@ -70,10 +70,15 @@ def int_range(option: str, lo: int, hi: int) -> Callable[[int | None], int | Non
     return check
 
 
+def _bound(x: float) -> str:
+    """A bound as a person reads it: whole numbers with separators (10,000 and 1,000,000,000, not 10000 and 1e+09)."""
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e18 else f"{x:,.6g}"
+
+
 def float_range(option: str, hi: float, *, lo: float = 0.0,
                 lo_open: bool = True) -> Callable[[float | None], float | None]:
     """A check of a finite number above ``lo`` (or from it) up to ``hi``; nan and inf are refused."""
-    allowed = f"a finite number {'above' if lo_open else 'from'} {lo:g} up to {hi:g}"
+    allowed = f"a finite number {'above' if lo_open else 'from'} {_bound(lo)} up to {_bound(hi)}"
 
     def check(value: float | None) -> float | None:
         if value is None:

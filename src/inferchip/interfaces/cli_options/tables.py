@@ -218,7 +218,7 @@ def system_text(chip_id: str, packages: int, devices_per_package: int) -> str:
     several to its runtime (an MI250X: two GCDs; ``ChipParams.devices_per_package``), as predict, serve and curve
     title it."""
     n = devices_per_package
-    return f"{packages} x {chip_id}" + ("" if n == 1 else f" ({packages * n} runtime devices)")
+    return f"{packages:,} x {chip_id}" + ("" if n == 1 else f" ({packages * n:,} runtime devices)")
 
 
 def devices_note(chip_id: str, packages: int, devices_per_package: int) -> list[str]:

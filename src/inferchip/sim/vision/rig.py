@@ -210,6 +210,11 @@ class RigResult:
     idle_w: float
     throttle: Throttle
     notes: tuple[str, ...] = field(default=())
+    ready_s: FloatArray | None = None
+    """When each frame's result job could start (cameras, frames): the tick's last capture where the result waits
+    for the whole tick (tick batching, or a rig network), else the frame's own capture; None: not given."""
+    service_s: float = math.nan
+    """Seconds of chip work in the job that gives a frame its result, at the run's clock."""
 
     @property
     def latency_s(self) -> FloatArray:
@@ -251,8 +256,29 @@ class RigResult:
             "clock_fraction": self.throttle.clock_fraction,
             "power_unthrottled_w": self.throttle.power_unthrottled_w,
             "power_budget_w": self.throttle.budget_w,
+            "latency_split_ms": self.split_ms(lat),
+            "deadline_verdict": self.verdict(stats["p99"]),
             "notes": list(self.notes),
         }
+
+    def split_ms(self, lat: FloatArray) -> dict[str, float] | None:
+        """The mean frame latency in three parts that sum to it, ms: waiting for the tick's other cameras (the camera
+        pipeline: phase offsets and jitter), queueing behind earlier jobs, and the chip's work on the frame's job."""
+        if self.ready_s is None or not math.isfinite(self.service_s):
+            return None
+        wait = self.ready_s - self.arrivals_s
+        queue = np.maximum(lat.reshape(wait.shape) - wait - self.service_s, 0.0)  # >= 0 but for rounding
+        return {"camera_wait": float(wait.mean()) * 1e3, "queueing": float(queue.mean()) * 1e3,
+                "service": self.service_s * 1e3}
+
+    def verdict(self, p99_s: float) -> dict[str, Any]:
+        """The p99 frame latency against the tighter deadline: the frame period (a result after the same camera's
+        next frame is stale; nominal, each frame's own next capture moves with the jitter) or ``deadline_s``."""
+        period = self.load.period_s
+        given = self.load.deadline_s
+        deadline, by = (given, "deadline") if given is not None and given < period else (period, "next_frame")
+        return {"deadline_ms": deadline * 1e3, "set_by": by, "latency_p99_ms": p99_s * 1e3,
+                "margin_ms": (deadline - p99_s) * 1e3}
 
 
 def _check_stages(stages: tuple[Stage, ...], load: RigLoad) -> int:
@@ -312,8 +338,11 @@ def simulate_rig(load: RigLoad, stages: tuple[Stage, ...], *, idle_w: float,
     if s < 1.0:
         notes.append(f"clock throttled to {s:.1%} to meet the {power_budget_w:g} W budget "
                      f"(unthrottled average {thr.power_unthrottled_w:.4g} W)")
+    whole_tick = load.batching == "tick" or bool(rig)  # the result waits for the tick's last camera
+    ready_all = np.broadcast_to(arr.max(axis=0), arr.shape) if whole_tick else arr
+    job_s = (t_cam + t_rig if whole_tick else t_cam) / s
     return RigResult(load, tuple(st.name for st in stages), arr, result, busy1 / s, dyn1 * s * s, idle_w, thr,
-                     tuple(notes))
+                     tuple(notes), ready_all, job_s)
 
 
 def deadline_curve(stages: tuple[Stage, ...], *, idle_w: float, cameras: npt.ArrayLike, fps: npt.ArrayLike,

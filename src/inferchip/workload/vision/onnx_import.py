@@ -93,9 +93,11 @@ def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
     """Write the given sizes into the graph inputs' symbolic dims; unknown or missing names -> error."""
     weights = {t.name for t in model.graph.initializer}
     symbolic: set[str] = set()
+    owners: dict[str, list[str]] = {}  # dynamic axis -> "'input' [N, 3, H, W]" of the graph inputs that carry it
     for vi in model.graph.input:
         if vi.name in weights or not vi.type.HasField("tensor_type"):
             continue
+        shape = _shape_text(vi)  # as the file writes it, before the sizes given are written over its names
         for axis, d in enumerate(vi.type.tensor_type.shape.dim):
             if d.HasField("dim_value") and not d.HasField("dim_param") and d.dim_value < 1:
                 raise SpecError(f"{path}: graph input '{vi.name}' has size {d.dim_value} on axis {axis}; a network "
@@ -103,6 +105,8 @@ def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
             if d.HasField("dim_param") or not d.HasField("dim_value"):
                 name = d.dim_param or f"{vi.name}[?]"
                 symbolic.add(name)
+                if f"'{vi.name}' {shape}" not in owners.get(name, []):  # an axis named twice in one input
+                    owners.setdefault(name, []).append(f"'{vi.name}' {shape}")
                 if name in dims:
                     d.dim_value = int(dims[name])
     extra = sorted(set(dims) - symbolic)
@@ -112,12 +116,20 @@ def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
     missing = sorted(symbolic - set(dims))
     if missing:
         axes = f"dynamic axes {', '.join(missing)} have" if len(missing) > 1 else f"dynamic axis {missing[0]} has"
-        raise InvalidSettingError(f"{path}: {axes} no size; give each with --dim NAME=VALUE (e.g. --dim "
-                                  f"{missing[0]}=1)")
+        inputs = list(dict.fromkeys(o for m in missing for o in owners[m]))
+        where = f"graph input{'s' if len(inputs) > 1 else ''} {', '.join(inputs)}"
+        raise InvalidSettingError(f"{path}: {where}: {axes} no size; give each with --dim NAME=VALUE, here "
+                                  f"{' '.join(f'--dim {m}=SIZE' for m in missing)} (a dynamic shape is not guessed)")
     bad = {k: v for k, v in dims.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
     if bad:
         raise InvalidSettingError(f"--dim {', '.join(f'{k}={v}' for k, v in bad.items())}: sizes must be whole "
                                   "numbers >= 1")
+
+
+def _shape_text(vi: Any) -> str:
+    """A graph input's shape as written in the file, dynamic axes by name: "[N, 3, H, W]" ("?" for an unnamed one)."""
+    return "[" + ", ".join(d.dim_param if d.HasField("dim_param") else str(d.dim_value) if d.HasField("dim_value")
+                           else "?" for d in vi.type.tensor_type.shape.dim) + "]"
 
 
 def _leading_axis_notes(model: Any, given: dict[str, int]) -> list[str]:
@@ -175,8 +187,20 @@ def _constant_tensors(model: Any) -> set[str]:
             and any(a.name in CONSTANT_TENSOR_ATTRS for a in n.attribute)}
 
 
-def _kinds(c: Counter[str]) -> str:
-    return ", ".join(f"{k} x{v}" for k, v in c.most_common())
+NAMED_NODES = 3
+"""Node names listed per operator type in the not-costed notes (the rest counted)."""
+
+
+def _kinds(c: Counter[str], names: dict[str, list[str]] | None = None) -> str:
+    """"OP xN ('name', ...)" per operator type, most frequent first: the type and the nodes a user finds in a graph
+    viewer (Netron shows node names), the first :data:`NAMED_NODES` of each type named."""
+    def named(k: str) -> str:
+        got = (names or {}).get(k, [])
+        if not got:
+            return ""
+        more = f", +{len(got) - NAMED_NODES} more" if len(got) > NAMED_NODES else ""
+        return " (" + ", ".join(repr(n) for n in got[:NAMED_NODES]) + more + ")"
+    return ", ".join(f"{k} x{v}{named(k)}" for k, v in c.most_common())
 
 
 def _node_where(path: Path, node: Any, i: int) -> str:
@@ -253,6 +277,8 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
     layers: list[VisionLayer] = []
     skipped: Counter[str] = Counter()
     unsized: Counter[str] = Counter()  # not costed because shape inference left their sizes unknown
+    # operator type -> the names of its nodes not costed, in graph order, for each of the two counts
+    named: dict[str, dict[str, list[str]]] = {"skipped": {}, "unsized": {}}
     free = folded = 0
     for i, node in enumerate(inferred.graph.node):
         where = _node_where(path, node, i)
@@ -277,10 +303,10 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
         owned.update(new)
         params = float(sum(math.prod(shapes[w] or [0]) for w in new))
         if fields["op"] == "uncosted":
-            if any(x and x not in weights and shapes.get(x) is None for x in [*node.input, *node.output]):
-                unsized[node.op_type] += 1
-            else:
-                skipped[node.op_type] += 1
+            why = ("unsized" if any(x and x not in weights and shapes.get(x) is None
+                                    for x in [*node.input, *node.output]) else "skipped")
+            (unsized if why == "unsized" else skipped)[node.op_type] += 1
+            named[why].setdefault(node.op_type, []).append(node.name or f"node {i}")
         try:
             layers.append(VisionLayer(name=node.name or f"{node.op_type}_{i}", onnx_op=node.op_type,
                                       param_elems=params, **fields))
@@ -292,7 +318,8 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
     not_costed = sum(skipped.values()) + sum(unsized.values())
     costed = len(layers) - not_costed
     if costed == 0:
-        kinds = _kinds(skipped + unsized)
+        both = {k: named["skipped"].get(k, []) + named["unsized"].get(k, []) for k in skipped + unsized}
+        kinds = _kinds(skipped + unsized, both)
         raise SpecError(f"{path}: no node of the graph does any work that can be costed"
                         + (f" (not costed: {kinds})" if kinds else ""))
     net = VisionNetwork(id=path.name, name=inferred.graph.name or path.stem, family="onnx", precision="int8",
@@ -304,11 +331,11 @@ def import_onnx(path: str | os.PathLike[str], dims: dict[str, int] | None = None
                 if folded else "")]
     notes += leading
     if skipped:
-        notes.append(f"not costed: {_kinds(skipped)}; {net.uncosted_share():.1%} of the activation traffic "
-                     "(counted as 0 s)")
+        notes.append(f"not costed: {_kinds(skipped, named['skipped'])}; {net.uncosted_share():.1%} of the activation "
+                     "traffic (counted as 0 s)")
     if unsized:
-        notes.append(f"not costed, sizes unknown: {_kinds(unsized)}; shape inference could not size their tensors "
-                     "(data-dependent sizes, or an operator it does not know), so their share of the work is "
-                     "unknown (counted as 0 s)")
+        notes.append(f"not costed, sizes unknown: {_kinds(unsized, named['unsized'])}; shape inference could not size "
+                     "their tensors (data-dependent sizes, or an operator it does not know), so their share of the "
+                     "work is unknown (counted as 0 s)")
     return VisionNetwork(id=net.id, name=net.name, family=net.family, precision=net.precision, layers=net.layers,
                          sources=net.sources, notes=tuple(notes), file=str(path))
