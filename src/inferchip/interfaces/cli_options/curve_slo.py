@@ -116,14 +116,18 @@ def percentile_note(slo: dict[str, Any] | None, requests_per_client: int) -> str
 def judge_run(summary: dict[str, Any], slo_ttft_ms: float | None, slo_tpot_ms: float | None,
               stat: str) -> dict[str, Any] | None:
     """``serve``'s ``slo`` key: the limits, the statistic, the run's TTFT and TPOT at it and whether both are within
-    (None: no limit given); the run is the one point :func:`mark_points` judges."""
+    (None: no limit given); the run is the one point :func:`mark_points` judges. A saturated run (``saturated``: the
+    queue grows without bound, or the time cap stopped it) meets no SLO, whatever its figures: its percentiles are of
+    the requests that finished and grow with the run's length (a TPOT limit alone was met by a queue that never
+    drains), and MLPerf's Server scenario fails a system that cannot keep up with the arrival rate."""
     point = {"concurrency": None, **summary}
     slo = mark_points([point], slo_ttft_ms, slo_tpot_ms, stat)
     if slo is None:
         return None
+    saturated = bool(summary.get("saturated", False))
     return {"ttft_s": slo["ttft_s"], "tpot_s": slo["tpot_s"], "statistic": stat, "rule": slo["rule"],
-            "meets": bool(point["meets_slo"]), "ttft_s_at_statistic": summary[f"ttft_s_{stat}"],
-            "tpot_s_at_statistic": summary[f"tpot_s_{stat}"]}
+            "meets": bool(point["meets_slo"]) and not saturated, "saturated": saturated,
+            "ttft_s_at_statistic": summary[f"ttft_s_{stat}"], "tpot_s_at_statistic": summary[f"tpot_s_{stat}"]}
 
 
 def run_line(slo: dict[str, Any], goodput: bool = True) -> str:
@@ -133,7 +137,7 @@ def run_line(slo: dict[str, Any], goodput: bool = True) -> str:
     got = [f"{stat} {what} {slo[key] * 1e3:,.1f} ms" for what, key in (("TTFT", "ttft_s_at_statistic"),
                                                                      ("TPOT", "tpot_s_at_statistic"))
            if slo[key.split("_at_")[0]] is not None and math.isfinite(slo[key])]
-    verdict = "met" if slo["meets"] else "missed"
+    verdict = "met" if slo["meets"] else "missed" + (" (saturated: the queue grows)" if slo.get("saturated") else "")
     tail = ("goodput and SLO attainment count each request against the same limits" if goodput else
             "the case row's benchmark figures (no goodput)")
     return f"SLO ({limits_text(slo)}): {verdict}: {', '.join(got) or 'no request has the figure'}; {tail}"

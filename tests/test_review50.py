@@ -1,0 +1,59 @@
+"""Stop 50's second reading (review50) of the stop's merges: fleet50's SLO verdicts and --find-count, vision50's
+drive verdict and time split, and the lead's Hypothesis profile under CI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from inferchip.interfaces.cli_options import curve_slo as cs
+from inferchip.interfaces.cli_options import fleet
+
+H100_8B = ["--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B"]
+SHORT = ["--input-tokens", "512", "--output-tokens", "128"]
+
+
+def _cli(*args: str) -> str:
+    res = subprocess.run([sys.executable, "-m", "inferchip.interfaces.cli", *args], capture_output=True, text=True,
+                         check=True)
+    return res.stdout
+
+
+def _summary(saturated: bool) -> dict[str, float | bool]:
+    return {"ttft_s_p99": 0.2, "tpot_s_p99": 0.05, "ttft_s_mean": 0.1, "tpot_s_mean": 0.04,
+            "output_tokens_per_s_per_chip": 1000.0, "output_tokens_per_s_per_user": 25.0, "saturated": saturated}
+
+
+@given(st.sampled_from(["p99", "mean"]), st.booleans())
+def test_a_saturated_run_meets_no_slo(stat, saturated):
+    """Failed on main: the verdict read the percentiles of the requests that finished, so a run whose queue grows
+    without bound met a TPOT limit (and a loose TTFT one): the figures are within, the run is not."""
+    v = cs.judge_run(_summary(saturated), 1000.0, 100.0, stat)
+    assert v is not None and v["saturated"] is saturated and v["meets"] is (not saturated)
+    assert ("saturated" in cs.run_line(v)) is saturated
+
+
+def test_serve_find_count_does_not_answer_a_saturated_count():
+    """Failed on main: 50 requests/s of Llama-3.1-8B (512 in, 128 out) at p99 TPOT <= 100 ms answered 1 H100, whose
+    run the same output flagged saturated (the queue grows: the load exceeds what it sustains)."""
+    base = ["serve", *H100_8B, *SHORT, "--rate", "50", "--slo-tpot-ms", "100"]
+    one = json.loads(_cli(*base, "--format", "json"))
+    assert one["saturated"] and one["slo"]["tpot_s_at_statistic"] <= 0.1  # within the limit, yet saturated
+    assert one["slo"]["meets"] is False and one["slo"]["saturated"] is True
+    d = json.loads(_cli(*base, "--find-count", "--format", "json"))
+    n = d["sizing"]["count"]
+    assert n > 1 and d["slo"]["meets"] and not d["saturated"]
+    assert all(not t["meets"] for t in d["sizing"]["counts_run"] if t["saturated"])
+    assert f"sizing (--find-count): {n:,} chips" in fleet.sizing_line(d["sizing"])
+
+
+def test_sizing_line_says_one_chip():
+    """Failed on main: '1 chips'."""
+    line = fleet.sizing_line({"count": 1, "counts_run": [{"count": 1, "meets": True, "saturated": False,
+                                                          "ttft_s_at_statistic": 0.1, "tpot_s_at_statistic": 0.01,
+                                                          "reason": None}]})
+    assert line.startswith("sizing (--find-count): 1 chip, ")
