@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from inferchip.catalog.models import api_inputs, input_key
 from inferchip.cost.step import StepCost
 from inferchip.errors import DoesNotFitError, InferchipError, InternalError, InvalidSettingError, positive
 from inferchip.mapping.layout import Layout
@@ -30,7 +31,8 @@ from inferchip.spec.engine.padding import PaddingLadder
 from inferchip.spec.model import ModelSpec
 
 if TYPE_CHECKING:  # cost.economics is imported where a prediction is priced
-    from inferchip.catalog.models import UserConfig
+    from inferchip.catalog.chips import ChipInput
+    from inferchip.catalog.models import ModelInput, UserConfig
     from inferchip.cost.economics import ChipEconomy
 
 __all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
@@ -70,8 +72,8 @@ def whole_batch(batch: float | None) -> None:
 
 
 def predict(
-    chip: str | ChipParams,
-    model: str | ModelSpec,
+    chip: ChipInput | ChipParams,
+    model: ModelInput | ModelSpec,
     *,
     count: int = 1,
     weights: str | None = None,
@@ -98,7 +100,8 @@ def predict(
 ) -> Prediction:
     """Predict one model on one system: TTFT, TPOT, throughput, memory, power, energy, money.
 
-    ``chip``/``model``: catalogue ids or file paths (or ChipParams/ModelSpec objects);
+    ``chip``/``model``: catalogue ids or file paths (str or Path), or objects (a ChipSpec as ``load_chip`` gives
+    it, a ChipParams; a ModelSpec, or a config.json's mapping: a dict);
     ``count``: chips in the system; ``weights``/``activations``/``kv``: number formats (``weights``
     None: what the model's checkpoint ships, its ``quantization_config`` else its ``torch_dtype``, said in
     ``Prediction.weights_source``; activations and KV then default to what the engines do with the checkpoint,
@@ -125,8 +128,8 @@ def predict(
     (:func:`ask`). Raises InvalidSettingError (a bad argument, naming the option) or
     DoesNotFitError (memory or the latency limits, with what would make it fit).
     """
-    key = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-           chip_spec, attention_weights, attention_out_weights, chunk_tokens, config, padding)
+    key = (input_key(chip), input_key(model), count, weights, activations, kv, tp, pp, ep, attn_dp, estimate,
+           calibration, assumptions, chip_spec, attention_weights, attention_out_weights, chunk_tokens, config, padding)
     hashable = True
     try:  # the setting of the same arguments as a recent call (checked and resolved then)
         setting = _RECENT.get(key)
@@ -147,6 +150,7 @@ def predict(
         positive(TTFT_LIMIT, max_ttft_s)
         positive(TPOT_LIMIT, max_tpot_s)
     if setting is None:
+        chip, model, chip_spec, config = api_inputs(chip, model, chip_spec, config, estimate)
         setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
                                   assumptions=assumptions, chip_spec=chip_spec, attention_weights=attention_weights,
