@@ -62,6 +62,9 @@ def _figure(v: float | None) -> str:
 
 
 class ChipSpec(Frozen):
+    """A chip as its YAML states it, in datasheet units (TFLOP/s, TB/s, GB/s, W, USD): what ``ic.load_chip`` returns
+    and every call taking a chip accepts. Frozen: a variant is ``spec.model_copy(update={...})``."""
+
     renamed_fields: ClassVar[dict[str, tuple[str, str]]] = _renamed({
         "memory.bandwidth_tbps": "memory.bandwidth_tb_per_s",
         "sram.bandwidth_tbps": "sram.bandwidth_tb_per_s",
