@@ -1,0 +1,254 @@
+"""A notebook user's tour of the public Python API at stop 50 (branch pyapi50): a config dict, a ChipSpec from
+``ic.load_chip`` and ``pathlib.Path`` inputs, arguments of the wrong type, sweeps of batch sizes, lengths and chips as
+DataFrames, ``chip_cost`` and ``curve`` from Python, and the reprs of what they return. Each defect with the test that
+fails on main 3048909; then fuzzes of the touched arguments (any value: an answer, or the package's own exception
+naming the argument)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import inferchip as ic
+from inferchip.errors import InferchipError, InvalidSettingError
+
+H100, L1, L8 = "nvidia-h100-sxm-80gb", "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.1-8B"
+CONFIG: dict[str, Any] = {  # a Llama-3.2-1B-sized llama of one's own, as json.load reads its config.json
+    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192,
+    "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
+    "max_position_embeddings": 8192, "torch_dtype": "bfloat16", "rope_theta": 500000.0}
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "my-llama" / "config.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(CONFIG))
+    return path
+
+
+# --- 1. a config dict: AttributeError 'dict' object has no attribute 'strip' on main --------------------------------
+
+def test_a_config_dict_is_a_model_as_its_file_is(config_file: Path) -> None:
+    by_dict, by_file = ic.load_model(dict(CONFIG)), ic.load_model(config_file)
+    assert by_dict.model_dump(exclude={"id", "source"}) == by_file.model_dump(exclude={"id", "source"})
+    assert by_dict.id == "user-config"
+    assert ic.load_model({**CONFIG, "_name_or_path": "me/my-llama"}).id == "me/my-llama"
+    p_dict = ic.predict(H100, dict(CONFIG), batch=4, input_tokens=512, output_tokens=64)
+    p_file = ic.predict(H100, str(config_file), batch=4, input_tokens=512, output_tokens=64)
+    assert p_dict.ttft_s == p_file.ttft_s and p_dict.tpot_s == p_file.tpot_s
+    assert "the config dict" in p_dict.weights_source
+
+
+def test_a_config_dict_s_quantization_is_read() -> None:
+    fp8 = {**CONFIG, "quantization_config": {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic"}}
+    assert ic.predict(H100, fp8, batch=4).weights == "fp8"
+    assert ic.resolve_setting(H100, fp8, tp=1).formats.weights == "fp8"
+
+
+def test_a_config_dict_changed_in_place_is_predicted_afresh() -> None:
+    """Keyed by identity (or not cached), a dict changed in place, or freed and another made at its address, could
+    find the first one's setting."""
+    cfg = dict(CONFIG)
+    first = ic.predict(H100, cfg, batch=4, input_tokens=512, output_tokens=64).ttft_s
+    cfg["num_hidden_layers"] = 32
+    again = ic.predict(H100, cfg, batch=4, input_tokens=512, output_tokens=64).ttft_s
+    assert again > 1.5 * first
+
+
+def test_a_config_dict_has_no_sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dict has no folder: a ModelOpt hf_quant_config.json in the working folder is no part of it."""
+    (tmp_path / "hf_quant_config.json").write_text(json.dumps({"quantization": {"quant_algo": "FP8"}}))
+    monkeypatch.chdir(tmp_path)
+    assert ic.predict(H100, dict(CONFIG), batch=4).weights == "bf16"
+
+
+# --- 2. a ChipSpec (what ic.load_chip returns) and Paths: SpecError with the spec's whole repr on main --------------
+
+def test_a_chipspec_and_paths_are_chips(tmp_path: Path, config_file: Path) -> None:
+    spec = ic.load_chip(H100)
+    by_id = ic.predict(H100, L8, batch=4, input_tokens=512, output_tokens=64)
+    by_spec = ic.predict(spec, L8, batch=4, input_tokens=512, output_tokens=64)
+    assert (by_spec.ttft_s, by_spec.tpot_s, by_spec.to_dict()["power_w_per_chip"]) == (
+        by_id.ttft_s, by_id.tpot_s, by_id.to_dict()["power_w_per_chip"])
+    mine = tmp_path / "mine.yaml"
+    mine.write_text((Path(ic.__file__).parent / "catalog" / "chips" / f"{H100}.yaml").read_text())
+    by_path = ic.predict(mine, config_file, batch=4, input_tokens=512, output_tokens=64)
+    assert by_path.ttft_s == ic.predict(H100, str(config_file), batch=4, input_tokens=512, output_tokens=64).ttft_s
+    assert ic.serve(spec, L1, rate_per_s=2.0, num_requests=10)["chip_id"] == H100
+    assert ic.frame_cost(spec, "resnet50-v1.5", [1]).latency_s[0] == ic.frame_cost(H100, "resnet50-v1.5",
+                                                                                    [1]).latency_s[0]
+
+
+def test_a_changed_chipspec_is_predicted_afresh() -> None:
+    spec = ic.load_chip(H100)
+    slow = spec.model_copy(update={"memory": spec.memory.model_copy(update={"bandwidth_tb_per_s": 1.0,
+                                                                            "measured_bandwidth": None})})
+    fast = ic.predict(spec, L8, batch=1, input_tokens=128, output_tokens=64).tpot_s
+    assert ic.predict(slow, L8, batch=1, input_tokens=128, output_tokens=64).tpot_s > 2 * fast
+
+
+# --- 3. arguments of the wrong type: bare AttributeError / TypeError, or "unknown chip 'None'" on main --------------
+
+@pytest.mark.parametrize(("call", "named"), [
+    (lambda: ic.predict(None, L8), "chip: None"),  # type: ignore[arg-type]
+    (lambda: ic.predict(5, L8), "chip: 5"),  # type: ignore[arg-type]
+    (lambda: ic.load_chip(None), "chip: None"),  # type: ignore[arg-type]
+    (lambda: ic.predict(H100, None), "model: None"),  # type: ignore[arg-type]
+    (lambda: ic.predict(H100, []), "model: []"),  # type: ignore[arg-type]
+    (lambda: ic.load_model(5), "model: 5"),  # type: ignore[arg-type]
+    (lambda: ic.load_model({1: 2}), "keys must be texts"),  # type: ignore[dict-item]
+    (lambda: ic.frame_cost(None, "resnet50-v1.5", [1]), "chip: None"),  # type: ignore[arg-type]
+    (lambda: ic.frame_cost(H100, None, [1]), "network: None"),  # type: ignore[arg-type]
+    (lambda: ic.validate(["a.csv"]), "paths: ['a.csv']"),  # type: ignore[arg-type]
+    (lambda: ic.serve(None, L1, rate_per_s=1.0), "chip: None"),  # type: ignore[arg-type]
+])
+def test_a_wrong_type_is_named(call: Any, named: str) -> None:
+    with pytest.raises(InvalidSettingError) as err:
+        call()
+    assert named in str(err.value) and "allowed" in str(err.value)
+
+
+def test_serve_names_an_unknown_keyword_and_what_it_takes() -> None:
+    """main: "resolve_setting() got an unexpected keyword argument 'rate'", a function the caller never called."""
+    with pytest.raises(TypeError) as err:
+        ic.serve(H100, L1, rate_per_s=1.0, num_requests=5, rate=2.0)
+    assert "'rate'" in str(err.value) and "resolve_setting" not in str(err.value) and "weights" in str(err.value)
+
+
+# --- 4. vectors: no vector call on main; a loop of predict stops at the first batch that does not fit ---------------
+
+def test_sweep_is_one_row_per_point_equal_to_predict() -> None:
+    df = ic.sweep([H100, "amd-mi300x"], L8, batch=[1, 8, 64], input_tokens=[256, 2048], output_tokens=128)
+    assert isinstance(df, pd.DataFrame) and len(df) == 2 * 2 * 3
+    assert list(df[["chip", "input_tokens_asked", "batch_asked"]].iloc[0]) == [H100, 256, 1]
+    assert list(df["chip"].iloc[6:7]) == ["amd-mi300x"]
+    assert df["fits"].all() and df["refusal"].isna().all()
+    row = df.iloc[4]  # H100, 2048 in, batch 8
+    p = ic.predict(H100, L8, batch=8, input_tokens=2048, output_tokens=128)
+    assert (row["ttft_s"], row["tpot_s"], row["memory_per_chip_bytes"]) == (p.ttft_s, p.tpot_s,
+                                                                            p.memory_per_chip_bytes)
+    assert {"usd_per_million_tokens", "power_w_per_chip", "output_tokens_per_s"} <= set(df.columns)
+    maxt = ic.sweep(H100, L8, input_tokens=np.array([128, 1024]))
+    assert maxt["output_tokens_per_s"].iloc[1] == ic.predict(H100, L8, input_tokens=1024).output_tokens_per_s
+
+
+def test_sweep_across_the_memory_limit_answers_every_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches past the memory limit are rows with ``fits`` False, predicted once per chip and lengths."""
+    import inferchip.performance.predict as predict_module
+
+    calls: list[object] = []
+    real = predict_module.predict
+
+    def counted(*a: Any, **k: Any) -> Any:
+        calls.append(k.get("batch"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(predict_module, "predict", counted)
+    df = ic.sweep(H100, L8, batch=np.arange(1, 10_001), input_tokens=1024, output_tokens=256)
+    assert len(df) == 10_000
+    fits = df["fits"].to_numpy()
+    last = int(df["batch_asked"][fits].max())
+    assert fits[:last].all() and not fits[last:].any()  # memory only grows with the batch
+    assert len(calls) == last + 1
+    assert df["ttft_s"][~fits].isna().all() and df["refusal"][~fits].str.contains("does not fit").all()
+    with pytest.raises(InferchipError):
+        ic.predict(H100, L8, batch=last + 1, input_tokens=1024, output_tokens=256)
+
+
+@pytest.mark.parametrize(("kwargs", "named"), [
+    ({"batch": []}, "batch: an empty sequence"),
+    ({"batch": [1, 2.5]}, "batch"),
+    ({"batch": [4, 0]}, "batch"),
+    ({"input_tokens": ["x"]}, "input_tokens"),
+    ({"output_tokens": [math.nan]}, "output_tokens"),
+    ({"batch": range(1, 2000), "input_tokens": range(1, 1000)}, "at most 1,000,000"),
+])
+def test_sweep_refuses_a_bad_vector_before_it_runs(kwargs: dict[str, Any], named: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import inferchip.performance.predict as predict_module
+
+    monkeypatch.setattr(predict_module, "predict", lambda *a, **k: pytest.fail("a point ran"))
+    with pytest.raises(InvalidSettingError) as err:
+        ic.sweep(H100, L8, **kwargs)
+    assert named in str(err.value)
+
+
+# --- 5. chip_cost and curve from Python: not in the API on main ---------------------------------------------------
+
+def test_chip_cost_and_curve_are_api_calls_with_short_reprs() -> None:
+    cost = ic.chip_cost(H100)
+    assert cost.status == "modelled" and cost.manufacturing_cost_usd is not None
+    assert cost.manufacturing_cost_usd > 1000 and len(repr(cost)) < 200 and "$" in repr(cost)
+    with pytest.raises(InvalidSettingError):
+        ic.chip_cost(H100, estimate="mid")
+    cur = ic.curve(H100, L1, concurrencies=[1, 8], input_tokens=256, output_tokens=32, requests_per_user=2)
+    df = cur.to_dataframe()
+    assert list(df["concurrency"]) == [1, 8] and (df["output_tokens_per_s_per_chip"] > 0).all()
+    assert len(repr(cur)) < 200
+    with pytest.raises(InvalidSettingError):
+        ic.curve(H100, L1, concurrencies=[0])
+
+
+def test_reprs_are_short_and_tables_are_dataframes() -> None:
+    """main: ModelSpec ~1,000 characters, FrameCost ~700 (every array), ChipCost ~4,900, CurveResult ~7,000."""
+    assert len(repr(ic.load_model("deepseek-ai/DeepSeek-R1"))) < 200
+    f = ic.frame_cost("nvidia-l4", "resnet50-v1.5", [1, 8, 64, 128, 256])
+    assert len(repr(f)) < 250
+    df = f.to_dataframe()
+    assert list(df["batch"]) == [1, 8, 64, 128, 256] and np.allclose(df["latency_s"], f.latency_s)
+    assert json.loads(json.dumps(f.to_dict()))["frames_per_s"] == pytest.approx(list(f.frames_per_s))
+
+
+def test_the_api_prints_nothing() -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        ic.sweep(H100, L1, batch=[1, 2], input_tokens=128, output_tokens=16)
+        ic.chip_cost(H100)
+        ic.predict(H100, dict(CONFIG), batch=2)
+    assert out.getvalue() == ""
+
+
+# --- fuzz: any value for the touched arguments --------------------------------------------------------------------
+
+ANY_VALUE = st.one_of(
+    st.none(), st.booleans(), st.integers(-10, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12), st.lists(st.integers(-3, 3), max_size=3), st.dictionaries(st.text(max_size=4),
+                                                                                     st.integers(), max_size=2),
+    st.sampled_from([H100, L8, "fp8", "resnet50-v1.5", "nochip.yaml", "config.json"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(chip=ANY_VALUE, model=ANY_VALUE)
+@example(chip=None, model=L8)
+@example(chip=H100, model={"model_type": "llama"})
+def test_fuzz_predict_chip_and_model(chip: Any, model: Any) -> None:
+    try:
+        p = ic.predict(chip, model, batch=1, input_tokens=64, output_tokens=8)
+    except InferchipError:
+        return
+    assert p.ttft_s > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=st.one_of(ANY_VALUE, st.lists(ANY_VALUE, max_size=3)),
+       input_tokens=st.one_of(st.integers(1, 4096), ANY_VALUE, st.lists(st.integers(-2, 4096), max_size=3)))
+@example(batch=[2, None], input_tokens=128)
+@example(batch=True, input_tokens=128)
+def test_fuzz_sweep_vectors(batch: Any, input_tokens: Any) -> None:
+    try:
+        df = ic.sweep(H100, L1, batch=batch, input_tokens=input_tokens, output_tokens=8)
+    except InferchipError:
+        return
+    assert len(df) >= 1 and set(df["fits"]) <= {True, False}
+    assert df.loc[df["fits"], "ttft_s"].gt(0).all()
