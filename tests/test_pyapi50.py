@@ -210,6 +210,16 @@ def test_reprs_are_short_and_tables_are_dataframes() -> None:
     assert json.loads(json.dumps(f.to_dict()))["frames_per_s"] == pytest.approx(list(f.frames_per_s))
 
 
+def test_a_prediction_is_a_frozen_record() -> None:
+    """main: ``p.ttft_s = 0`` was taken, and the record then disagreed with its own ``to_dict()`` sources."""
+    import dataclasses
+
+    for p in (ic.predict(H100, L8, batch=8), ic.predict(H100, L8, batch=8, max_ttft_s=10.0), ic.predict(H100, L8)):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            p.ttft_s = 0.0  # type: ignore[misc]
+        assert dataclasses.replace(p, batch=9).batch == 9 and p.to_dict()["ttft_s"] > 0
+
+
 def test_the_api_prints_nothing() -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

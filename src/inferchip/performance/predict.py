@@ -369,10 +369,10 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
         if static and pre_thr and met.prefill_step_s is not None:
             stretch = max(stretch, float(pre_t / _at(met.prefill_step_s, shape, idx)))
         pred.notes.append(throttle_note(float(cp.tdp_w), bool(pre_thr) and static, bool(dec_thr), static, stretch))
-    pred.ttft_s, pred.tpot_s, pred.e2e_latency_s = ttft, tpot, e2e
-    pred.output_tokens_per_s = tput
-    pred.output_tokens_per_s_per_chip = tput / pred.num_chips
-    pred.output_tokens_per_s_per_user = 1.0 / tpot
+    figures = {"ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e, "output_tokens_per_s": tput,
+               "output_tokens_per_s_per_chip": tput / pred.num_chips, "output_tokens_per_s_per_user": 1.0 / tpot}
+    for name, v in figures.items():
+        object.__setattr__(pred, name, v)  # still being made: frozen to its readers
     money = setting.money
     pred.notes.extend(money.notes)
     per_chip = pred.output_tokens_per_s_per_chip
