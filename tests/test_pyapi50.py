@@ -20,6 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import inferchip as ic
+from inferchip import errors as ic_errors
 from inferchip.errors import InferchipError, InvalidSettingError
 
 H100, L1, L8 = "nvidia-h100-sxm-80gb", "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.1-8B"
@@ -173,6 +174,7 @@ def test_sweep_across_the_memory_limit_answers_every_point(monkeypatch: pytest.M
     ({"input_tokens": ["x"]}, "input_tokens"),
     ({"output_tokens": [math.nan]}, "output_tokens"),
     ({"batch": range(1, 2000), "input_tokens": range(1, 1000)}, "at most 1,000,000"),
+    ({"chip": [H100, None]}, "chip: None"),
 ])
 def test_sweep_refuses_a_bad_vector_before_it_runs(kwargs: dict[str, Any], named: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,8 +182,10 @@ def test_sweep_refuses_a_bad_vector_before_it_runs(kwargs: dict[str, Any], named
 
     monkeypatch.setattr(predict_module, "predict", lambda *a, **k: pytest.fail("a point ran"))
     with pytest.raises(InvalidSettingError) as err:
-        ic.sweep(H100, L8, **kwargs)
+        ic.sweep(kwargs.pop("chip", H100), L8, **kwargs)
     assert named in str(err.value)
+    with pytest.raises(ic_errors.UnknownIdError):  # main had no sweep; a typo in the second chip ran the first's
+        ic.sweep([H100, "google-tpu-v6e"], L8, batch=[1, 2])
 
 
 # --- 5. chip_cost and curve from Python: not in the API on main ---------------------------------------------------
@@ -201,13 +205,17 @@ def test_chip_cost_and_curve_are_api_calls_with_short_reprs() -> None:
 
 
 def test_reprs_are_short_and_tables_are_dataframes() -> None:
-    """main: ModelSpec ~1,000 characters, FrameCost ~700 (every array), ChipCost ~4,900, CurveResult ~7,000."""
+    """main: ModelSpec ~1,000 characters, FrameCost ~700 (every array), ChipCost ~4,900, CurveResult ~7,000,
+    CaseResult ~1,000 a row (a list of ic.validate's: 260,000)."""
     assert len(repr(ic.load_model("deepseek-ai/DeepSeek-R1"))) < 200
     f = ic.frame_cost("nvidia-l4", "resnet50-v1.5", [1, 8, 64, 128, 256])
     assert len(repr(f)) < 250
     df = f.to_dataframe()
     assert list(df["batch"]) == [1, 8, 64, 128, 256] and np.allclose(df["latency_s"], f.latency_s)
     assert json.loads(json.dumps(f.to_dict()))["frames_per_s"] == pytest.approx(list(f.frames_per_s))
+    rows = ic.validate(Path(__file__).parent / "data" / "validation_small.csv")
+    assert all(len(repr(r)) < 300 for r in rows) and "measured" in repr(rows[0])
+    assert len(pd.DataFrame(r.to_dict() for r in rows)) == len(rows)
 
 
 def test_a_prediction_is_a_frozen_record() -> None:

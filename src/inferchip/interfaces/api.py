@@ -79,6 +79,11 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     if n > MAX_SWEEP_POINTS:
         raise InvalidSettingError(f"sweep: {n:,} points ({len(chips)} chips x {len(ins)} input x {len(outs)} output "
                                   f"lengths x {len(batches)} batches); allowed: at most {MAX_SWEEP_POINTS:,}")
+    from inferchip.catalog.chips import load_chip
+
+    for c in chips:  # an unknown id or a missing file among them refused before the first chip's points run
+        if not isinstance(c, ChipParams):
+            load_chip(c)
     for name, values in (("input_tokens", ins), ("output_tokens", outs), ("batch", batches)):
         for v in dict.fromkeys(values, None) if all(isinstance(x, int | float) for x in values) else values:
             if v is not None:  # each distinct value checked once, named, before any point runs

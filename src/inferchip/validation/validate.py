@@ -376,7 +376,7 @@ def validate(*paths: str | Path, calibration: Calibration | str | None = None, s
     ``validation_cases.csv``) in its own setting. ``calibration``: a Calibration, a YAML path, ``"none"`` or None (the
     shipped one; a file also gives the MLPerf mean input lengths). Each :class:`CaseResult` holds the prediction in the
     row's unit (``predicted``), the measurement, the signed error and APE in percent, the layout and why a row was not
-    predicted; :func:`summarize` gives the statistics."""
+    predicted (a table: ``pandas.DataFrame(r.to_dict() for r in results)``); :func:`summarize` gives the statistics."""
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
     for p in paths:  # a list was pathlib's bare TypeError from deep inside (stop 50)
         if not isinstance(p, str | Path):
