@@ -228,6 +228,15 @@ def test_a_prediction_is_a_frozen_record() -> None:
         assert dataclasses.replace(p, batch=9).batch == 9 and p.to_dict()["ttft_s"] > 0
 
 
+def test_help_of_the_package_stays_readable() -> None:
+    """The input types resolve (``ic.ChipSpec`` for annotations) without pydantic's methods in help(ic)."""
+    import pydoc
+
+    assert ic.ChipSpec is type(ic.load_chip(H100)) and ic.ModelSpec is type(ic.load_model(L1))
+    text = pydoc.render_doc(ic, renderer=pydoc.plaintext)
+    assert len(text) < 60_000 and "sweep(" in text and "chip_cost(" in text and "curve(" in text
+
+
 def test_the_api_prints_nothing() -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

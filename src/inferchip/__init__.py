@@ -71,8 +71,11 @@ _API: dict[str, str] = {
 __all__ = [
     "__version__", "load_chip", "load_model", "predict", "predict_setting", "ask", "Prediction",
     "resolve_setting", "Setting", "Question", "LengthDist", "serve", "validate", "review", "frame_cost", "load_network",
-    "sweep", "chip_cost", "curve", "ChipSpec", "ChipParams", "ModelSpec",
+    "sweep", "chip_cost", "curve", "ChipParams",
 ]
+# ``ic.ChipSpec`` and ``ic.ModelSpec`` (the pydantic records load_chip and load_model return, for annotations and
+# ``model_copy``) resolve too but stay out of ``__all__``: help(ic) would print pydantic's ~500 lines of BaseModel
+# methods for each (help(ic) 34,000 -> 109,000 characters); help(ic.ChipSpec) has them.
 
 if TYPE_CHECKING:  # pragma: no cover
     from inferchip.catalog.chips import load_chip
@@ -84,8 +87,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from inferchip.performance.setting import Setting, resolve_setting
     from inferchip.performance.vision import frame_cost, load_network
     from inferchip.review.review import review
-    from inferchip.spec.chip import ChipParams, ChipSpec
-    from inferchip.spec.model import ModelSpec
+    from inferchip.spec.chip import ChipParams
+    from inferchip.spec.chip import ChipSpec as ChipSpec  # (re-exported though not in __all__)
+    from inferchip.spec.model import ModelSpec as ModelSpec
     from inferchip.validation.validate import validate
 
 
