@@ -204,6 +204,29 @@ def test_chip_cost_and_curve_are_api_calls_with_short_reprs() -> None:
         ic.curve(H100, L1, concurrencies=[0])
 
 
+def test_serve_and_curve_refuse_a_prompt_beyond_the_context_and_an_endless_run() -> None:
+    """main: ic.serve ran 1,000,000-token prompts on a 131,072-token model (TTFT 255 s, no word); ic.predict and the
+    CLI refuse them. A curve of 10**6 requests per user ran without end."""
+    with pytest.raises(InvalidSettingError, match="beyond the context window"):
+        ic.serve(H100, L1, concurrency=2, input_tokens=1_000_000, output_tokens=8, num_requests=4)
+    with pytest.raises(InvalidSettingError, match="beyond the context window"):
+        ic.curve(H100, L1, concurrencies=[1], input_tokens=1_000_000, output_tokens=8)
+    with pytest.raises(InvalidSettingError, match="requests_per_user 10,000 x 1,024 users"):
+        ic.curve(H100, L1, input_tokens=100, output_tokens=8, requests_per_user=10_000)
+
+
+@pytest.mark.parametrize("kwargs", [{"batch": 10**400}, {"input_tokens": 10**400}, {"output_tokens": 2e7},
+                                    {"batch": 10**7}])
+def test_predict_bounds_batch_and_lengths_as_the_cli_does(kwargs: dict[str, Any]) -> None:
+    """main: batch=10**400 and input_tokens=10**400 were a raw OverflowError (the CLI bounds both); 10**7 sequences a
+    DoesNotFitError for 6.7e18 GB. Twice: the second call finds the setting cached and checked less."""
+    for _ in range(2):
+        with pytest.raises(InvalidSettingError, match="at most 10,000,000|1 to 1,000,000"):
+            ic.predict(H100, L1, **kwargs)
+        with pytest.raises(InvalidSettingError):
+            ic.sweep(H100, L1, **kwargs)
+
+
 def test_reprs_are_short_and_tables_are_dataframes() -> None:
     """main: ModelSpec ~1,000 characters, FrameCost ~700 (every array), ChipCost ~4,900, CurveResult ~7,000,
     CaseResult ~1,000 a row (a list of ic.validate's: 260,000)."""
@@ -279,3 +302,32 @@ def test_fuzz_sweep_vectors(batch: Any, input_tokens: Any) -> None:
         return
     assert len(df) >= 1 and set(df["fits"]) <= {True, False}
     assert df.loc[df["fits"], "ttft_s"].gt(0).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(chip=ANY_VALUE, estimate=ANY_VALUE, network=ANY_VALUE, paths=st.lists(ANY_VALUE, max_size=2))
+@example(chip=None, estimate="central", network="resnet50-v1.5", paths=[["a.csv"]])
+def test_fuzz_chip_cost_frame_cost_and_validate_inputs(chip: Any, estimate: Any, network: Any,
+                                                       paths: list[Any]) -> None:
+    for call in (lambda: ic.chip_cost(chip, estimate=estimate), lambda: ic.frame_cost(chip, network, [1]),
+                 lambda: ic.validate(*paths) if paths else None):
+        try:
+            call()
+        except InferchipError:
+            pass
+
+
+@settings(max_examples=30, deadline=None)
+@given(concurrencies=st.one_of(st.none(), st.lists(st.one_of(st.integers(-2, 8), ANY_VALUE), max_size=3)),
+       input_tokens=st.one_of(st.integers(1, 512), ANY_VALUE),
+       requests_per_user=st.one_of(st.integers(1, 3), ANY_VALUE), extra=st.sampled_from([{}, {"tp": 2}, {"foo": 1}]))
+@example(concurrencies=[1], input_tokens=64, requests_per_user=10**6 + 1, extra={})
+def test_fuzz_curve_arguments(concurrencies: Any, input_tokens: Any, requests_per_user: Any,
+                              extra: dict[str, Any]) -> None:
+    try:
+        cur = ic.curve(H100, L1, concurrencies=concurrencies, input_tokens=input_tokens, output_tokens=8,
+                       requests_per_user=requests_per_user, **extra)
+    except (InferchipError, TypeError) as exc:  # TypeError: an unknown keyword, named
+        assert not isinstance(exc, TypeError) or "'foo'" in str(exc)
+        return
+    assert len(cur.points) >= 1

@@ -12,9 +12,8 @@ point (its scheduler: the same running-batch cap and step budget, :func:`inferch
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -24,6 +23,7 @@ from inferchip.catalog.models import ModelInput
 from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
+from inferchip.workload.limits import MAX_REQUESTS
 
 if TYPE_CHECKING:
     from inferchip.cost.chip_cost import ChipCost
@@ -130,15 +130,19 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _checked_point(name: str, v: object) -> None:
-    """One value of a swept length or batch: a whole number above 0 (``ic.predict``'s rule), named here so that a bad
-    one stops the sweep before it starts, not at its row."""
+    """One value of a swept length or batch (or a curve's lengths and requests per user): a finite number above 0,
+    whole for a batch and requests per user (``ic.predict``'s rule), named here so that a bad one stops the call
+    before it starts, not at its row."""
+    from numbers import Real
+
     from inferchip.errors import positive
 
-    positive(name, v)  # type: ignore[arg-type]  # refuses a non-number, naming it
-    if name == "batch" and not float(v) % 1 == 0:  # type: ignore[arg-type]
-        raise InvalidSettingError(f"batch must be a whole number of sequences, got {v!r}; allowed: 1, 2, 3, ...")
-    if not math.isfinite(float(v)):  # type: ignore[arg-type]
-        raise InvalidSettingError(f"{name} must be finite, got {v!r}")
+    if v is None or isinstance(v, bool) or not isinstance(v, Real):  # positive() lets None (not given) pass
+        raise InvalidSettingError(f"{name} must be a number, got {v!r} ({type(v).__name__}); allowed: a finite "
+                                  "number above 0")
+    positive(name, cast(float, v))  # (a Real: 10**400 is refused there, not overflowed here)
+    if name in ("batch", "requests_per_user") and not v % 1 == 0:
+        raise InvalidSettingError(f"{name} must be a whole number, got {v!r}; allowed: 1, 2, 3, ...")
 
 
 def chip_cost(chip: ChipInput, *, estimate: str = "central", assumptions: str | None = None) -> ChipCost:
@@ -175,9 +179,16 @@ def curve(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec, *, concur
                 raise InvalidSettingError(f"concurrencies: {c!r} is no whole number of users; allowed: 1, 2, 3, ...")
         concurrencies = [int(c) for c in concurrencies]
     setting = serving_setting(chip, model, **system)
+    setting.model.check_context(input_tokens + output_tokens,
+                                f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")
     caps = run_caps(None, setting.chip)
     setting = setting.with_chunk(chunk_tokens)
     step, replicas = serving_step(setting.with_padding(run_padding_at(None, setting.chip, setting.chunk_tokens)))
+    # its largest point's run, bounded as every run is (None: the default sweep ends at the running-batch cap)
+    users = max(concurrencies) if concurrencies else caps.max_num_seqs * step.ranks * replicas
+    if requests_per_user * users > MAX_REQUESTS:  # 10**6 requests per user ran on without end
+        raise InvalidSettingError(f"requests_per_user {requests_per_user:,} x {users:,} users: above the simulator's "
+                                  f"cap of {MAX_REQUESTS:,} requests per run; allowed: a product within it")
     return throughput_interactivity_curve(step, input_tokens, output_tokens, concurrencies=concurrencies,
                                           requests_per_user=int(requests_per_user), seed=seed, replicas=replicas,
                                           scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs,

@@ -29,6 +29,7 @@ from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.engine.padding import PaddingLadder
 from inferchip.spec.model import ModelSpec
+from inferchip.workload.limits import MAX_BATCH, MAX_TOKENS
 
 if TYPE_CHECKING:  # cost.economics is imported where a prediction is priced
     from inferchip.catalog.chips import ChipInput
@@ -59,16 +60,17 @@ def lengths_given(input_tokens: float | None, output_tokens: float | None) -> No
     """Refuse a length of None (:func:`positive` reads None as an option not given, but a length has no default
     here): ``output_tokens=None`` was a raw TypeError from the context-window sum."""
     for name, v in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
-        if v is None:
-            raise InvalidSettingError(f"{name} must be a number of tokens, got None; allowed: a finite number above 0")
+        if v is None or v > MAX_TOKENS:  # 10**400: a raw OverflowError from deep inside (the CLI's bound, stop 50)
+            raise InvalidSettingError(f"{name} must be a number of tokens, got {v!r}; allowed: a finite number above "
+                                      f"0, at most {MAX_TOKENS:,}")
 
 
 def whole_batch(batch: float | None) -> None:
     """Refuse a static batch that is not a whole number of sequences (after :func:`positive`): ``batch=2.5`` was
     priced as 2.5 prompts while the answer said ``batch`` 2 (the CLI's ``--batch`` takes whole numbers only)."""
-    if batch is not None and batch % 1 != 0:
+    if batch is not None and (batch % 1 != 0 or batch > MAX_BATCH):
         raise InvalidSettingError(f"--batch must be a whole number of sequences, got {batch!r}; allowed: a whole "
-                                  "number from 1")
+                                  f"number from 1 to {MAX_BATCH:,}")
 
 
 def predict(
@@ -136,8 +138,8 @@ def predict(
     except TypeError:  # an unhashable argument: resolve_setting keys it by identity
         setting, hashable = None, False
     try:  # finite and above 0 (a NaN, an infinity or a string: named below, not a raw error further on)
-        lengths_ok = (0 < input_tokens < math.inf and 0 < output_tokens < math.inf
-                      and (batch is None or (0 < batch < math.inf and batch % 1 == 0)))
+        lengths_ok = (0 < input_tokens <= MAX_TOKENS and 0 < output_tokens <= MAX_TOKENS
+                      and (batch is None or (0 < batch <= MAX_BATCH and batch % 1 == 0)))
     except TypeError:
         lengths_ok = False
     if setting is None or not lengths_ok:  # check every number, naming a bad one

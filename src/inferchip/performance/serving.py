@@ -322,6 +322,8 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     from inferchip.sim.batching.scheduler import rank_scheduler, run_caps, run_padding_at
 
     setting = serving_setting(chip, model, **system)
+    setting.model.check_context(input_tokens + output_tokens,  # predict's and the CLI's check: 1,000,000-token
+                                f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")  # prompts ran
     caps = run_caps(None, setting.chip)  # as `inferchip serve` without --engine (its engine_choice), resolved once
     setting = setting.with_chunk(chunk_tokens)  # None: the setting's (resolve_setting's default: caps.chunk_tokens)
     padding = run_padding_at(None, setting.chip, setting.chunk_tokens)  # the back end's compiled step shapes
