@@ -108,8 +108,7 @@ class ChipSpec(Frozen):
             f"  dense TFLOP/s: {peaks or '-'}",
             f"  memory {pick(self.memory.capacity):,g} {self.memory.capacity_unit} {self.memory.type} at "
             f"{_figure(bw)} TB/s" + ("" if self.memory.measured_bandwidth is None else  # the rate the model streams
-                                     f" (measured {self.memory.measured_bandwidth.tb_per_s:g}: "
-                                     "memory.measured_bandwidth, what the model streams)"),
+                                     f", modelled at its measured {self.memory.measured_bandwidth.tb_per_s:g}"),
             f"  TDP {'-' if tdp is None else f'{tdp:,.0f} W'}; every field: .model_dump()>"])
 
     @field_validator("id")
