@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from inferchip.sim.runs.curve import CurveResult
 
 MAX_SWEEP_POINTS = 1_000_000
-"""The most points one :func:`sweep` takes (the product of its vectors' lengths): at ~50 us a point, under a minute."""
+"""The most points one :func:`sweep` takes (the product of its vectors' lengths): ~0.2 ms a point, minutes at most."""
 
 _SKIP = ("breakdown", "notes", "memory_breakdown_bytes")  # per-point structures: the Prediction's own, not columns
 
