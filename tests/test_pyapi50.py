@@ -205,6 +205,9 @@ def test_chip_cost_and_curve_are_api_calls_with_short_reprs() -> None:
     assert len(repr(cur)) < 200
     with pytest.raises(InvalidSettingError):
         ic.curve(H100, L1, concurrencies=[0])
+    s = ic.resolve_setting(H100, L1, tp=1)  # the package docstring's example: a resolved Setting alone
+    assert list(ic.curve(s, concurrencies=[2], input_tokens=256, output_tokens=32,
+                         requests_per_user=2).to_dataframe()["concurrency"]) == [2]
 
 
 def test_serve_and_curve_refuse_a_prompt_beyond_the_context_and_an_endless_run() -> None:

@@ -27,6 +27,7 @@ from inferchip.workload.limits import MAX_REQUESTS
 
 if TYPE_CHECKING:
     from inferchip.cost.chip_cost import ChipCost
+    from inferchip.performance.setting import Setting
     from inferchip.sim.runs.curve import CurveResult
 
 MAX_SWEEP_POINTS = 1_000_000
@@ -157,13 +158,14 @@ def chip_cost(chip: ChipInput, *, estimate: str = "central", assumptions: str | 
     return cost_of(load_chip(chip), load_assumptions(assumptions), estimate_level(estimate))
 
 
-def curve(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec, *, concurrencies: Sequence[int] | None = None,
-          input_tokens: int = 1024, output_tokens: int = 1024, requests_per_user: int = 8, seed: int = 0,
-          chunk_tokens: int | None = None, **system: Any) -> CurveResult:
-    """The throughput-interactivity curve of closed loops of users on one layout (``system``: ``count``, ``tp``,
-    ``pp``, ``ep``, ``weights``, ... as ``ic.serve`` takes them), scheduled as ``ic.serve`` schedules a run (the chip's
-    running-batch cap and step budget). ``concurrencies``: the users of each point (None: up to the memory or the cap);
-    ``.to_dataframe()``: one row per point (tokens/s per chip and per user, TTFT, TPOT)."""
+def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec | None = None, *,
+          concurrencies: Sequence[int] | None = None, input_tokens: int = 1024, output_tokens: int = 1024,
+          requests_per_user: int = 8, seed: int = 0, chunk_tokens: int | None = None, **system: Any) -> CurveResult:
+    """The throughput-interactivity curve of closed loops of users on one layout (``chip`` a resolved one-layout
+    Setting, or chip and model with ``system``: ``count``, ``tp``, ``pp``, ``ep``, ``weights``, ... as ``ic.serve``
+    takes them), scheduled as ``ic.serve`` schedules a run (the chip's running-batch cap and step budget).
+    ``concurrencies``: the users of each point (None: up to the memory or the cap); ``.to_dataframe()``: one row per
+    point (tokens/s per chip and per user, TTFT, TPOT)."""
     from inferchip.errors import positive
     from inferchip.performance.serving import serving_setting, serving_step
     from inferchip.sim.batching.scheduler import rank_scheduler, run_caps, run_padding_at
