@@ -34,7 +34,7 @@ def monkeypatch_module():
 
 def test_held_out_server_rows_are_scored_by_the_model_validate_reports(cases):
     rep = calibrate(cases, Calibration(), workers=1, max_evaluations=8)
-    assert SCORE_SERVER_MODEL == "auto"  # validate's default (interfaces/cmd_validate.py, --server-model)
+    assert SCORE_SERVER_MODEL == "auto"  # validate's default (interfaces/validating/command.py, --server-model)
     server = [r for r in rep.held_out if r.case.scenario == "server"]
     assert len(server) == 2
     for r in server:

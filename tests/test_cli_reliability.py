@@ -161,7 +161,7 @@ def test_validate_workers_are_capped_at_the_cores(tmp_path, monkeypatch, capsys)
                         lambda cases, cal, **kw: seen.update(kw) or [])
     monkeypatch.setattr("inferchip.validation.validate.summarize",
                         lambda results, by=None: {"overall": {}, "groups": {}})
-    monkeypatch.setattr("inferchip.interfaces.cmd_validate._read", lambda cases: ["a case"])
+    monkeypatch.setattr("inferchip.interfaces.validating.command._read", lambda cases: ["a case"])
     assert main(["validate", "x.csv", "--workers", "100000", "--format", "json"]) == 0
     cores = len(os.sched_getaffinity(0))
     assert seen["workers"] == cores

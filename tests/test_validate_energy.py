@@ -96,7 +96,7 @@ def test_calibrate_leaves_energy_rows_out(monkeypatch):
 def test_cli_validates_performance_and_energy_files_together(tmp_path):
     from typer.testing import CliRunner
 
-    import inferchip.interfaces.cmd_validate  # noqa: F401  (registers the command)
+    import inferchip.interfaces.validating.command  # noqa: F401  (registers the command)
     from inferchip.interfaces.app import app
 
     perf = tmp_path / "perf.csv"

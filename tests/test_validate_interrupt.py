@@ -47,7 +47,7 @@ def test_an_interrupt_cancels_the_groups_not_started(tmp_path, monkeypatch):
 def test_long_runs_show_a_progress_bar_on_a_terminal_with_json_output_too(monkeypatch):
     """`validate ... --format json > X.json` (the documented closed-loop command) runs for minutes: the bar
     goes to stderr, the JSON to stdout, so a terminal shows it whatever the format."""
-    from inferchip.interfaces import cmd_validate
+    from inferchip.interfaces.validating import command as cmd_validate
 
     seen: dict = {}
 

@@ -39,7 +39,7 @@ def test_vision_files_alone_with_no_llm_option_are_validated(vision_csv):
 @pytest.mark.parametrize("bad", ["unit", "engine"])
 def test_a_bad_llm_file_or_engine_beside_vision_files_is_refused_before_the_vision_work(vision_csv, tmp_path,
                                                                                         monkeypatch, bad):
-    import inferchip.interfaces.vision_validate as vv
+    import inferchip.interfaces.validating.vision_cases as vv
 
     def no_vision(*_a, **_k):
         raise AssertionError("the vision rows ran before the LLM file and options were checked")

@@ -17,6 +17,10 @@ The public API (what a script uses; everything else may move)::
     f = ic.frame_cost("nvidia-l4", net, [1, 8])            # FrameCost: seconds, joules, W per call of 1, 8 frames
     run = ic.serve(s, rate_per_s=4.0, num_requests=200)    # serving simulation summary (dict)
     rows = ic.validate()                                   # list of CaseResult (shipped cases)
+    df = ic.sweep(["nvidia-h100-sxm-80gb", "amd-mi300x"], "meta-llama/Llama-3.1-8B",
+                  batch=range(1, 513), input_tokens=[512, 4096])  # DataFrame: one row per point, `fits` per row
+    cost = ic.chip_cost("nvidia-h100-sxm-80gb")            # ChipCost: dies, yield, wafer, HBM, package vs price
+    c = ic.curve(s, concurrencies=[1, 8, 64])              # CurveResult (.to_dataframe()): tokens/s per chip, user
     result = ic.review(chips=["nvidia-h100-sxm-80gb"], models=["meta-llama/Llama-3.1-8B"])
 
 Without ``weights=`` a model is priced in the format its checkpoint ships (its config's ``quantization_config``,
@@ -24,6 +28,11 @@ else its ``torch_dtype``: MXFP4 for gpt-oss, FP8 for DeepSeek-R1/V3); ``Predicti
 ``Setting.weights_source`` and ``serve``'s ``weights_source`` say where the format came from. Activations and KV
 then default to what the engines do with that checkpoint (KV in its model dtype, ``--kv-cache-dtype auto``;
 ``mapping.format_defaults.format_sources``), said in ``activations_source`` and ``kv_source``.
+
+A chip is a catalogue id, a chip YAML's path (str or ``pathlib.Path``), a ``ChipSpec`` (``load_chip``'s, or
+``load_chip(...).model_copy(update=...)``) or a ``ChipParams``; a model an id, a config.json's path, a ModelSpec or
+the config's mapping (a dict, as ``json.load`` reads it). A bad argument raises an ``inferchip.errors`` exception
+naming it (``InvalidSettingError``, ``UnknownIdError`` with the closest ids, ``SpecError`` naming file and field).
 
 Names are imported on first use, so ``import inferchip`` stays cheap.
 """
@@ -51,22 +60,36 @@ _API: dict[str, str] = {
     "review": "inferchip.review.review",
     "frame_cost": "inferchip.performance.vision",
     "load_network": "inferchip.performance.vision",
+    "sweep": "inferchip.interfaces.api",
+    "chip_cost": "inferchip.interfaces.api",
+    "curve": "inferchip.interfaces.api",
+    "ChipSpec": "inferchip.spec.chip",
+    "ChipParams": "inferchip.spec.chip",
+    "ModelSpec": "inferchip.spec.model",
 }
 
 __all__ = [
     "__version__", "load_chip", "load_model", "predict", "predict_setting", "ask", "Prediction",
     "resolve_setting", "Setting", "Question", "LengthDist", "serve", "validate", "review", "frame_cost", "load_network",
+    "sweep", "chip_cost", "curve", "ChipParams",
 ]
+# ``ic.ChipSpec`` and ``ic.ModelSpec`` (the pydantic records load_chip and load_model return, for annotations and
+# ``model_copy``) resolve too but stay out of ``__all__``: help(ic) would print pydantic's ~500 lines of BaseModel
+# methods for each (help(ic) 34,000 -> 109,000 characters); help(ic.ChipSpec) has them.
 
 if TYPE_CHECKING:  # pragma: no cover
     from inferchip.catalog.chips import load_chip
     from inferchip.catalog.models import load_model
+    from inferchip.interfaces.api import chip_cost, curve, sweep
     from inferchip.performance.operating import LengthDist, Question
     from inferchip.performance.predict import Prediction, ask, predict, predict_setting
     from inferchip.performance.serving import serve
     from inferchip.performance.setting import Setting, resolve_setting
     from inferchip.performance.vision import frame_cost, load_network
     from inferchip.review.review import review
+    from inferchip.spec.chip import ChipParams
+    from inferchip.spec.chip import ChipSpec as ChipSpec  # (re-exported though not in __all__)
+    from inferchip.spec.model import ModelSpec as ModelSpec
     from inferchip.validation.validate import validate
 
 

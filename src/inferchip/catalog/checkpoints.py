@@ -118,10 +118,15 @@ def checkpoint_weights(model_id: str, config: UserConfig | None = None) -> Check
     return _weights_from_config(*_with_sidecar(cfg, path))
 
 
-def _with_sidecar(cfg: object, path: Path) -> tuple[object, str]:
+def _with_sidecar(cfg: object, path: Path | None) -> tuple[object, str]:
     """(``cfg``, where it was read) with the quantisation of the ModelOpt ``hf_quant_config.json`` beside ``path``
     as its ``quantization_config`` (quant_method modelopt) where ``cfg`` states none: ModelOpt's older exports state
-    it there alone, and the engines read it (module doc). A sidecar of the wrong shape is a :class:`SpecError`."""
+    it there alone, and the engines read it (module doc). A sidecar of the wrong shape is a :class:`SpecError`.
+    ``path`` None: a config given as a Python mapping, which has no folder and so no sidecar."""
+    if path is None:
+        from inferchip.catalog.models import CONFIG_DICT
+
+        return cfg, CONFIG_DICT
     side = path.parent / HF_QUANT_CONFIG
     if not isinstance(cfg, dict) or cfg.get("quantization_config") is not None or not side.is_file():
         return cfg, str(path)

@@ -6,9 +6,8 @@ TB/s, GB/s, W, USD); its ``family`` selects the micro-architecture defaults
 turns both into SI :class:`~inferchip.spec.chip.ChipParams` for the cost models, at the
 ``low``, ``central`` or ``high`` value of estimated (Range) figures.
 
-``load_chip`` takes a catalogue id or a path to a user's YAML. Malformed files raise
-:class:`~inferchip.errors.SpecError` naming the file, the field and the value; unknown ids
-raise :class:`~inferchip.errors.UnknownIdError` with the closest ids.
+``load_chip`` takes a catalogue id or a user's YAML path. Malformed files raise :class:`~inferchip.errors.SpecError`
+naming the file, the field and the value; unknown ids :class:`~inferchip.errors.UnknownIdError` with the closest ids.
 """
 
 from __future__ import annotations
@@ -338,12 +337,19 @@ def resolve_chip_id(given: str) -> str:
     return {k.lower(): k for k in bundled}.get(g.lower(), g)
 
 
-def load_chip(id_or_path: str | Path) -> ChipSpec:
-    """A bundled chip by id, or a user's chip YAML by path.
+ChipInput = str | Path | ChipSpec  # a catalogue id, a chip YAML's path, or a ChipSpec (load_chip's, or built in code)
 
-    Raises UnknownIdError (with the closest ids) for an unknown id, SpecError for a missing or
-    malformed file (naming the file, the field and the value).
+
+def load_chip(id_or_path: ChipInput) -> ChipSpec:
+    """A bundled chip by id, or a user's chip YAML by path (a ChipSpec is returned as it is). Raises UnknownIdError
+    (with the closest ids) for an unknown id, SpecError for a missing or malformed file (naming the file, the field
+    and the value), InvalidSettingError for another type (None was "unknown chip 'None'. Closest: sambanova-sn40l").
     """
+    if isinstance(id_or_path, ChipSpec):
+        return id_or_path
+    if not isinstance(id_or_path, str | Path):
+        raise InvalidSettingError(f"chip: {id_or_path!r} ({type(id_or_path).__name__}) names no chip; allowed: a "
+                                  "catalogue id, a chip YAML path, a ChipSpec (ic.load_chip) or a ChipParams")
     if isinstance(id_or_path, Path):
         return _load_path(id_or_path.resolve())
     given = resolve_chip_id(str(id_or_path))
@@ -363,8 +369,8 @@ def all_chips() -> list[ChipSpec]:
     return [load_chip(i) for i in chip_ids()]
 
 
-def get_chip_params(id_or_path: str | Path, level: EstimateLevel = "central") -> ChipParams:
-    """SI parameters of a chip (catalogue id or YAML path) at an estimate level of its Range figures."""
+def get_chip_params(id_or_path: ChipInput, level: EstimateLevel = "central") -> ChipParams:
+    """SI parameters of a chip (catalogue id, YAML path or ChipSpec) at an estimate level of its Range figures."""
     if level not in _LEVELS:
         raise InvalidSettingError(f"estimate level '{level}' not allowed; use one of {', '.join(_LEVELS)}")
     spec = load_chip(id_or_path)

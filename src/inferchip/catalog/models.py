@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from inferchip.catalog.hf_config import model_spec_from_config
 from inferchip.catalog.yaml_io import exists, is_dir, is_file, not_a_file, read_mapping
-from inferchip.errors import SpecError, UnknownIdError
+from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
 from inferchip.input_files import user_path
+from inferchip.spec.chip import ChipParams, ChipSpec, EstimateLevel
 from inferchip.spec.model import ModelSpec
+
+if TYPE_CHECKING:
+    from inferchip.catalog.chips import ChipInput
 
 _DATA = Path(__file__).parent
 _MODELS_DIR = _DATA / "models"
@@ -177,13 +183,23 @@ def _load_bundled(model_id: str) -> ModelSpec:
     return model_spec_from_config(read_mapping(path), model_id, f"catalog/models/{path.name}")
 
 
+CONFIG_DICT = "the config dict"
+"""Where a config given as a Python mapping was read, in messages (it has no file)."""
+
+
 @dataclass(frozen=True)
 class UserConfig:
     """A user's config file read once: where it is and its parsed mapping, from which the model
-    (:func:`model_from_user_config`) and its checkpoint's formats (``catalog.checkpoints``) are all read."""
+    (:func:`model_from_user_config`) and its checkpoint's formats (``catalog.checkpoints``) are all read.
+    ``path`` None: a mapping given in Python (``load_model({...})``), which has no file and no sidecar."""
 
-    path: Path
+    path: Path | None
     mapping: dict[str, Any]
+
+    def __hash__(self) -> int:
+        """By content, as equality is: a setting resolved for one config is reused for an equal one only (keyed by
+        identity, a mapping freed and another made at its address would have found the first one's setting)."""
+        return hash((self.path, json.dumps(self.mapping, sort_keys=True, default=repr)))
 
 
 def read_user_config(path: Path) -> UserConfig:
@@ -198,6 +214,8 @@ def model_from_user_config(config: UserConfig) -> ModelSpec:
     for a file called ``config.json``, else the file stem."""
     path = config.path
     name = config.mapping.get("_name_or_path")
+    if path is None:  # a mapping given in Python: its _name_or_path (transformers' to_dict() writes it), else a name
+        return model_spec_from_config(config.mapping, str(name) if name else "user-config", CONFIG_DICT)
     model_id = str(name) if name else (path.parent.name if path.name == "config.json" else path.stem)
     return model_spec_from_config(config.mapping, model_id or path.stem, str(path))
 
@@ -207,17 +225,39 @@ def load_user_config(path: Path) -> ModelSpec:
     return model_from_user_config(read_user_config(path))
 
 
-def load_model(id_or_path: str | Path) -> ModelSpec:
-    """A bundled model, an alias (base architecture, requested id) or a user's config file.
+ModelInput = str | Path | Mapping[str, Any]
+"""What names an LLM: a catalogue id or alias, a path to a ``config.json`` (or its folder), or the config's mapping."""
 
-    Unknown ids raise :class:`UnknownIdError` naming the closest catalogue ids.
+
+def load_model(id_or_path: ModelInput) -> ModelSpec:
+    """A bundled model, an alias (base architecture, requested id), a user's config file or its mapping (a dict as
+    ``json.load`` or transformers' ``PretrainedConfig.to_dict()`` gives it; its id: ``_name_or_path``, else
+    ``user-config``).
+
+    Unknown ids raise :class:`UnknownIdError` naming the closest catalogue ids; another type of argument
+    :class:`InvalidSettingError` naming it.
     """
     return load_model_config(id_or_path)[0]
 
 
-def load_model_config(id_or_path: str | Path) -> tuple[ModelSpec, UserConfig | None]:
+def model_type_error(model: object) -> InvalidSettingError:
+    """The error of a ``model`` argument of no type the API reads."""
+    return InvalidSettingError(f"model: {model!r} ({type(model).__name__}) names no model; allowed: a catalogue id "
+                               "(`inferchip models`), a config.json path, a config dict or a ModelSpec (ic.load_model)")
+
+
+def load_model_config(id_or_path: ModelInput) -> tuple[ModelSpec, UserConfig | None]:
     """:func:`load_model`'s model with the user's config file it read (None for a catalogue id or alias), for a
     caller that also reads the checkpoint's formats from it (``performance.setting``: the file read once)."""
+    if isinstance(id_or_path, Mapping):
+        if not all(isinstance(k, str) for k in id_or_path):
+            bad = [k for k in id_or_path if not isinstance(k, str)][:3]
+            raise InvalidSettingError(f"model: a config dict's keys must be texts, got {bad!r}; allowed: "
+                                      "config.json's field names")
+        config = UserConfig(None, dict(id_or_path))
+        return model_from_user_config(config), config
+    if not isinstance(id_or_path, str | Path):
+        raise model_type_error(id_or_path)
     if isinstance(id_or_path, Path):
         config = read_user_config(id_or_path)
         return model_from_user_config(config), config
@@ -300,3 +340,29 @@ def parse_param_count(text: str) -> ReportedCount:
             value, exact = precise[0], True
     active = _figure(rest) if "active" in rest.lower() else None
     return ReportedCount(value, exact, "nominal" in text.lower(), active[0] if active else None)
+
+
+def input_key(x: object) -> object:
+    """A ChipSpec or config mapping as its content (its text), other arguments as they are, for a cache of the API's
+    calls: a notebook's loop over one such object finds its setting again, and one changed in place is resolved
+    afresh (keyed by identity, it was not; unhashable, ``predict`` cached nothing for them)."""
+    if isinstance(x, ChipSpec):
+        return ("ChipSpec", x.model_dump_json())
+    return ("config", json.dumps(x, sort_keys=True, default=repr)) if isinstance(x, Mapping) else x
+
+
+def api_inputs(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec, chip_spec: ChipSpec | None,
+               config: UserConfig | None, estimate: str
+               ) -> tuple[str | ChipParams, str | ModelSpec, ChipSpec | None, UserConfig | None]:
+    """The API's chip and model as ``performance.setting.resolve_setting`` takes them: a ChipSpec (or a chip YAML's
+    Path) as its parameters at ``estimate`` with the spec, a config mapping (or a config's Path) as its ModelSpec with
+    the config read; an argument of another type is an InvalidSettingError naming it."""
+    from inferchip.catalog.chips import get_chip_params, load_chip
+
+    if not isinstance(chip, str | ChipParams):
+        spec = load_chip(chip)
+        level = estimate if estimate in ("low", "central", "high") else "central"  # resolve_setting names a bad one
+        chip, chip_spec = get_chip_params(spec, cast(EstimateLevel, level)), chip_spec or spec
+    if not isinstance(model, str | ModelSpec):
+        model, config = load_model_config(model)
+    return chip, model, chip_spec, config

@@ -1,21 +1,18 @@
 """What one packaged chip costs to make, line by line with sources, checked against its price.
 
-The silicon model (:mod:`inferchip.cost.silicon`, METHODS.md 2.11) gives, for a chip with a
-die area and a process node: dies per wafer, negative-binomial yield, wafer price, good-die
-cost; then memory (GiB x price per GiB of its memory level), package and final test, summed
-by :func:`inferchip.cost.economics.manufacturing_cost_usd`. Every line names the
-assumption it comes from (``catalog/assumptions.yaml``).
+The silicon model (:mod:`inferchip.cost.silicon`, METHODS.md 2.11) gives, for a die area and a process node: dies
+per wafer, negative-binomial yield, wafer price, good-die cost; then memory (GiB x price per GiB of its memory level),
+package and final test (:func:`inferchip.cost.economics.manufacturing_cost_usd`), each line with its assumption
+(``catalog/assumptions.yaml``).
 
-Reality check: where a reported price is public, ``price / cost`` is shown with the implied
-gross margin ``1 - cost / price``. Where a cloud $/h is public, it is set beside the TCO per
-hour of owning the chip at its manufacturing cost (:mod:`inferchip.cost.tco`, its system's terms, power at TDP
-with the chip's share of an n-accelerator server, n = min(scale-up domain, 8)), so
-``cloud / TCO-at-cost`` is the markup of the whole chain (vendor, system builder, cloud).
+Reality check: where a reported price is public, ``price / cost`` is shown with the implied gross margin
+``1 - cost / price``. Where a cloud $/h is public, it is set beside the TCO per hour of owning the chip at its
+manufacturing cost (:mod:`inferchip.cost.tco`, its system's terms, power at TDP with the chip's share of an
+n-accelerator server, n = min(scale-up domain, 8)), so ``cloud / TCO-at-cost`` is the markup of the whole chain.
 
-A chip without die area or node is costed by its reported price (status ``price_only``);
-one with neither gets status ``unknown`` and a message saying so, never a zero. Wafer-scale
-parts (fewer than one die per wafer) are outside the dies-per-wafer model and handled the
-same way, with the reason.
+A chip without die area or node is costed by its reported price (status ``price_only``); one with neither gets
+status ``unknown`` and a message saying so, never a zero. Wafer-scale parts (fewer than one die per wafer) are
+outside the dies-per-wafer model and handled the same way, with the reason.
 """
 
 from __future__ import annotations
@@ -94,13 +91,16 @@ class ChipCost:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def __repr__(self) -> str:  # the dataclass's printed every line with its source: ~4,900 characters for an H100
+        cost, price = ("-" if v is None else f"${v:,.0f}" for v in (self.manufacturing_cost_usd, self.price_usd))
+        return (f"<ChipCost {self.chip_id} ({self.status}): manufacturing {cost}, price {price}; "
+                f"{len(self.lines)} lines with sources: .lines, .breakdown_usd, .to_dict()>")
+
 
 def _node_key(table: dict[str, float], node_nm: float) -> str:
     """The node class a lookup by node uses (smallest tabulated node >= node), for its citation."""
-    for k in sorted(table, key=float):
-        if float(k) >= node_nm - 1e-9:
-            return k
-    return sorted(table, key=float)[-1]
+    keys = sorted(table, key=float)
+    return next((k for k in keys if float(k) >= node_nm - 1e-9), keys[-1])
 
 
 def _node_class(table: dict[str, float], key: str, node_nm: float) -> str:

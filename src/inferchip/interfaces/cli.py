@@ -46,11 +46,11 @@ if TYPE_CHECKING:  # the click that typer >= 0.16 vendors (the click package bef
     from typer._click.exceptions import ClickException
     from typer.models import CommandInfo
 
-_OPTIONAL_COMMANDS = ("cmd_validate", "cmd_serve", "cmd_curve", "cmd_review", "cmd_cost", "cmd_drive", "cmd_vision",
-                      "cmd_explore")
+_OPTIONAL_COMMANDS = ("validating.command", "cmd_serve", "cmd_curve", "cmd_review", "cmd_cost", "cmd_drive",
+                      "cmd_vision", "cmd_explore")
 _COMMAND_MODULES = {"chips": "cmd_catalog", "models": "cmd_catalog", "predict": "cmd_predict",
-                    "serve": "cmd_serve", "curve": "cmd_curve", "validate": "cmd_validate",
-                    "calibrate": "cmd_validate", "review": "cmd_review", "cost": "cmd_cost", "drive": "cmd_drive",
+                    "serve": "cmd_serve", "curve": "cmd_curve", "validate": "validating.command",
+                    "calibrate": "validating.command", "review": "cmd_review", "cost": "cmd_cost", "drive": "cmd_drive",
                     "vision": "cmd_vision", "explore": "cmd_explore"}
 
 

@@ -303,7 +303,7 @@ class FastLayout:
             deferred = (self._fill, pre, dec, None, False, 0.0)
         h = self.head
         p = _new_prediction(Prediction)  # its fields as Prediction(...) sets them; breakdown and extra when read
-        p.__dict__ = {
+        p.__dict__.update({  # (a frozen record: its __dict__ filled, not assigned)
             "chip_id": h[0], "model_id": h[1], "num_chips": num_chips, "tp": h[2], "pp": h[3], "ep": h[4],
             "replicas": replicas, "batch": batch, "mode": "static" if static else "continuous",
             "input_tokens": round(i), "output_tokens": out, "ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e,
@@ -314,7 +314,7 @@ class FastLayout:
             "memory_capacity_per_chip_bytes": self.capacity, "weights": h[5], "activations": h[6], "kv": h[7],
             "compute_format": h[8], "weights_source": h[9],
             "activations_source": h[10], "kv_source": h[11], "notes": notes, "attn_dp": self.layout.attn_dp,
-            "runtime_devices_per_package": h[12], "_deferred": deferred}
+            "runtime_devices_per_package": h[12], "_deferred": deferred})
         return p
 
     def _fill(self, d: dict[str, Any], pre: tuple[float, ...], dec: tuple[float, ...], power: float | None,

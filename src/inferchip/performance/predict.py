@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from inferchip.catalog.models import api_inputs, input_key
 from inferchip.cost.step import StepCost
 from inferchip.errors import DoesNotFitError, InferchipError, InternalError, InvalidSettingError, positive
 from inferchip.mapping.layout import Layout
@@ -28,9 +29,11 @@ from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.engine.padding import PaddingLadder
 from inferchip.spec.model import ModelSpec
+from inferchip.workload.limits import MAX_BATCH, MAX_TOKENS
 
 if TYPE_CHECKING:  # cost.economics is imported where a prediction is priced
-    from inferchip.catalog.models import UserConfig
+    from inferchip.catalog.chips import ChipInput
+    from inferchip.catalog.models import ModelInput, UserConfig
     from inferchip.cost.economics import ChipEconomy
 
 __all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
@@ -57,21 +60,22 @@ def lengths_given(input_tokens: float | None, output_tokens: float | None) -> No
     """Refuse a length of None (:func:`positive` reads None as an option not given, but a length has no default
     here): ``output_tokens=None`` was a raw TypeError from the context-window sum."""
     for name, v in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
-        if v is None:
-            raise InvalidSettingError(f"{name} must be a number of tokens, got None; allowed: a finite number above 0")
+        if v is None or v > MAX_TOKENS:  # 10**400: a raw OverflowError from deep inside (the CLI's bound, stop 50)
+            raise InvalidSettingError(f"{name} must be a number of tokens, got {v!r}; allowed: a finite number above "
+                                      f"0, at most {MAX_TOKENS:,}")
 
 
 def whole_batch(batch: float | None) -> None:
     """Refuse a static batch that is not a whole number of sequences (after :func:`positive`): ``batch=2.5`` was
     priced as 2.5 prompts while the answer said ``batch`` 2 (the CLI's ``--batch`` takes whole numbers only)."""
-    if batch is not None and batch % 1 != 0:
+    if batch is not None and (batch % 1 != 0 or batch > MAX_BATCH):
         raise InvalidSettingError(f"--batch must be a whole number of sequences, got {batch!r}; allowed: a whole "
-                                  "number from 1")
+                                  f"number from 1 to {MAX_BATCH:,}")
 
 
 def predict(
-    chip: str | ChipParams,
-    model: str | ModelSpec,
+    chip: ChipInput | ChipParams,
+    model: ModelInput | ModelSpec,
     *,
     count: int = 1,
     weights: str | None = None,
@@ -98,7 +102,8 @@ def predict(
 ) -> Prediction:
     """Predict one model on one system: TTFT, TPOT, throughput, memory, power, energy, money.
 
-    ``chip``/``model``: catalogue ids or file paths (or ChipParams/ModelSpec objects);
+    ``chip``/``model``: catalogue ids or file paths (str or Path), or objects (a ChipSpec as ``load_chip`` gives
+    it, a ChipParams; a ModelSpec, or a config.json's mapping: a dict);
     ``count``: chips in the system; ``weights``/``activations``/``kv``: number formats (``weights``
     None: what the model's checkpoint ships, its ``quantization_config`` else its ``torch_dtype``, said in
     ``Prediction.weights_source``; activations and KV then default to what the engines do with the checkpoint,
@@ -125,16 +130,16 @@ def predict(
     (:func:`ask`). Raises InvalidSettingError (a bad argument, naming the option) or
     DoesNotFitError (memory or the latency limits, with what would make it fit).
     """
-    key = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-           chip_spec, attention_weights, attention_out_weights, chunk_tokens, config, padding)
+    key = (input_key(chip), input_key(model), count, weights, activations, kv, tp, pp, ep, attn_dp, estimate,
+           calibration, assumptions, chip_spec, attention_weights, attention_out_weights, chunk_tokens, config, padding)
     hashable = True
     try:  # the setting of the same arguments as a recent call (checked and resolved then)
         setting = _RECENT.get(key)
     except TypeError:  # an unhashable argument: resolve_setting keys it by identity
         setting, hashable = None, False
     try:  # finite and above 0 (a NaN, an infinity or a string: named below, not a raw error further on)
-        lengths_ok = (0 < input_tokens < math.inf and 0 < output_tokens < math.inf
-                      and (batch is None or (0 < batch < math.inf and batch % 1 == 0)))
+        lengths_ok = (0 < input_tokens <= MAX_TOKENS and 0 < output_tokens <= MAX_TOKENS
+                      and (batch is None or (0 < batch <= MAX_BATCH and batch % 1 == 0)))
     except TypeError:
         lengths_ok = False
     if setting is None or not lengths_ok:  # check every number, naming a bad one
@@ -147,6 +152,7 @@ def predict(
         positive(TTFT_LIMIT, max_ttft_s)
         positive(TPOT_LIMIT, max_tpot_s)
     if setting is None:
+        chip, model, chip_spec, config = api_inputs(chip, model, chip_spec, config, estimate)
         setting = resolve_setting(chip, model, count=count, weights=weights, activations=activations, kv=kv, tp=tp,
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
                                   assumptions=assumptions, chip_spec=chip_spec, attention_weights=attention_weights,
@@ -365,10 +371,10 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
         if static and pre_thr and met.prefill_step_s is not None:
             stretch = max(stretch, float(pre_t / _at(met.prefill_step_s, shape, idx)))
         pred.notes.append(throttle_note(float(cp.tdp_w), bool(pre_thr) and static, bool(dec_thr), static, stretch))
-    pred.ttft_s, pred.tpot_s, pred.e2e_latency_s = ttft, tpot, e2e
-    pred.output_tokens_per_s = tput
-    pred.output_tokens_per_s_per_chip = tput / pred.num_chips
-    pred.output_tokens_per_s_per_user = 1.0 / tpot
+    figures = {"ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e, "output_tokens_per_s": tput,
+               "output_tokens_per_s_per_chip": tput / pred.num_chips, "output_tokens_per_s_per_user": 1.0 / tpot}
+    for name, v in figures.items():
+        object.__setattr__(pred, name, v)  # still being made: frozen to its readers
     money = setting.money
     pred.notes.extend(money.notes)
     per_chip = pred.output_tokens_per_s_per_chip

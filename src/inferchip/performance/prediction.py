@@ -24,7 +24,7 @@ ENERGY_AND_MONEY_KEYS = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Prediction:
     """One predicted setting. Times in seconds (``ttft_s``, ``tpot_s``, ``e2e_latency_s``),
     throughput in output tokens/s (whole system, per chip, per user), memory in bytes per chip,
@@ -106,8 +106,8 @@ class Prediction:
         a client measures them (vLLM ``benchmark_serving``); the steps are unchanged."""
         if not 0.0 <= host_s < float("inf"):
             raise ValueError(f"host_s must be a finite time >= 0, got {host_s!r}")
-        self.ttft_s += host_s
-        self.e2e_latency_s += host_s
+        object.__setattr__(self, "ttft_s", self.ttft_s + host_s)  # the record is frozen to its readers (stop 50)
+        object.__setattr__(self, "e2e_latency_s", self.e2e_latency_s + host_s)
 
     @property
     def has_tpot(self) -> bool:

@@ -15,13 +15,15 @@ power. Money ($ per million output tokens, tokens/s per $ of capex) is
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from inferchip.catalog.models import api_inputs
 from inferchip.errors import InvalidSettingError, positive
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.mapped import MappedModel
@@ -31,6 +33,10 @@ from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.engine.padding import PaddingLadder
 from inferchip.spec.model import ModelSpec
+
+if TYPE_CHECKING:
+    from inferchip.catalog.chips import ChipInput
+    from inferchip.catalog.models import ModelInput
 
 DEFAULT_MEMORY_TYPE = "HBM3"  # used only when no chip spec is given (said in the notes)
 
@@ -174,8 +180,9 @@ def step_energy_model(cp: ChipParams, spec: ChipSpec | None, assumptions: Assump
     return StepEnergyModel(spec, mem, cp.tdp_w, idle, assumptions)
 
 
-def serving_model(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None, *, count: int = 1,
-                  tp: int = 1, pp: int = 1, ep: int = 1, weights: str | None = None, activations: str | None = None,
+def serving_model(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec | None = None, *,
+                  count: int = 1, tp: int = 1, pp: int = 1, ep: int = 1, weights: str | None = None,
+                  activations: str | None = None,
                   kv: str | None = None, calibration: Calibration | str | None = None, estimate: str = "central",
                   attn_dp: bool = False, assumptions: str | Assumptions | None = None,
                   chip_spec: ChipSpec | None = None, chunk_tokens: int | None = None) -> tuple[ServingStepModel, int]:
@@ -196,7 +203,7 @@ def serving_model(chip: str | ChipParams | Setting, model: str | ModelSpec | Non
                                         chunk_tokens=chunk_tokens))
 
 
-def serving_setting(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None, **system: Any
+def serving_setting(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec | None = None, **system: Any
                     ) -> Setting:
     """The setting :func:`serving_model` simulates: ``chip`` itself where it is a Setting, else
     :func:`~inferchip.performance.setting.resolve_setting` of the arguments (``system``: as
@@ -205,7 +212,15 @@ def serving_setting(chip: str | ChipParams | Setting, model: str | ModelSpec | N
         return chip
     if model is None:
         raise InvalidSettingError("serving_model: give the model (or a resolved Setting as the chip)")
-    return resolve_setting(chip, model, **{"tp": 1, "pp": 1, "ep": 1, "attn_dp": False, **system})
+    known = inspect.signature(resolve_setting).parameters
+    for name in system:  # an unknown one was a TypeError naming resolve_setting, which the caller never called
+        if name not in known or name in ("chip", "model"):
+            raise TypeError(f"unexpected keyword argument {name!r}; allowed: the load's and "
+                            f"{', '.join(k for k in known if k not in ('chip', 'model'))}")
+    chip, model, spec, config = api_inputs(chip, model, system.pop("chip_spec", None), system.pop("config", None),
+                                           system.get("estimate", "central"))
+    return resolve_setting(chip, model, **{"tp": 1, "pp": 1, "ep": 1, "attn_dp": False, **system, "chip_spec": spec,
+                                           "config": config})
 
 
 def format_fields(setting: Setting) -> dict[str, str]:
@@ -266,8 +281,9 @@ def serving_economics(step: ServingStepModel, figures: dict[str, Any], num_chips
     return out
 
 
-def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None, *, rate_per_s: float | None = None,
-          concurrency: int | None = None, input_tokens: int = 1024, output_tokens: int = 1024,
+def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec | None = None, *,
+          rate_per_s: float | None = None, concurrency: int | None = None, input_tokens: int = 1024,
+          output_tokens: int = 1024,
           num_requests: int | None = None, duration_s: float | None = None, seed: int = 0, range_ratio: float = 0.8,
           slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, chunk_tokens: int | None = None,
           **system: Any) -> dict[str, Any]:
@@ -306,6 +322,8 @@ def serve(chip: str | ChipParams | Setting, model: str | ModelSpec | None = None
     from inferchip.sim.batching.scheduler import rank_scheduler, run_caps, run_padding_at
 
     setting = serving_setting(chip, model, **system)
+    setting.model.check_context(input_tokens + output_tokens,  # predict's and the CLI's check: 1,000,000-token
+                                f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")  # prompts ran
     caps = run_caps(None, setting.chip)  # as `inferchip serve` without --engine (its engine_choice), resolved once
     setting = setting.with_chunk(chunk_tokens)  # None: the setting's (resolve_setting's default: caps.chunk_tokens)
     padding = run_padding_at(None, setting.chip, setting.chunk_tokens)  # the back end's compiled step shapes

@@ -15,8 +15,9 @@ runtime sees as several devices (an MI250X: two GCDs, each its own GPU to ROCm; 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +36,9 @@ from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.vision import BATCH_MAX, MAX_VISION_CHIPS, VisionCalibration
 from inferchip.workload.vision.model import UNIT_GATHER, VisionNetwork
 from inferchip.workload.vision.network import load_network
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FrameCost", "MemoryNeed", "frame_cost", "load_network", "memory_need"]
 
@@ -102,6 +106,31 @@ class FrameCost:
     @property
     def frames_per_s(self) -> npt.NDArray[np.float64]:
         return self.batch / self.latency_s
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per batch point: ``batch`` (frames per call), ``latency_s``, ``frames_per_s``, ``energy_j`` (per
+        call), ``power_w``, and where given ``input_copy_s``, ``pipelined_s``, ``memory_per_chip_bytes`` and
+        ``over_memory`` (the call cannot run: its memory floor exceeds the usable memory)."""
+        import pandas as pd
+
+        cols = {"batch": self.batch, "latency_s": self.latency_s, "frames_per_s": self.frames_per_s,
+                "energy_j": self.energy_j, "power_w": self.power_w, "input_copy_s": self.input_copy_s,
+                "pipelined_s": self.pipelined_s, "memory_per_chip_bytes": self.memory_per_chip_bytes}
+        df = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in cols.items() if v is not None})
+        df["over_memory"] = df["batch"].isin(self.over_memory())
+        return df
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every figure, arrays as lists (one value per batch point), for JSON."""
+        d = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items() if k != "memory"}
+        return {**d, "frames_per_s": self.frames_per_s.tolist(), "notes": list(self.notes),
+                "memory": None if self.memory is None else asdict(self.memory)}
+
+    def __repr__(self) -> str:  # the dataclass's printed every array and note (~700 characters for two points)
+        pts = ", ".join(f"{b:g}: {t * 1e3:,.3g} ms" for b, t in zip(self.batch[:4], self.latency_s[:4], strict=True))
+        more = f" (+{len(self.batch) - 4} more)" if len(self.batch) > 4 else ""
+        return (f"<FrameCost {len(self.batch)} batch point(s), latency per call {pts}{more}; "
+                f"{self.flop_per_frame / 1e9:,.4g} GFLOP per frame; every figure: .to_dataframe(), .to_dict()>")
 
 
 _PARAMS: dict[int, tuple[ChipSpec, ChipParams]] = {}
@@ -201,12 +230,13 @@ def _check_fit(spec: ChipSpec, net: VisionNetwork, need: MemoryNeed, per_chip: n
         "input.spatial, an ONNX graph's --dim), a narrower --weights format, or a chip with more memory")
 
 
-def frame_cost(chip: ChipSpec | str, network: VisionNetwork | str, batch: npt.ArrayLike, *,
+def frame_cost(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path, batch: npt.ArrayLike, *,
                precision: str = "int8", chips: int = 1,
                calibration: VisionCalibration | str | Path | None = None) -> FrameCost:
-    """Latency, energy and power of running ``batch`` frames of ``network`` on ``chips`` copies of ``chip``."""
-    spec = load_chip(chip) if isinstance(chip, str) else chip
-    net = load_network(network) if isinstance(network, str) else network
+    """Latency, energy and power of running ``batch`` frames of ``network`` on ``chips`` copies of ``chip`` (an id,
+    a chip YAML's path or a ChipSpec)."""
+    spec = load_chip(chip)  # a ChipSpec as it is; None was a bare AttributeError ('family') from deep inside
+    net = network if isinstance(network, VisionNetwork) else load_network(network)  # a Path was taken as a network
     precision = check_format(precision, "precision")
     if isinstance(chips, bool) or not isinstance(chips, int | np.integer) or not 1 <= chips <= MAX_VISION_CHIPS:
         raise InvalidSettingError(f"chips: must be a whole number from 1 to {MAX_VISION_CHIPS:,}, got {chips!r}")

@@ -62,6 +62,9 @@ def _figure(v: float | None) -> str:
 
 
 class ChipSpec(Frozen):
+    """A chip as its YAML states it, in datasheet units (TFLOP/s, TB/s, GB/s, W, USD): what ``ic.load_chip`` returns
+    and every call taking a chip accepts. Frozen: a variant is ``spec.model_copy(update={...})``."""
+
     renamed_fields: ClassVar[dict[str, tuple[str, str]]] = _renamed({
         "memory.bandwidth_tbps": "memory.bandwidth_tb_per_s",
         "sram.bandwidth_tbps": "sram.bandwidth_tb_per_s",
@@ -104,7 +107,8 @@ class ChipSpec(Frozen):
             f"<ChipSpec {self.id}: {self.name} ({self.vendor}, {self.family}){' (estimate)' * self.estimate}",
             f"  dense TFLOP/s: {peaks or '-'}",
             f"  memory {pick(self.memory.capacity):,g} {self.memory.capacity_unit} {self.memory.type} at "
-            f"{_figure(bw)} TB/s",
+            f"{_figure(bw)} TB/s" + ("" if self.memory.measured_bandwidth is None else  # the rate the model streams
+                                     f", modelled at its measured {self.memory.measured_bandwidth.tb_per_s:g}"),
             f"  TDP {'-' if tdp is None else f'{tdp:,.0f} W'}; every field: .model_dump()>"])
 
     @field_validator("id")

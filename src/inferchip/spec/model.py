@@ -66,6 +66,9 @@ class MlaDims(NamedTuple):
 
 
 class ModelSpec(BaseModel):
+    """An LLM's architecture as its Hugging Face config states it (``ic.load_model``: an id, a config.json or its
+    dict); widths and counts as the config names them. Frozen: a variant is ``spec.model_copy(update={...})``."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str
@@ -179,3 +182,10 @@ class ModelSpec(BaseModel):
     @property
     def num_moe_layers(self) -> int:
         return sum(g.count for g in self.layer_groups if g.moe)
+
+    def __repr__(self) -> str:  # pydantic's printed every field: ~1,000 characters, a notebook's screen of them
+        experts = f", {self.num_experts} experts ({self.experts_per_token} per token)" if self.num_experts else ""
+        ctx = "-" if self.max_position_embeddings is None else f"{self.max_position_embeddings:,}"
+        return (f"<ModelSpec {self.id}: {self.model_type}, {self.num_layers} layers, width {self.hidden_size:,}, "
+                f"{self.attention} {self.num_heads}/{self.num_kv_heads} heads{experts}, context {ctx} tokens; "
+                "every field: .model_dump()>")

@@ -46,6 +46,17 @@ class CaseResult:
         e = self.signed_error_pct
         return None if e is None else abs(e)
 
+    def __repr__(self) -> str:  # the dataclass's printed the case's every field: ~1,000 characters a row
+        c, e = self.case, self.signed_error_pct
+
+        def num(v: float) -> str:
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+        got = (f"predicted {num(self.predicted)} vs measured {num(self.measured)} {c.unit} ({e:+.1f} %)"
+               if e is not None and self.predicted is not None else f"{self.status}: {self.reason[:100]}")
+        return (f"<CaseResult {c.case_id}: {c.num_accelerators} x {c.accelerator}, {c.model}, {c.metric}; {got}; "
+                "every field: .to_dict()>")
+
     def to_dict(self) -> dict[str, Any]:
         c, p, lay = self.case, self.point, self.layout
         return {

@@ -6,13 +6,12 @@ layout). :class:`Validator` picks the parallel layout (the row's, or ``predict``
 (each at the rows' prefill chunk, ``mapped.DEFAULT_CHUNK_TOKENS``, stated: not the engine's on the chip that
 ``resolve_setting`` defaults to). Errors are percentages: signed ``100 (pred - meas) / meas``, APE its absolute value.
 
-Server rows without a concurrency (MLPerf Server/Interactive, open loops at a stated rate)
-have two models: ``"analytic"`` (p99 limits scaled to means, Little's law) and ``"sim"`` (the
-serving simulator on the layout the analytic search chose,
-:mod:`inferchip.validation.server`). ``Validator(cal, server_model=...)`` says which one
-predicts; with ``compare=True`` both run and each result keeps both values
-(:func:`server_comparison`). :class:`Validator` defaults to the analytic model, which
-``calibrate`` relies on for speed (its fast path :func:`evaluate_fixed` is analytic);
+Server rows without a concurrency (MLPerf Server/Interactive, open loops at a stated rate) have two models:
+``"analytic"`` (p99 limits scaled to means, Little's law) and ``"sim"`` (the serving simulator on the layout the
+analytic search chose, :mod:`inferchip.validation.server`). ``Validator(cal, server_model=...)`` says which one
+predicts; with ``compare=True`` both run and each result keeps both values (:func:`server_comparison`).
+:class:`Validator` defaults to the analytic model, which ``calibrate`` relies on for speed (its fast path
+:func:`evaluate_fixed` is analytic);
 :func:`validate_cases` and ``inferchip validate`` default to ``"auto"``: closed-loop rows (a server
 row with a concurrency and stated lengths) are simulated as the benchmark ran them, on the row's engine
 (:mod:`inferchip.validation.closed_loop`), under ``"sim"`` and ``"auto"``; other server rows take, per metric
@@ -21,12 +20,11 @@ and max-throughput rows stay analytic. Both models run with ``compare``.
 
 Energy rows (``power_w_wall_total``, ``power_w_board_total``, ``output_tokens_per_j_wall``,
 ``output_tokens_per_j_board``; ``shared/validation/energy_cases.csv``) are predicted by
-:func:`inferchip.validation.energy.rows.predict_energy_row` in the row's setting: power from
-the energy constants of the assumptions file (the busy power fraction and the host energy per
-request fitted on energy rows, :mod:`inferchip.validation.energy.power_fit`), wall power with
-the stated host model, tokens per joule as predicted throughput over predicted power. Their
-statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never mixed into the
-performance figures.
+:func:`inferchip.validation.energy.rows.predict_energy_row` in the row's setting: power from the energy constants of
+the assumptions file (the busy power fraction and the host energy per request fitted on energy rows,
+:mod:`inferchip.validation.energy.power_fit`), wall power with the stated host model, tokens per joule as predicted
+throughput over predicted power. Their statistics are kept apart per scope (:func:`summarize`, ``"kinds"``), never
+mixed into the performance figures.
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inferchip.catalog.engines import default_gemm_calibration
@@ -370,18 +369,19 @@ def validate_cases(cases: Sequence[Case], cal: Calibration, *, lengths: DatasetL
     return [r for r in slots if r is not None]
 
 
-def validate(*paths: str, calibration: Calibration | str | None = None, server_model: str = "auto",
+def validate(*paths: str | Path, calibration: Calibration | str | None = None, server_model: str = "auto",
              compare: bool = True, workers: int = 1, assumptions: str | None = None,
              engine: str | None = None) -> list[CaseResult]:
-    """Predict every published measurement in the case files ``paths`` (CSV; none: the shipped
-    ``validation_cases.csv``) in its own setting. ``calibration``: a Calibration, a YAML path,
-    ``"none"`` or None (the shipped one; a file also gives the MLPerf mean input lengths). Each
-    :class:`CaseResult` holds the prediction in the row's unit (``predicted``), the measurement,
-    the signed error and APE in percent, the layout and why a row was not predicted;
-    :func:`summarize` gives the statistics."""
-    from pathlib import Path
-
+    """Predict every published measurement in the case files ``paths`` (CSV, one argument each; none: the shipped
+    ``validation_cases.csv``) in its own setting. ``calibration``: a Calibration, a YAML path, ``"none"`` or None (the
+    shipped one; a file also gives the MLPerf mean input lengths). Each :class:`CaseResult` holds the prediction in the
+    row's unit (``predicted``), the measurement, the signed error and APE in percent, the layout and why a row was not
+    predicted (a table: ``pandas.DataFrame(r.to_dict() for r in results)``); :func:`summarize` gives the statistics."""
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
+    for p in paths:  # a list was pathlib's bare TypeError from deep inside (stop 50)
+        if not isinstance(p, str | Path):
+            raise InvalidSettingError(f"paths: {p!r} ({type(p).__name__}) is no case file; allowed: CSV paths, one "
+                                      "argument each (validate('a.csv', 'b.csv'), validate(*files))")
     files = paths or (str(Path(__file__).resolve().parents[1] / "catalog" / "validation_cases.csv"),)
     cases = [c for p in files for c in read_cases(p)]
     if isinstance(calibration, Calibration):  # the data-set lengths: the defaults, as predict_energy_row

@@ -76,6 +76,13 @@ class CurveResult:
 
         return pd.DataFrame(self.points)
 
+    def __repr__(self) -> str:  # the dataclass's printed every point's 18 figures: ~7,000 characters for 12 points
+        users = [p["concurrency"] for p in self.points]
+        best = max((p["output_tokens_per_s_per_chip"] for p in self.points), default=float("nan"))
+        span = f"{min(users):,} to {max(users):,} users" if users else "no point"
+        return (f"<CurveResult {len(self.points)} points, {span}, at most {best:,.0f} output tok/s per chip; "
+                "every figure: .to_dataframe(), .pareto_front()>")
+
     def pareto_front(self) -> pd.DataFrame:
         df = self.to_dataframe()
         return df[df["pareto"]].reset_index(drop=True)

@@ -172,6 +172,9 @@ def published_mismatches(net: VisionNetwork, spec: VisionNetworkSpec, where: str
 
 def load_network(name_or_path: str | Path, **dynamic_axes: int) -> VisionNetwork:
     """A bundled network id, a network YAML, or an ONNX file (``dynamic_axes`` give its symbolic sizes)."""
+    if not isinstance(name_or_path, str | Path):  # None was "unknown vision network 'None'"
+        raise InvalidSettingError(f"network: {name_or_path!r} ({type(name_or_path).__name__}) names no network; "
+                                  "allowed: a vision network id (`inferchip models`), a network YAML or a FILE.onnx")
     given = str(name_or_path).strip()
     if given.lower().endswith(".onnx"):
         from inferchip.workload.vision.onnx_import import import_onnx

@@ -55,7 +55,7 @@ def run_vision(paths: list[Path], *, json_output: bool, calibration: str | None,
                 raise CaseFileError(str(p), c.line, 1, "case_id", f"value {c.case_id!r} repeats an earlier case")
             seen.add(c.case_id)
             cases.append(c)
-    if not cases:  # as an LLM case file without rows (cmd_validate._read)
+    if not cases:  # as an LLM case file without rows (validating.command._read)
         raise CaseFileError(", ".join(str(p) for p in paths), 2, 0, None, "no cases: the file has a header and no rows")
     cal = load_vision_calibration(calibration)  # None: the shipped one; "none": the defaults; else the user's file
     where = "shipped catalog/vision/calibration.yaml" if calibration is None else calibration

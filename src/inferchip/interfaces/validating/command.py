@@ -212,7 +212,7 @@ def validate_cmd(
     """Predict every case of the CSV(s) and compare with its measurement: per-case errors and statistics.
     Vision case files (the columns of vision_cases.csv) are recognised by their header and validated too."""
     from inferchip.interfaces.report.validation_page import stats_row, write_page
-    from inferchip.interfaces.vision_validate import run_vision, split_case_files
+    from inferchip.interfaces.validating.vision_cases import run_vision, split_case_files
     from inferchip.validation.validate import server_choice_text, summarize
 
     # the page names the command that wrote it, as a shell reads it back (a path with a space stays one argument),

@@ -1,0 +1,197 @@
+"""The public API's vector and tool calls (``ic.sweep``, ``ic.chip_cost``, ``ic.curve``): what a notebook reaches
+for beside ``ic.predict``, answered as pandas DataFrames and records, never printed.
+
+``sweep`` predicts every combination of chips, lengths and batch sizes, one DataFrame row each, the setting of each
+chip resolved once (``ic.predict``'s cache of recent settings) and each point on the fast path; a point that does not
+fit memory (or the latency limits) is a row with ``fits`` False, its figures NaN and ``refusal`` saying why, so a
+sweep across the memory limit answers instead of stopping at the first batch that does not fit. ``chip_cost`` is
+``inferchip cost``'s record and ``curve`` the throughput-interactivity curve ``ic.serve`` would simulate point by
+point (its scheduler: the same running-batch cap and step budget, :func:`inferchip.performance.serving.serve`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import pandas as pd
+
+from inferchip.catalog.chips import ChipInput
+from inferchip.catalog.models import ModelInput
+from inferchip.errors import DoesNotFitError, InvalidSettingError
+from inferchip.spec.chip import ChipParams, ChipSpec
+from inferchip.spec.model import ModelSpec
+from inferchip.workload.limits import MAX_REQUESTS
+
+if TYPE_CHECKING:
+    from inferchip.cost.chip_cost import ChipCost
+    from inferchip.performance.setting import Setting
+    from inferchip.sim.runs.curve import CurveResult
+
+MAX_SWEEP_POINTS = 1_000_000
+"""The most points one :func:`sweep` takes (the product of its vectors' lengths): ~0.2 ms a point, minutes at most."""
+
+_SKIP = ("breakdown", "notes", "memory_breakdown_bytes")  # per-point structures: the Prediction's own, not columns
+
+
+def _vector(name: str, v: object, *, none_ok: bool = False) -> list[Any]:
+    """``v`` as the list of its values: a number (or, for ``chip``, one chip) is a list of one; a sequence, a numpy
+    array or a pandas Series its elements. Each element is checked where it is used (``ic.predict``'s checks)."""
+    if v is None and none_ok:
+        return [None]
+    if isinstance(v, str | bytes | ChipSpec | ChipParams | ModelSpec) or not isinstance(v, Iterable):
+        return [v]
+    out = list(np.asarray(v).ravel().tolist()) if isinstance(v, np.ndarray | pd.Series) else list(v)
+    if not out:
+        raise InvalidSettingError(f"{name}: an empty sequence; allowed: one value or a non-empty sequence of them")
+    return out
+
+
+def _chip_label(chip: object) -> str:
+    if isinstance(chip, ChipSpec | ChipParams):
+        return chip.id
+    return str(chip)
+
+
+def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model: ModelInput | ModelSpec, *,
+          batch: int | Sequence[int] | np.ndarray[Any, Any] | pd.Series[int] | None = None,
+          input_tokens: int | Sequence[int] | np.ndarray[Any, Any] | pd.Series[int] = 1024,
+          output_tokens: int | Sequence[int] | np.ndarray[Any, Any] | pd.Series[int] = 1024,
+          **setting: Any) -> pd.DataFrame:
+    """``ic.predict`` over every combination of ``chip`` (one or a list: ids, paths, ChipSpecs, ChipParams),
+    ``input_tokens``, ``output_tokens`` and ``batch`` (each one value or a sequence, numpy array or Series; ``batch``
+    None: the most throughput), the other keywords (``count``, ``weights``, ``tp``, ``max_ttft_s``, ...) as
+    ``ic.predict`` takes them, the same for every point.
+
+    One row per point, chips outermost and batch innermost: ``chip``, ``input_tokens_asked``,
+    ``output_tokens_asked``, ``batch_asked`` (the point as given), ``fits`` (False: the point does not fit memory or
+    the limits, its figures NaN, ``refusal`` the first line of why), then every scalar of ``Prediction.to_dict()``
+    (``ttft_s``, ``tpot_s``, ``output_tokens_per_s``, ``memory_per_chip_bytes``, ``power_w_per_chip``,
+    ``usd_per_million_tokens``, ...; units in their names). A bad argument (a batch of 0, an unknown chip) raises
+    InvalidSettingError or UnknownIdError before any point is predicted. At most :data:`MAX_SWEEP_POINTS` points."""
+    from inferchip.performance.predict import predict
+
+    chips = _vector("chip", chip)
+    ins, outs = _vector("input_tokens", input_tokens), _vector("output_tokens", output_tokens)
+    batches = _vector("batch", batch, none_ok=True)
+    n = len(chips) * len(ins) * len(outs) * len(batches)
+    if n > MAX_SWEEP_POINTS:
+        raise InvalidSettingError(f"sweep: {n:,} points ({len(chips)} chips x {len(ins)} input x {len(outs)} output "
+                                  f"lengths x {len(batches)} batches); allowed: at most {MAX_SWEEP_POINTS:,}")
+    from inferchip.catalog.chips import load_chip
+
+    for c in chips:  # an unknown id or a missing file among them refused before the first chip's points run
+        if not isinstance(c, ChipParams):
+            load_chip(c)
+    for name, values in (("input_tokens", ins), ("output_tokens", outs), ("batch", batches)):
+        for v in dict.fromkeys(values, None) if all(isinstance(x, int | float) for x in values) else values:
+            if v is not None:  # each distinct value checked once, named, before any point runs
+                _checked_point(name, v)
+    rows: list[dict[str, Any]] = []
+    # A static batch that does not fit memory: neither does a larger one of the same chip and lengths (its KV cache
+    # and activations only grow), said without building the refusal's advice again (~0.5 ms a point; 10,000 batch
+    # sizes across the limit took 5 s). With a latency limit a refusal may be the limit's: every point is predicted.
+    memory_only = setting.get("max_ttft_s") is None and setting.get("max_tpot_s") is None
+    refused: dict[tuple[int, Any, Any], tuple[float, str]] = {}
+    for (k, c), i, o, b in itertools.product(enumerate(chips), ins, outs, batches):
+        row: dict[str, Any] = {"chip": _chip_label(c), "input_tokens_asked": i, "output_tokens_asked": o,
+                               "batch_asked": b}
+        first = refused.get((k, i, o)) if memory_only and b is not None else None
+        if first is not None and b > first[0]:
+            row.update(fits=False, refusal=f"batch {b:,} does not fit memory: the first that does not at these "
+                                           f"lengths is {first[0]:,} ({first[1]})")
+            rows.append(row)
+            continue
+        try:
+            d = predict(c, model, input_tokens=i, output_tokens=o, batch=b, **setting).to_dict()
+        except DoesNotFitError as exc:
+            row.update(fits=False, refusal=str(exc).split("\n", 1)[0])
+            if b is not None and (first is None or b < first[0]):
+                refused[(k, i, o)] = (b, row["refusal"])
+        else:
+            row.update(fits=True, refusal=None)
+            row.update((k, v) for k, v in d.items() if k not in _SKIP)
+        rows.append(row)
+    return pd.DataFrame.from_records(rows, columns=_columns(rows))
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The sweep's columns: the point, then every figure a Prediction has (NaN in a row that does not fit; where no
+    point fits, the columns are there all the same), then any other key a row holds."""
+    from dataclasses import fields
+
+    from inferchip.performance.prediction import ENERGY_AND_MONEY_KEYS, Prediction
+
+    cols = ["chip", "input_tokens_asked", "output_tokens_asked", "batch_asked", "fits", "refusal"]
+    cols += [f.name for f in fields(Prediction) if f.name not in ("extra", *_SKIP)]
+    cols += ["ttft_includes_queueing", "calibration", *ENERGY_AND_MONEY_KEYS]
+    return list(dict.fromkeys([*cols, *(k for r in rows for k in r)]))
+
+
+def _checked_point(name: str, v: object) -> None:
+    """One value of a swept length or batch (or a curve's lengths and requests per user): a finite number above 0,
+    whole for a batch and requests per user (``ic.predict``'s rule), named here so that a bad one stops the call
+    before it starts, not at its row."""
+    from numbers import Real
+
+    from inferchip.errors import positive
+
+    if v is None or isinstance(v, bool) or not isinstance(v, Real):  # positive() lets None (not given) pass
+        raise InvalidSettingError(f"{name} must be a number, got {v!r} ({type(v).__name__}); allowed: a finite "
+                                  "number above 0")
+    positive(name, cast(float, v))  # (a Real: 10**400 is refused there, not overflowed here)
+    if name in ("batch", "requests_per_user") and not v % 1 == 0:
+        raise InvalidSettingError(f"{name} must be a whole number, got {v!r}; allowed: 1, 2, 3, ...")
+
+
+def chip_cost(chip: ChipInput, *, estimate: str = "central", assumptions: str | None = None) -> ChipCost:
+    """``inferchip cost``'s answer as a record: dies per wafer, yield, wafer, HBM and packaging cost against the
+    chip's price (``ChipCost``; ``.to_dict()``). ``chip``: an id, a chip YAML's path or a ChipSpec; ``estimate``:
+    low, central or high for estimated figures; ``assumptions``: a YAML merged over the bundled cost constants."""
+    from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.catalog.chips import load_chip
+    from inferchip.cost.chip_cost import chip_cost as cost_of
+    from inferchip.performance.setting import estimate_level
+
+    return cost_of(load_chip(chip), load_assumptions(assumptions), estimate_level(estimate))
+
+
+def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec | None = None, *,
+          concurrencies: Sequence[int] | None = None, input_tokens: int = 1024, output_tokens: int = 1024,
+          requests_per_user: int = 8, seed: int = 0, chunk_tokens: int | None = None, **system: Any) -> CurveResult:
+    """The throughput-interactivity curve of closed loops of users on one layout (``chip`` a resolved one-layout
+    Setting, or chip and model with ``system``: ``count``, ``tp``, ``pp``, ``ep``, ``weights``, ... as ``ic.serve``
+    takes them), scheduled as ``ic.serve`` schedules a run (the chip's running-batch cap and step budget).
+    ``concurrencies``: the users of each point (None: up to the memory or the cap); ``.to_dataframe()``: one row per
+    point (tokens/s per chip and per user, TTFT, TPOT)."""
+    from inferchip.errors import positive
+    from inferchip.performance.serving import serving_setting, serving_step
+    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps, run_padding_at
+    from inferchip.sim.runs.curve import throughput_interactivity_curve
+
+    for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
+                    ("requests_per_user", requests_per_user)):
+        _checked_point(name, v)
+    if concurrencies is not None:
+        for c in _vector("concurrencies", concurrencies):
+            positive("concurrencies", c)
+            if isinstance(c, bool) or not float(c) % 1 == 0:
+                raise InvalidSettingError(f"concurrencies: {c!r} is no whole number of users; allowed: 1, 2, 3, ...")
+        concurrencies = [int(c) for c in concurrencies]
+    setting = serving_setting(chip, model, **system)
+    setting.model.check_context(input_tokens + output_tokens,
+                                f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")
+    caps = run_caps(None, setting.chip)
+    setting = setting.with_chunk(chunk_tokens)
+    step, replicas = serving_step(setting.with_padding(run_padding_at(None, setting.chip, setting.chunk_tokens)))
+    # its largest point's run, bounded as every run is (None: the default sweep ends at the running-batch cap)
+    users = max(concurrencies) if concurrencies else caps.max_num_seqs * step.ranks * replicas
+    if requests_per_user * users > MAX_REQUESTS:  # 10**6 requests per user ran on without end
+        raise InvalidSettingError(f"requests_per_user {requests_per_user:,} x {users:,} users: above the simulator's "
+                                  f"cap of {MAX_REQUESTS:,} requests per run; allowed: a product within it")
+    return throughput_interactivity_curve(step, input_tokens, output_tokens, concurrencies=concurrencies,
+                                          requests_per_user=int(requests_per_user), seed=seed, replicas=replicas,
+                                          scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs,
+                                                                          setting.chunk_tokens))
