@@ -57,3 +57,20 @@ def test_sizing_line_says_one_chip():
                                                           "ttft_s_at_statistic": 0.1, "tpot_s_at_statistic": 0.01,
                                                           "reason": None}]})
     assert line.startswith("sizing (--find-count): 1 chip, ")
+
+
+def test_ic_curve_runs_a_point_as_ic_serve_and_the_cli_curve_do():
+    """Failed on main: ic.curve ran every request at exactly input_tokens / output_tokens where ic.serve's closed loop
+    and `inferchip curve` draw them from [0.8 L, L] (benchmark_serving's --random-range-ratio): Llama-3.1-8B on an
+    H100 at 16 users, 512 / 128, read 1,468 tok/s a chip and a 207 ms mean TTFT against their 1,544 and 40 ms."""
+    import inferchip as ic
+
+    point = ic.curve(H100_8B[1], H100_8B[3], concurrencies=[16], input_tokens=512, output_tokens=128).points[0]
+    run = ic.serve(H100_8B[1], H100_8B[3], concurrency=16, num_requests=8 * 16, input_tokens=512, output_tokens=128)
+    cli = json.loads(_cli("curve", *H100_8B, *SHORT, "--format", "json"))["points"]
+    cli_point = next(p for p in cli if p["concurrency"] == 16)
+    for key in ("output_tokens_per_s_per_chip", "ttft_s_mean", "tpot_s_mean", "ttft_s_p99"):
+        assert point[key] == run[key] == cli_point[key]
+    fixed = ic.curve(H100_8B[1], H100_8B[3], concurrencies=[16], input_tokens=512, output_tokens=128,
+                     range_ratio=1.0).points[0]
+    assert fixed["ttft_s_mean"] != point["ttft_s_mean"]  # the ratio given is the one run
