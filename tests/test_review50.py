@@ -74,3 +74,21 @@ def test_ic_curve_runs_a_point_as_ic_serve_and_the_cli_curve_do():
     fixed = ic.curve(H100_8B[1], H100_8B[3], concurrencies=[16], input_tokens=512, output_tokens=128,
                      range_ratio=1.0).points[0]
     assert fixed["ttft_s_mean"] != point["ttft_s_mean"]  # the ratio given is the one run
+
+
+@given(st.sampled_from(["nvidia-l4", "nvidia-h100-pcie-80gb", "untetherai-speedai240-slim", "amd-mi250x"]),
+       st.lists(st.integers(1, 256), min_size=1, max_size=4, unique=True), st.integers(1, 4))
+def test_frame_cost_to_dict_is_json_and_its_time_split_sums_to_the_latency(chip, batch, count):
+    """Failed on main (pyapi50's to_dict meeting vision50's time_split_s): FrameCost.to_dict() held the split's numpy
+    arrays, so json.dumps(ic.frame_cost(...).to_dict()) raised TypeError (test_pyapi50's own repr test failed)."""
+    import math
+
+    import inferchip as ic
+
+    f = ic.frame_cost(chip, "resnet50-v1.5", sorted(batch), chips=count)
+    d = json.loads(json.dumps(f.to_dict()))
+    split = d["time_split_s"]
+    assert split is not None and set(split) == {"compute", "memory", "overhead", "host_copy", "power_limit"}
+    for i, t in enumerate(d["latency_s"]):
+        assert math.isclose(sum(v[i] for v in split.values()), t, rel_tol=1e-9)
+        assert all(v[i] >= -1e-15 for v in split.values())

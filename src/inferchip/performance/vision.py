@@ -123,8 +123,10 @@ class FrameCost:
     def to_dict(self) -> dict[str, Any]:
         """Every figure, arrays as lists (one value per batch point), for JSON."""
         d = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items() if k != "memory"}
+        split = None if self.time_split_s is None else {k: np.asarray(v, dtype=float).tolist()
+                                                        for k, v in self.time_split_s.items()}
         return {**d, "frames_per_s": self.frames_per_s.tolist(), "notes": list(self.notes),
-                "memory": None if self.memory is None else asdict(self.memory)}
+                "memory": None if self.memory is None else asdict(self.memory), "time_split_s": split}
 
     def __repr__(self) -> str:  # the dataclass's printed every array and note (~700 characters for two points)
         pts = ", ".join(f"{b:g}: {t * 1e3:,.3g} ms" for b, t in zip(self.batch[:4], self.latency_s[:4], strict=True))
