@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -92,3 +93,38 @@ def test_frame_cost_to_dict_is_json_and_its_time_split_sums_to_the_latency(chip,
     for i, t in enumerate(d["latency_s"]):
         assert math.isclose(sum(v[i] for v in split.values()), t, rel_tol=1e-9)
         assert all(v[i] >= -1e-15 for v in split.values())
+
+
+def test_drive_names_the_network_that_takes_most_of_the_job():
+    """Failed on main: 12 cameras through resnet50-v1.5 at --max-batch 1 (12 calls of 0.42 ms a tick on an Orin) and
+    yolov8n-640 once a tick (0.53 ms): 'what binds' named yolov8n-640, the longest single call, a tenth of the work."""
+    from inferchip.performance.vision_drive import drive
+
+    d = drive("nvidia-jetson-agx-orin-64gb", 12, 10, ["resnet50-v1.5@camera", "yolov8n-640@rig"], max_batch=1,
+              duration_s=2)
+    assert d["binds"]["part"] == "service" and d["binds"]["network"] == "resnet50-v1.5"
+    assert "12 calls in a frame's job" in d["binds"]["text"]
+    whole = drive("nvidia-jetson-agx-orin-64gb", 12, 10, ["resnet50-v1.5@camera", "yolov8n-640@rig"], duration_s=2)
+    assert "calls" not in whole["binds"]["text"]  # one call of 12 frames: the call is the job's
+
+
+@given(st.integers(1, 12), st.one_of(st.none(), st.integers(1, 12)), st.sampled_from(["tick", "frame"]),
+       st.floats(1.0, 60.0))
+def test_fuzz_drive_binds_the_network_with_the_most_work(cameras, max_batch, batching, fps):
+    """The network 'what binds' names spends at least as long in a frame's job (a tick's work when the chip cannot
+    keep up) as any other, the seconds simulate_rig runs them for."""
+    from inferchip.performance import vision_drive as vd
+
+    d = vd.drive("nvidia-jetson-orin-nano-8gb", cameras, fps, ["resnet50-v1.5@camera", "yolov8n-640@rig"],
+                 max_batch=max_batch, batching=batching, duration_s=1)
+    b = d["binds"]
+    if b is None or b["network"] is None:
+        return
+    s = vd.setup("nvidia-jetson-orin-nano-8gb", ["resnet50-v1.5@camera", "yolov8n-640@rig"], max_cameras=cameras,
+                 max_batch=max_batch, batching=batching)
+    load = vd.RigLoad(cameras, fps, duration_s=1, batching=batching, max_batch=max_batch)
+    over = d["offered_load"] >= 1.0
+    work = {st.name: vd._work_s(st, load, over)[0] for st in s.stages}
+    assert work[b["network"]] == max(work.values())
+    if not over or batching == "tick":  # a frame's job as the rig ran it: its networks' seconds sum to its work
+        assert sum(work.values()) * 1e3 == pytest.approx(d["latency_split_ms"]["service"], rel=1e-9)
