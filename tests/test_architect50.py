@@ -1,0 +1,114 @@
+"""A chip architect's own chip file, before silicon (branch architect50, stop 50): the defects of the tour, each with
+a test that failed before its fix.
+
+1. ``silicon.memory_stacks`` was taken as stated however few: 2 stacks for 216 GiB of HBM3E at 7.2 TB/s (108 GiB and
+   3.6 TB/s a stack, three times the largest and fastest HBM3E stack announced) drew an interposer of 1,802 mm2
+   where the 6 stacks the memory needs take 2,286; and ``memory.type: HBM3e (6 stacks)`` beside
+   ``memory_stacks: 2`` was read as 2 without a word.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from cli_in_process import run_main
+from inferchip.catalog.assumptions import load_assumptions
+from inferchip.catalog.chips import load_chip
+from inferchip.cost.chip_cost import STACK_FIGURE_ROUNDING, chip_cost, hbm_stacks
+from inferchip.errors import InvalidSettingError
+
+A = load_assumptions()
+
+AURORA = {
+    "id": "aurora-1", "name": "Aurora-1", "vendor": "Architect50", "family": "generic", "year": 2027,
+    "estimate": True, "status": "design",
+    "compute": {"dense_tflops": {"fp4": 8000, "fp8": 4000, "bf16": 2000}, "vector_tflops": 120, "clock_ghz": 1.9,
+                "matrix_unit_count": 256},
+    "memory": {"type": "HBM3e (6 stacks)", "memory_type": "hbm3e", "capacity": 216, "capacity_unit": "GiB",
+               "bandwidth_tb_per_s": 7.2},
+    "sram": {"capacity_mb": 256},
+    "interconnect": {"scaleup_bw_gb_per_s_per_direction": 800, "max_scaleup_domain": 16},
+    "power": {"tdp_w": 900},
+    "silicon": {"process_node": "TSMC N3P", "node_nm": 3, "die_area_mm2": 780, "compute_die_count": 2,
+                "memory_stacks": 6},
+    "price": {"usd": 15000},
+    "sources": [{"citation": "architect50 design target (ours)", "kind": "estimate"}],
+}
+
+
+def _write(tmp_path, data: dict, name: str = "aurora.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return str(path)
+
+
+def _aurora(**silicon_and_memory) -> dict:
+    data = yaml.safe_load(yaml.safe_dump(AURORA))  # a deep copy
+    for key, value in silicon_and_memory.items():
+        section, field = key.split("__")
+        if value is None:
+            data[section].pop(field, None)
+        else:
+            data[section][field] = value
+    return data
+
+
+# ------------------------------------------------------------------ 1. a stated HBM stack count
+def test_the_architects_chip_costs_with_its_six_stated_stacks(tmp_path):
+    code, out = run_main(["cost", "--chip", _write(tmp_path, AURORA)])
+    assert code == 0, out
+    assert "2 x 780 mm2 + 6 HBM stacks x 121 mm2" in out
+
+
+def test_two_stacks_for_216_gib_of_hbm3e_are_refused_naming_field_value_and_the_fewest_allowed(tmp_path):
+    data = _aurora(silicon__memory_stacks=2, memory__type="HBM3e")
+    code, out = run_main(["cost", "--chip", _write(tmp_path, data)])
+    assert code == 2, out
+    assert "silicon.memory_stacks = 2 stacks: too few" in out
+    assert "need 6 to hold memory.capacity (stacks of 36 GiB, silicon.hbm_stack_gib)" in out
+    assert "allowed: at least 6 stacks, or a smaller memory.capacity" in out
+    assert "interposer area" not in out  # no half-priced package
+
+
+def test_too_few_stacks_for_the_bandwidth_name_the_bandwidth(tmp_path):
+    data = _aurora(silicon__memory_stacks=6, memory__type="HBM3e", memory__bandwidth_tb_per_s=10.0)
+    code, out = run_main(["cost", "--chip", _write(tmp_path, data)])
+    assert code == 2, out
+    assert "need 8 to carry memory.bandwidth_tb_per_s (stacks of 1.28 TB/s" in out  # 10 / (1.28 x 1.01) = 7.7
+    assert "allowed: at least 8 stacks, or a smaller memory.bandwidth_tb_per_s" in out
+
+
+def test_the_stated_count_and_the_memory_text_disagreeing_is_refused(tmp_path):
+    code, out = run_main(["cost", "--chip", _write(tmp_path, _aurora(silicon__memory_stacks=8))])
+    assert code == 2, out
+    assert "silicon.memory_stacks = 8 but memory.type 'HBM3e (6 stacks)' says 6" in out
+    assert "allowed: one count" in out
+
+
+@settings(max_examples=80, deadline=None)
+@given(stacks=st.integers(1, 24), gib=st.floats(8.0, 800.0), tb_s=st.floats(0.5, 25.0))
+@example(stacks=2, gib=216.0, tb_s=7.2)
+def test_a_stated_count_is_taken_exactly_when_it_holds_the_capacity_and_carries_the_rate(stacks, gib, tb_s):
+    spec = load_chip("nvidia-h100-sxm-80gb")
+    mem = spec.memory.model_copy(update={"type": "HBM3E", "memory_type": "hbm3e", "capacity": gib,
+                                         "bandwidth_tb_per_s": tb_s, "measured_bandwidth": None,
+                                         "usable_capacity_gib": None})
+    spec = spec.model_copy(update={"memory": mem, "silicon": spec.silicon.model_copy(
+        update={"memory_stacks": stacks})})
+    per_gib, per_tb = A.table("silicon.hbm_stack_gib")["hbm3e"], A.table("silicon.hbm_stack_tb_per_s")["hbm3e"]
+    holds = stacks * per_gib >= gib * (1 - 1e-9) - 1e-9 * per_gib
+    carries = stacks * per_tb * (1 + STACK_FIGURE_ROUNDING) >= tb_s or math.ceil(
+        tb_s / (per_tb * (1 + STACK_FIGURE_ROUNDING))) <= stacks
+    if holds and carries:
+        count = hbm_stacks(spec, assumptions=A)
+        assert count.stated and count.stacks == stacks
+    else:
+        with pytest.raises(InvalidSettingError, match=f"silicon.memory_stacks = {stacks} stacks: too few"):
+            hbm_stacks(spec, assumptions=A)
+        with pytest.raises(InvalidSettingError):
+            chip_cost(spec, A)
