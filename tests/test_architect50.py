@@ -5,11 +5,15 @@ a test that failed before its fix.
    3.6 TB/s a stack, three times the largest and fastest HBM3E stack announced) drew an interposer of 1,802 mm2
    where the 6 stacks the memory needs take 2,286; and ``memory.type: HBM3e (6 stacks)`` beside
    ``memory_stacks: 2`` was read as 2 without a word.
+2. ``explore --target aurora.yaml`` named the chip by its path ("smallest changes that make aurora.yaml first",
+   "note: aurora.yaml: ...", the page's title), not its id; and its table (11 columns) and the search's winners were
+   174 columns wide in a pipe, where predict's and cost's keep to 100.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import yaml
@@ -112,3 +116,47 @@ def test_a_stated_count_is_taken_exactly_when_it_holds_the_capacity_and_carries_
             hbm_stacks(spec, assumptions=A)
         with pytest.raises(InvalidSettingError):
             chip_cost(spec, A)
+
+
+# ------------------------------------------------------------------ 2. explore names the chip; its tables in a pipe
+TABLE_EDGES = "┏┃┡│└┌├"  # the characters a rich table's lines start with
+L8 = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def _table_width(text: str) -> int:
+    return max(len(line) for line in text.splitlines() if line[:1] in TABLE_EDGES)
+
+
+def test_beat_names_the_chip_file_by_its_id_and_its_table_fits_100_columns_in_a_pipe(tmp_path):
+    path = _write(tmp_path, AURORA, "my-design.yaml")
+    out_dir = tmp_path / "beat"
+    code, out = run_main(["explore", "--target", path, "--beat", "nvidia-b200-180gb,amd-mi355x", "--models", L8,
+                          "--parts", "per_chip,equal_money,performance_per_watt", "--out", str(out_dir)])
+    assert code == 0, out
+    assert "smallest changes that make aurora-1 first against nvidia-b200-180gb, amd-mi355x" in out
+    assert "my-design.yaml" not in out.replace(str(out_dir), "")
+    assert _table_width(out) <= 100
+    for row in ("compute x", "memory x", "links x", "target after", "best rival", "extra area mm2", "cost $"):
+        assert any(line.startswith(f"│ {row} ") for line in out.splitlines()), row
+    assert (out_dir / "beat.html").read_text(encoding="utf-8").count("aurora-1 against") == 1
+
+
+def test_a_chip_file_that_takes_a_catalogue_id_is_named_with_its_file(tmp_path):
+    from inferchip.explore.beat import chip_label
+
+    data = {**AURORA, "id": "nvidia-h100-sxm-80gb"}
+    assert chip_label(_write(tmp_path, data, "copy.yaml")) == "nvidia-h100-sxm-80gb (copy.yaml)"
+    assert chip_label("nvidia-h100-sxm-80gb") == "nvidia-h100-sxm-80gb"
+
+
+def test_the_search_winners_fit_100_columns_in_a_pipe_with_every_number_whole(tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text("name: t\nmax_dies: 2\nparameters:\n  matrix_units: [128, 1024]\n  matrix_unit_dim: [64, 128]\n"
+                     "  memory_units: [4, 8]\n  memory_type: [hbm3e, lpddr5x]\n  formats: [bf16+fp8, bf16+fp8+fp4]\n")
+    code, out = run_main(["explore", str(space), "--out", str(tmp_path / "run"), "--budget", "16", "--no-page",
+                          "--workers", "1", "--models", L8])
+    assert code == 0, out
+    table = out[out.index("best design on each objective"):]
+    assert _table_width(table) <= 100 and "…" not in table
+    assert re.search(r"│ +(1,024|128) x (64|128)\^2 │", table)  # each design's MACs whole on one line
+    assert "bf16+fp8" in table and ("x hbm3e" in table or "x lpddr5x" in table)
