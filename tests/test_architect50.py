@@ -160,3 +160,71 @@ def test_the_search_winners_fit_100_columns_in_a_pipe_with_every_number_whole(tm
     assert _table_width(table) <= 100 and "…" not in table
     assert re.search(r"│ +(1,024|128) x (64|128)\^2 │", table)  # each design's MACs whole on one line
     assert "bf16+fp8" in table and ("x hbm3e" in table or "x lpddr5x" in table)
+
+
+# ------------------------------------------------------------------ 3. the defaults a chip file's left-out fields take
+OPTIONAL = {  # field left out -> what the note says it takes (the Aurora file, generic family)
+    ("compute", "matrix_unit_count"): "compute.matrix_unit_count: 128 matrix units",
+    ("compute", "vector_tflops"): "compute.vector_tflops: 500 TFLOP/s (1/16 of the largest dense peak)",
+    ("interconnect", "max_scaleup_domain"): "interconnect.max_scaleup_domain: 1",
+    ("interconnect", "scaleup_latency_us"): "interconnect.scaleup_latency_us: 5 us a hop",
+    ("interconnect", "scaleout_bw_gb_per_s_per_direction"): "interconnect.scaleout_bw_gb_per_s_per_direction: 50 GB/s",
+    ("power", "idle_w"): "power.idle_w: 15% of power.tdp_w = 135 W",
+    ("memory", "usable_capacity_gib"): "memory.usable_capacity_gib: the capacity less a 2 GiB runtime reserve",
+}
+STATED = {("interconnect", "scaleup_latency_us"): 2.0, ("interconnect", "scaleout_bw_gb_per_s_per_direction"): 100.0,
+          ("power", "idle_w"): 90.0, ("memory", "usable_capacity_gib"): 210.0,
+          ("interconnect", "scaleup_direct_all_reduce"): True, ("compute", "gemm_tile"): [128, 128],
+          ("compute", "gemm_tiles_in_flight"): 256}
+
+
+def _left_out_note(tmp_path, data: dict) -> str | None:
+    code, out = run_main(["predict", "--chip", _write(tmp_path, data), "--model", L8, "--batch", "1",
+                          "--input-tokens", "128", "--output-tokens", "8", "--format", "json"])
+    assert code == 0, out
+    import json
+
+    notes = [n for n in json.loads(out)["notes"] if "left out of the chip file" in n]
+    assert len(notes) <= 1
+    return notes[0] if notes else None
+
+
+def test_predict_on_the_architects_file_says_what_its_left_out_fields_take(tmp_path):
+    note = _left_out_note(tmp_path, AURORA)
+    assert note is not None and note.startswith("aurora-1: left out of the chip file, so taken from the generic "
+                                                "family's defaults (an inferchip assumption)")
+    for text in ("power.idle_w: 15% of power.tdp_w = 135 W", "interconnect.scaleup_latency_us: 5 us a hop",
+                 "interconnect.scaleout_bw_gb_per_s_per_direction: 50 GB/s", "compute.gemm_tiles_in_flight: 256"):
+        assert text in note
+    assert "matrix_unit_count" not in note and "max_scaleup_domain" not in note  # stated in the file
+
+
+def test_a_catalogue_chip_gets_no_such_note():
+    code, out = run_main(["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", L8, "--batch", "1",
+                          "--input-tokens", "128", "--output-tokens", "8"])
+    assert code == 0, out
+    assert "left out of the chip file" not in out
+
+
+def _full() -> dict:
+    data = yaml.safe_load(yaml.safe_dump(AURORA))
+    for (section, field), value in STATED.items():
+        data[section][field] = value
+    return data
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sets(st.sampled_from(sorted(OPTIONAL))))
+@example(set())
+@example(set(OPTIONAL))
+def test_the_note_names_exactly_the_fields_left_out(tmp_path_factory, dropped):
+    data = _full()
+    for section, field in dropped:
+        data[section].pop(field, None)
+    note = _left_out_note(tmp_path_factory.mktemp("chip"), data)
+    if not dropped:
+        assert note is None
+        return
+    assert note is not None
+    for key, text in OPTIONAL.items():
+        assert (text in note) == (key in dropped), (key, note)
