@@ -228,3 +228,34 @@ def test_the_note_names_exactly_the_fields_left_out(tmp_path_factory, dropped):
     assert note is not None
     for key, text in OPTIONAL.items():
         assert (text in note) == (key in dropped), (key, note)
+
+
+# ------------------------------------------------------------------ 4. explore names the parameters it defaulted
+def test_the_search_names_the_parameters_the_space_leaves_out_with_their_values(tmp_path):
+    """A space without links searched every design with 18 links of 25 GB/s (an H100's NVLink), said only by the
+    winners' 'links x GB/s 18 x 25' row."""
+    space = tmp_path / "space.yaml"
+    space.write_text("name: t\nparameters:\n  matrix_units: [128, 256]\n  memory_type: [hbm3e]\n")
+    code, out = run_main(["explore", str(space), "--out", str(tmp_path / "run"), "--budget", "2", "--no-page",
+                          "--workers", "1", "--models", L8])
+    assert code == 0, out
+    line = next(x for x in out.splitlines() if x.startswith("not in the space file, so at one default each"))
+    for text in ("matrix_unit_dim 32", "clock_ghz 1.8", "sram_mb 80", "link_count 18", "link_gb_per_s 25",
+                 "node_nm 5", "chips_per_board 8", "memory_units 5", "formats bf16+fp8"):
+        assert text in line
+    assert "matrix_units" not in line and "memory_type" not in line
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sets(st.sampled_from(["matrix_units", "clock_ghz", "sram_mb", "link_count", "node_nm", "formats"])))
+def test_the_defaulted_parameters_are_exactly_those_the_file_leaves_out(given_names):
+    from inferchip.spec.design_space import DEFAULTS, PARAMETERS, DesignSpace
+
+    values = {"formats": ["bf16"], "matrix_units": [64], "clock_ghz": [1.0], "sram_mb": [16.0], "link_count": [4],
+              "node_nm": [3.0]}
+    space = DesignSpace.from_dict({"parameters": {k: values[k] for k in given_names}})
+    assert set(space.defaulted) == set(PARAMETERS) - set(given_names)
+    line = space.defaults_line()
+    assert (line is None) == (not space.defaulted)
+    for p in space.defaulted:
+        assert space.values[p] == [DEFAULTS[p]] and f" {p} " in f" {line.split(': ', 1)[1].replace(',', ' ')} "

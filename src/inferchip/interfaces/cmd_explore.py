@@ -135,6 +135,8 @@ def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | 
             bar.stop()
     console().print(f"{res.mode}: {res.designs:,} designs ({res.new_designs:,} evaluated now), "
                   f"{res.rows:,} rows in {res.store_path}")
+    if (defaults := space.defaults_line()) is not None:
+        console().print(defaults)
     from inferchip.explore.evaluate import default_suite
     from inferchip.explore.store import Store
 
