@@ -8,6 +8,10 @@ a test that failed before its fix.
 2. ``explore --target aurora.yaml`` named the chip by its path ("smallest changes that make aurora.yaml first",
    "note: aurora.yaml: ...", the page's title), not its id; and its table (11 columns) and the search's winners were
    174 columns wide in a pipe, where predict's and cost's keep to 100.
+3. A chip file's left-out fields took their family's defaults (idle 15 % of TDP, a 50 GB/s NIC, 5 us a hop) or
+   chip_params' rule (128 matrix units, 1/16 of the peak as vector rate, no scale-up domain) without a word.
+4. A design space's left-out parameters (18 links of 25 GB/s, 8 chips a board, HBM3, 5 nm) were not named.
+5. ``gemm_tile: [128]`` was told "compute.gemm_tile.1 is missing": neither the list's value nor its length.
 """
 
 from __future__ import annotations
@@ -259,3 +263,29 @@ def test_the_defaulted_parameters_are_exactly_those_the_file_leaves_out(given_na
     assert (line is None) == (not space.defaulted)
     for p in space.defaulted:
         assert space.values[p] == [DEFAULTS[p]] and f" {p} " in f" {line.split(': ', 1)[1].replace(',', ' ')} "
+
+
+# ------------------------------------------------------------------ 5. a fixed-length list short of items
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 4096), max_size=4))
+@example([128])
+@example([])
+def test_a_gemm_tile_of_the_wrong_length_names_the_list_its_value_and_the_two_it_takes(tmp_path_factory, tile):
+    """``gemm_tile: [128]`` was told "compute.gemm_tile.1 is missing: this field is required": no value, no length,
+    and ``[]`` "missing 0 and 1 (required fields of it)", as if 0 and 1 were keys."""
+    from inferchip.errors import SpecError
+
+    data = _aurora(compute__gemm_tile=tile)
+    path = _write(tmp_path_factory.mktemp("chip"), data)
+    if len(tile) == 2:
+        assert load_chip(path).compute.gemm_tile == tuple(tile)
+        return
+    with pytest.raises(SpecError) as err:
+        load_chip(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: compute.gemm_tile = {tile}: ")
+    if len(tile) < 2:
+        assert "needs 2 values in order; allowed: a list of 2 (Output tile (M, N)" in msg
+        assert "is missing" not in msg and "required fields of it" not in msg
+    else:
+        assert "must have at most 2 item(s)" in msg
