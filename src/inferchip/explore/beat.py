@@ -119,7 +119,7 @@ def with_beat_points(boundary_map: dict[str, Any], result: BeatResult) -> dict[s
 
 def chip_label(target: str) -> str:
     """How the output names the target: its catalogue id, or for a chip file its own id (the file name beside it
-    where that id is a catalogue chip's too), not the path (``aurora.yaml``, ``/home/me/chips/a.yaml``)."""
+    where that id is a catalogue chip's too), not the path (``aurora.yaml``, ``chips/a.yaml``)."""
     from inferchip.catalog.chips import chip_ids, load_chip
 
     if target in chip_ids():
