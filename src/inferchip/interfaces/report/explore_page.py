@@ -42,14 +42,17 @@ REAL_CHIPS = ("nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-b200-180g
 
 def design_table(frame: Any, workload_ids: list[str]) -> tuple[Any, dict[str, np.ndarray]]:
     """One row per design (parameters and design figures) and its suite objectives."""
+    import pandas as pd
+
     designs = frame.drop_duplicates("design_id").set_index("design_id")
-    w = {wid: j for j, wid in enumerate(workload_ids)}
-    pos = {d: i for i, d in enumerate(designs.index)}
-    r = np.array([pos[d] for d in frame["design_id"]], dtype=np.intp)
-    c = np.array([w[x] for x in frame["workload_id"]], dtype=np.intp)
+    # each row's design and workload by index lookup, vectorised (a dict per row took 2 s of 64,800 designs' 24)
+    r = designs.index.get_indexer(frame["design_id"]).astype(np.intp)
+    c = pd.Index(list(workload_ids)).get_indexer(frame["workload_id"]).astype(np.intp)
+    if (c < 0).any():
+        raise KeyError(f"workload {frame['workload_id'][int(np.argmin(c))]!r} is not in the suite's {workload_ids}")
     metrics = {}
     for m in METRICS:
-        a = np.zeros((len(designs), len(w)))
+        a = np.zeros((len(designs), len(workload_ids)))
         a[r, c] = frame[m].to_numpy(float)
         metrics[m] = a
     return designs, suite_objectives(metrics)
