@@ -289,3 +289,35 @@ def test_a_gemm_tile_of_the_wrong_length_names_the_list_its_value_and_the_two_it
         assert "is missing" not in msg and "required fields of it" not in msg
     else:
         assert "must have at most 2 item(s)" in msg
+
+
+# ------------------------------------------------------------------ 6. the Pareto page's axes
+def test_the_pareto_page_leaves_designs_that_serve_nothing_off_its_log_axes_and_counts_them(tmp_path):
+    """A design serving none of the suite's workloads sits at the floor (1e-06 tok/s, 1,000 s): drawn, it stretched
+    every log axis over ten decades and pressed the real designs and chips into a corner."""
+    import json
+
+    from inferchip.explore.designs import load_space
+    from inferchip.explore.evaluate import default_suite
+    from inferchip.explore.store import Store
+    from inferchip.interfaces.report.explore_page import build_page
+
+    space = tmp_path / "space.yaml"  # 4 MACs a unit on lpddr: designs too slow or too small to serve anything
+    space.write_text("name: t\nparameters:\n  matrix_units: [1, 512]\n  matrix_unit_dim: [4, 64]\n"
+                     "  memory_type: [lpddr5x, hbm3e]\n  memory_units: [1, 8]\n")
+    out = tmp_path / "run"
+    code, text = run_main(["explore", str(space), "--out", str(out), "--budget", "16", "--no-page", "--workers", "1",
+                           "--models", L8])
+    assert code == 0, text
+    store = Store(out, load_space(space), default_suite([L8]).workload_ids)
+    try:
+        page = build_page(store.frame(), store.workload_ids, {}, "t")
+    finally:
+        store.close()
+    figures = [json.loads(m) for m in re.findall(r'Plotly\.newPlot\(\s*"pair\d+",\s*(\[.*?\]),\s*\{', page, re.S)]
+    assert figures, "no pair charts found"
+    floors = {1e-06, 1e6}  # tok/s (and per W, per $) floor; 1,000 s drawn in ms
+    for traces in figures:
+        for t in traces:
+            assert not floors & {round(v, 12) for v in (*t["x"], *t["y"])}, t["name"]
+    assert "off the axes: they serve none of the workloads" in page
