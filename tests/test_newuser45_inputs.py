@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from inferchip.errors import SpecError
+from table_text import column_texts
 
 L8 = "meta-llama/Llama-3.1-8B-Instruct"
 
@@ -116,19 +117,12 @@ def test_explore_prints_the_fronts_best_design_on_each_objective_with_units(tmp_
     assert "best design on each objective" in out  # before: only counts and the page's path
     # the table keeps to 100 columns in a pipe (architect50), so a header or a first-column label may wrap over
     # lines: each column's text is read back whole, top to bottom
-    headers = _column_texts([ln for ln in out.splitlines() if ln.startswith("┃")], "┃")
+    headers = " | ".join(column_texts(out))
     for label in ("output tok/s per chip", "output tok/s per W (TDP)", "output tok/s per $ of chip cost",
                   "time per output token at batch 1, ms"):
         assert label in headers
     assert "128 x 32^2" in out  # the faster design leads tokens/s per chip: its MACs are named (units x dim^2)
-    assert "LLM workloads served (of 2)" in _column_texts([ln for ln in out.splitlines() if ln.startswith("│")],
-                                                          "│")[0]
-
-
-def _column_texts(lines: list[str], sep: str) -> list[str]:
-    """Each column's cells of a rich table's lines (header or body), joined top to bottom."""
-    cells = [[c.strip() for c in ln.strip().strip(sep).split(sep)] for ln in lines]
-    return [" ".join(row[j] for row in cells if j < len(row) and row[j]) for j in range(max(map(len, cells)))]
+    assert "LLM workloads served (of 2)" in column_texts(out, header=False)[0]
 
 
 # ------------------------------------------------------------------ 5. serve/curve search within the engine's cap

@@ -312,7 +312,8 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
     if bmap is not None and out is None:
         raise InvalidSettingError("--boundary-map: give --out DIR to write beat.html and boundary_map.json")
     res = beat(target, rivals, models, parts=parts, silicon=silicon)
-    console().print(beat_table(res))
+    for table in beat_tables(res):
+        console().print(table)
     for name in res.not_reached:
         console().print(f"{name}: no change up to x8 compute, x8 memory and x8 links makes {res.target} first")
     for k, why in res.not_scored.items():
@@ -332,26 +333,33 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
         console().print(f"written: {write_beat_page(out, res, bmap)}")
 
 
-def beat_table(res: Any) -> Table:
+PARTS_PER_TABLE = 3  # claim parts side by side: 3 columns of 24 characters keep every chip id whole within 100
+
+
+def beat_tables(res: Any) -> list[Table]:
     """The smallest change per claim part, one column per part and one row per figure (the multipliers, the target's
-    figure after the change beside the best rival's, the unit, what the change adds): at most 100 columns in a pipe
-    (one row per part, eleven columns, was 174)."""
-    t = Table(title=f"smallest changes that make {res.target} first against {', '.join(res.rivals)}",
-              title_justify="left")
-    t.add_column("claim part")
-    for c in res.changes:
-        t.add_column(c.objective + (f" ({res.silicon_basis})" if c.objective == "lowest_cost_silicon" else ""),
-                     justify="right")
-    rows = [("compute x", [f"{c.compute_x:g}" for c in res.changes]),
-            ("memory x", [f"{c.memory_x:g}" for c in res.changes]),
-            ("links x", [f"{c.link_x:g}" for c in res.changes]),
-            ("target after", [_figure(c.value) for c in res.changes]),
-            ("best rival", [c.best_rival for c in res.changes]),
-            ("rival", [_figure(c.rival_value) for c in res.changes]),
-            ("unit", [c.unit for c in res.changes]),
-            ("extra area mm2", [f"{c.extra_area_mm2:,.0f}" for c in res.changes]),
-            ("TDP W", [f"{c.tdp_w:,.0f}" for c in res.changes]),
-            ("cost $", [f"{c.cost_usd:,.0f}" for c in res.changes])]
-    for label, cells in rows:
-        t.add_row(label, *cells)
-    return fit_width(t)
+    figure after the change beside the best rival's, the unit, what the change adds), at most three parts a table:
+    within 100 columns in a pipe with every chip id and number whole (one row per part, eleven columns, was 174)."""
+    tables = []
+    for start in range(0, max(len(res.changes), 1), PARTS_PER_TABLE):
+        changes = res.changes[start:start + PARTS_PER_TABLE]
+        t = Table(title=(f"smallest changes that make {res.target} first against {', '.join(res.rivals)}"
+                         if start == 0 else None), title_justify="left")
+        t.add_column("claim part")
+        for c in changes:
+            t.add_column(c.objective + (f" ({res.silicon_basis})" if c.objective == "lowest_cost_silicon" else ""),
+                         justify="right")
+        rows = [("compute x", [f"{c.compute_x:g}" for c in changes]),
+                ("memory x", [f"{c.memory_x:g}" for c in changes]),
+                ("links x", [f"{c.link_x:g}" for c in changes]),
+                ("target after", [_figure(c.value) for c in changes]),
+                ("best rival", [c.best_rival for c in changes]),
+                ("rival", [_figure(c.rival_value) for c in changes]),
+                ("unit", [c.unit for c in changes]),
+                ("extra area mm2", [f"{c.extra_area_mm2:,.0f}" for c in changes]),
+                ("TDP W", [f"{c.tdp_w:,.0f}" for c in changes]),
+                ("cost $", [f"{c.cost_usd:,.0f}" for c in changes])]
+        for label, cells in rows:
+            t.add_row(label, *cells)
+        tables.append(fit_width(t))
+    return tables
