@@ -337,3 +337,14 @@ def test_fuzz_curve_arguments(concurrencies: Any, input_tokens: Any, requests_pe
         assert not isinstance(exc, TypeError) or "'foo'" in str(exc)
         return
     assert len(cur.points) >= 1
+
+
+def test_a_frame_costs_time_split_reaches_json_and_the_dataframe() -> None:
+    """vision50's ``time_split_s`` (a dict of arrays) met pyapi50's ``to_dict``: json.dumps raised on the arrays."""
+    f = ic.frame_cost("nvidia-l4", "resnet50-v1.5", [1, 64])
+    assert f.time_split_s
+    split = json.loads(json.dumps(f.to_dict()))["time_split_s"]
+    assert set(split) == set(f.time_split_s) and all(len(v) == 2 for v in split.values())
+    df = f.to_dataframe()
+    parts = [c for c in df.columns if c.startswith("latency_") and c != "latency_s"]
+    assert len(parts) == len(f.time_split_s) and np.allclose(df[parts].sum(axis=1), df["latency_s"])

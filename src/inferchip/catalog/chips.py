@@ -27,6 +27,7 @@ from inferchip.spec.chip import (
     EstimateLevel,
     FamilyDefaults,
     chip_params,
+    left_out_note,
 )
 from inferchip.spec.vision import is_cpu_family
 from inferchip.units import GIB
@@ -373,10 +374,12 @@ def get_chip_params(id_or_path: ChipInput, level: EstimateLevel = "central") -> 
     """SI parameters of a chip (catalogue id, YAML path or ChipSpec) at an estimate level of its Range figures."""
     if level not in _LEVELS:
         raise InvalidSettingError(f"estimate level '{level}' not allowed; use one of {', '.join(_LEVELS)}")
-    spec = load_chip(id_or_path)
-    params = chip_params(spec, family_defaults(spec.family), level)
-    note = tdp_note(spec)
-    return params if note is None else replace(params, notes=(*params.notes, note))
+    spec, fam = load_chip(id_or_path), family_defaults(load_chip(id_or_path).family)
+    params = chip_params(spec, fam, level)
+    own = None if isinstance(id_or_path, str) and resolve_chip_id(id_or_path) in _bundled() else left_out_note(
+        spec, fam, params)  # a user's chip file: the defaults its left-out fields take, said
+    notes = [n for n in (own, tdp_note(spec)) if n is not None]
+    return replace(params, notes=(*params.notes, *notes)) if notes else params
 
 
 def spoken_name(name: str) -> str:

@@ -297,14 +297,23 @@ def describe_validation_error(exc: ValidationError, where: str,
     # Several required fields missing from one nested mapping (`bandwidth_tb_per_s: {}` where a number or a range
     # {low, central, high, derivation} goes) are one problem: one line naming the mapping and what it lacks.
     missing_in: dict[str, list[str]] = {}
+    items_needed: dict[str, int] = {}  # a fixed-length list (gemm_tile [M, N]) short of items: how many it takes
     for err in errors:
         parts = [_key(p) for p in err["loc"] if not str(p).startswith("@")]
-        if err["type"] == "missing" and len(parts) >= 2:
+        if err["type"] == "missing" and len(parts) >= 2 and parts[-1].isdigit():
+            items_needed[".".join(parts[:-1])] = max(items_needed.get(".".join(parts[:-1]), 0), int(parts[-1]) + 1)
+        elif err["type"] == "missing" and len(parts) >= 2:
             missing_in.setdefault(".".join(parts[:-1]), []).append(parts[-1])
     told: set[str] = set()
     for err in errors:
         parts = [_key(p) for p in err["loc"] if not str(p).startswith("@")]  # "@number"/"@range": union tags
         parent = ".".join(parts[:-1])
+        if (n := items_needed.get(parent)) and err["type"] == "missing":
+            if parent not in told:  # "compute.gemm_tile.1 is missing" named neither the list nor its length
+                told.add(parent)
+                lines.append((f"{where}: {parent} = {_shown(err.get('input'))}: needs {n} values in order; allowed: "
+                              f"a list of {n}{_what_goes(model, parts[:-1])}", None))
+            continue
         if err["type"] == "missing" and len(missing_in.get(parent, ())) >= 2:
             if parent not in told:
                 told.add(parent)

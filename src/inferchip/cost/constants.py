@@ -145,7 +145,7 @@ MMA_FLOP_PER_EXP_16BIT: dict[str, float] = {
 # The largest silicon interposer of TSMC's CoWoS packages, in multiples of the reticle field (spec.bounds.RETICLE_MM2,
 # 858 mm2; TSMC's own multiple is of a slightly smaller field, ~830 mm2, so these areas are upper bounds), by the first
 # year TSMC offers it: (year, reticles, source). A package's compute dies and HBM stacks that exceed the limit of its
-# year fit no CoWoS interposer then (cost.chip_cost.interposer_check flags it). All are TSMC's statements AS REPORTED
+# year fit no CoWoS interposer then (package.stacks.interposer_check flags it). All are TSMC's statements AS REPORTED
 # (TSMC's symposium slides were not read): CoWoS-S 3.3x: TSMC's 2024 North America Technology Symposium roadmap (up to
 # eight HBM stacks in a 3.3x budget), reported by epium.com ("TSMC Reveals Ambitious Roadmap for Wafer-Scale and
 # Advanced Packaging") and copperroad.news ("CoWoS-S max interposer size 3.3x reticle (~2,700 mm2)", citing TSMC

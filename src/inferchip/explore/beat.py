@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import product
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,17 @@ def with_beat_points(boundary_map: dict[str, Any], result: BeatResult) -> dict[s
     return {**boundary_map, "explore_points": keyed, "explore_target": result.target}
 
 
+def chip_label(target: str) -> str:
+    """How the output names the target: its catalogue id, or for a chip file its own id (the file name beside it
+    where that id is a catalogue chip's too), not the path (``aurora.yaml``, ``chips/a.yaml``)."""
+    from inferchip.catalog.chips import chip_ids, load_chip
+
+    if target in chip_ids():
+        return target
+    own = load_chip(target).id
+    return own if own not in chip_ids() else f"{own} ({Path(target).name})"
+
+
 def design_sram_mb(target_id: str) -> tuple[float, str | None]:
     """The SRAM (MB) the design model's die area reads for a catalogue chip, and a note where it is not the die's.
 
@@ -129,7 +141,7 @@ def design_sram_mb(target_id: str) -> tuple[float, str | None]:
     from inferchip.catalog.chips import get_chip_params, load_chip
     from inferchip.cost.design.dies import load_dies, load_packages
 
-    pool_mb = float(get_chip_params(target_id).sram_bytes) / 1e6
+    pool_mb, label = float(get_chip_params(target_id).sram_bytes) / 1e6, chip_label(target_id)
     dies = load_chip(target_id).silicon.compute_die_count
     all_dies = load_dies()
     rows = [d for d in all_dies if d.chip_id == target_id]
@@ -139,13 +151,13 @@ def design_sram_mb(target_id: str) -> tuple[float, str | None]:
     if package is not None:
         mb = package.package_sram_mb(dies, all_dies)
         return mb, (None if not package.estimate else
-                    f"{target_id}: the die-area base counts {mb:,.1f} MB of SRAM macros over its {dies} compute "
+                    f"{label}: the die-area base counts {mb:,.1f} MB of SRAM macros over its {dies} compute "
                     "dies, an estimate (catalog/design_packages.csv: its die area and full-die L2 are not published)")
     why = (f"design_dies.csv's {rows[0].name} row is one of its {dies} compute dies" if rows else
            "design_dies.csv has no die row for it")
     read = (f"the catalogue's on-chip SRAM pool, {pool_mb:,.1f} MB" if pool_mb > 0 else
             "no SRAM (the catalogue states no on-chip SRAM for it)")
-    return pool_mb, (f"{target_id}: the die-area base counts {read}, as {why}; the area model counts every SRAM "
+    return pool_mb, (f"{label}: the die-area base counts {read}, as {why}; the area model counts every SRAM "
                      "macro on the die (design_dies.csv), so the base area and cost understate the die's SRAM area")
 
 
@@ -206,6 +218,7 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
     a = load_assumptions()
     suite = default_suite(models)
     real = catalogue_chips([target, *rivals], a, TILE)
+    label = chip_label(target)
     grid = np.array(list(product(COMPUTE_STEPS, MEMORY_STEPS, LINK_STEPS)))
     c, m, lk = grid[:, 0], grid[:, 1], grid[:, 2]
     sram_mb, sram_note = design_sram_mb(target)
@@ -216,9 +229,9 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
     tdp0 = float(real.tdp_w[0]) if np.isfinite(real.tdp_w[0]) else float(base["tdp_w"])
     cost0 = float(real.cost_usd[0]) if np.isfinite(real.cost_usd[0]) else float(base["cost_usd"])
     if not np.isfinite(real.tdp_w[0]):
-        notes.append(f"{target}: no published TDP; the design model's {base['tdp_w']:.0f} W is used")
+        notes.append(f"{label}: no published TDP; the design model's {base['tdp_w']:.0f} W is used")
     if not np.isfinite(real.cost_usd[0]):
-        notes.append(f"{target}: no cost or price; the design model's ${base['cost_usd']:,.0f} is used")
+        notes.append(f"{label}: no cost or price; the design model's ${base['cost_usd']:,.0f} is used")
     real.tdp_w[0], real.cost_usd[0] = tdp0, cost0
     for i, rival in enumerate(rivals, start=1):
         if not np.isfinite(real.cost_usd[i]):
@@ -249,7 +262,7 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
             row = dep_real[i][np.isfinite(dep_real[i])]
             baseline[str(cid)]["lowest_cost_silicon_deployment_usd"] = float(row.min()) if row.size else float("nan")
     if "lowest_cost_silicon" in parts:
-        notes.append(_silicon_note(target, rivals, silicon, dep_real, real, cost0, n_sys))
+        notes.append(_silicon_note(label, rivals, silicon, dep_real, real, cost0, n_sys))
     changes, missing = [], []
     size = np.log(c) + np.log(m) + np.log(lk)
     order = np.lexsort((variants.cost_usd, size))
@@ -293,7 +306,7 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
                                "link_gb_per_s": float(variants.link_bytes_per_s[k]) / 1e9},
                               CLAIM_OBJECTIVES[name].unit))
     not_scored = {p: NOT_SCORED[p] for p in claim_parts if p in NOT_SCORED}
-    return BeatResult(target, list(rivals), baseline, changes, missing, notes, not_scored, bw0, cost0, cost_boundary,
+    return BeatResult(label, list(rivals), baseline, changes, missing, notes, not_scored, bw0, cost0, cost_boundary,
                       silicon, {p: CLAIM_OBJECTIVES[p].unit for p in parts})
 
 

@@ -16,7 +16,7 @@ from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.input_files import read_regular_bytes
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import options as opts
-from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.cli_options.output import console, fit_width
 
 
 def _ids(value: str | None, option: str) -> list[str] | None:
@@ -135,6 +135,8 @@ def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | 
             bar.stop()
     console().print(f"{res.mode}: {res.designs:,} designs ({res.new_designs:,} evaluated now), "
                   f"{res.rows:,} rows in {res.store_path}")
+    if (defaults := space.defaults_line()) is not None:
+        console().print(defaults)
     from inferchip.explore.evaluate import default_suite
     from inferchip.explore.store import Store
 
@@ -144,7 +146,7 @@ def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | 
         console().print(_front_line(frame, store.workload_ids, space.max_dies))
         leaders = front_leaders(frame, store.workload_ids)
         if leaders is not None:
-            console().print(leaders)
+            console().print(fit_width(leaders))
         if page:
             from inferchip.interfaces.report.explore_page import real_chip_objectives, write_page
 
@@ -310,18 +312,10 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
     if bmap is not None and out is None:
         raise InvalidSettingError("--boundary-map: give --out DIR to write beat.html and boundary_map.json")
     res = beat(target, rivals, models, parts=parts, silicon=silicon)
-    t = Table(title=f"smallest changes that make {target} first against {', '.join(rivals)}", title_justify="left")
-    for col in ("claim part", "compute x", "memory x", "links x", "target after", "best rival", "rival", "unit",
-                "extra area mm2", "TDP W", "cost $"):
-        t.add_column(col, justify="left" if col in ("objective", "best rival", "unit") else "right")
-    for c in res.changes:
-        part = c.objective + (f" ({res.silicon_basis})" if c.objective == "lowest_cost_silicon" else "")
-        t.add_row(part, f"{c.compute_x:g}", f"{c.memory_x:g}", f"{c.link_x:g}", _figure(c.value),
-                  c.best_rival, _figure(c.rival_value), c.unit, f"{c.extra_area_mm2:,.0f}", f"{c.tdp_w:,.0f}",
-                  f"{c.cost_usd:,.0f}")
-    console().print(t)
+    for table in beat_tables(res):
+        console().print(table)
     for name in res.not_reached:
-        console().print(f"{name}: no change up to x8 compute, x8 memory and x8 links makes {target} first")
+        console().print(f"{name}: no change up to x8 compute, x8 memory and x8 links makes {res.target} first")
     for k, why in res.not_scored.items():
         console().print(f"{k}: not scored by explore ({why})")
     for n in res.notes:
@@ -337,3 +331,35 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
             write_text(out / "boundary_map.json", json.dumps(with_beat_points(bmap, res), indent=1))
             console().print(f"written: {out / 'boundary_map.json'}")
         console().print(f"written: {write_beat_page(out, res, bmap)}")
+
+
+PARTS_PER_TABLE = 3  # claim parts side by side: 3 columns of 24 characters keep every chip id whole within 100
+
+
+def beat_tables(res: Any) -> list[Table]:
+    """The smallest change per claim part, one column per part and one row per figure (the multipliers, the target's
+    figure after the change beside the best rival's, the unit, what the change adds), at most three parts a table:
+    within 100 columns in a pipe with every chip id and number whole (one row per part, eleven columns, was 174)."""
+    tables = []
+    for start in range(0, max(len(res.changes), 1), PARTS_PER_TABLE):
+        changes = res.changes[start:start + PARTS_PER_TABLE]
+        t = Table(title=(f"smallest changes that make {res.target} first against {', '.join(res.rivals)}"
+                         if start == 0 else None), title_justify="left")
+        t.add_column("claim part")
+        for c in changes:
+            t.add_column(c.objective + (f" ({res.silicon_basis})" if c.objective == "lowest_cost_silicon" else ""),
+                         justify="right")
+        rows = [("compute x", [f"{c.compute_x:g}" for c in changes]),
+                ("memory x", [f"{c.memory_x:g}" for c in changes]),
+                ("links x", [f"{c.link_x:g}" for c in changes]),
+                ("target after", [_figure(c.value) for c in changes]),
+                ("best rival", [c.best_rival for c in changes]),
+                ("rival", [_figure(c.rival_value) for c in changes]),
+                ("unit", [c.unit for c in changes]),
+                ("extra area mm2", [f"{c.extra_area_mm2:,.0f}" for c in changes]),
+                ("TDP W", [f"{c.tdp_w:,.0f}" for c in changes]),
+                ("cost $", [f"{c.cost_usd:,.0f}" for c in changes])]
+        for label, cells in rows:
+            t.add_row(label, *cells)
+        tables.append(fit_width(t))
+    return tables

@@ -110,29 +110,36 @@ class FrameCost:
     def to_dataframe(self) -> pd.DataFrame:
         """One row per batch point: ``batch`` (frames per call), ``latency_s``, ``frames_per_s``, ``energy_j`` (per
         call), ``power_w``, and where given ``input_copy_s``, ``pipelined_s``, ``memory_per_chip_bytes`` and
-        ``over_memory`` (the call cannot run: its memory floor exceeds the usable memory)."""
+        ``over_memory`` (the call cannot run: its memory floor exceeds the usable memory), and the latency's split
+        (``time_split_s``) as ``latency_compute_s``, ``latency_memory_s``, ... summing to ``latency_s``."""
         import pandas as pd
 
         cols = {"batch": self.batch, "latency_s": self.latency_s, "frames_per_s": self.frames_per_s,
                 "energy_j": self.energy_j, "power_w": self.power_w, "input_copy_s": self.input_copy_s,
-                "pipelined_s": self.pipelined_s, "memory_per_chip_bytes": self.memory_per_chip_bytes}
+                "pipelined_s": self.pipelined_s, "memory_per_chip_bytes": self.memory_per_chip_bytes,
+                **{f"latency_{part}_s": t for part, t in (self.time_split_s or {}).items()}}
         df = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in cols.items() if v is not None})
         df["over_memory"] = df["batch"].isin(self.over_memory())
         return df
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure, arrays as lists (one value per batch point), for JSON."""
-        d = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items() if k != "memory"}
-        split = None if self.time_split_s is None else {k: np.asarray(v, dtype=float).tolist()
-                                                        for k, v in self.time_split_s.items()}
+        d = {k: _plain(v) for k, v in self.__dict__.items() if k != "memory"}
         return {**d, "frames_per_s": self.frames_per_s.tolist(), "notes": list(self.notes),
-                "memory": None if self.memory is None else asdict(self.memory), "time_split_s": split}
+                "memory": None if self.memory is None else asdict(self.memory)}
 
     def __repr__(self) -> str:  # the dataclass's printed every array and note (~700 characters for two points)
         pts = ", ".join(f"{b:g}: {t * 1e3:,.3g} ms" for b, t in zip(self.batch[:4], self.latency_s[:4], strict=True))
         more = f" (+{len(self.batch) - 4} more)" if len(self.batch) > 4 else ""
         return (f"<FrameCost {len(self.batch)} batch point(s), latency per call {pts}{more}; "
                 f"{self.flop_per_frame / 1e9:,.4g} GFLOP per frame; every figure: .to_dataframe(), .to_dict()>")
+
+
+def _plain(v: Any) -> Any:
+    """An array as a list and a dict of arrays (``time_split_s``) as a dict of lists: JSON's types."""
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return {k: _plain(x) for k, x in v.items()} if isinstance(v, dict) else v
 
 
 _PARAMS: dict[int, tuple[ChipSpec, ChipParams]] = {}

@@ -347,3 +347,36 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
         architecture=spec.architecture or "",
         notes=tuple(notes),
     )
+
+
+def left_out_note(spec: ChipSpec, fam: FamilyDefaults, params: ChipParams) -> str | None:
+    """One note naming each field a user's chip file leaves out that the prediction fills with a default, and the
+    value it takes (the family's, or the rule of :func:`chip_params`); None where the file states every one.
+    An architect's file left them out without a word: idle power 15 % of TDP, a NIC of 50 GB/s, 1/16 of the peak as
+    vector rate, no scale-up domain (architect50)."""
+    c, m, i, p = spec.compute, spec.memory, spec.interconnect, spec.power
+    said = [text for left_out, text in (
+        (c.matrix_unit_count is None, "compute.matrix_unit_count: 128 matrix units"),
+        (c.gemm_tile is None, f"compute.gemm_tile: {params.gemm_tile_m} x {params.gemm_tile_n}"),
+        (c.gemm_tiles_in_flight is None, f"compute.gemm_tiles_in_flight: {params.gemm_tiles_in_flight:,.4g} "
+                                         f"({fam.gemm_tiles_in_flight_per_unit:g} a matrix unit, at least 1)"),
+        (c.vector_tflops is None, f"compute.vector_tflops: {params.vector_flop_per_s / TERA:,.4g} TFLOP/s (1/16 of "
+                                  "the largest dense peak)"),
+        (m.usable_capacity_gib is None, f"memory.usable_capacity_gib: the capacity less a {fam.runtime_reserve_gib:g}"
+                                        " GiB runtime reserve"),
+        (i.max_scaleup_domain is None, "interconnect.max_scaleup_domain: 1 (no tensor parallel across chips "
+                                       "within a node)"),
+        (i.scaleup_latency_us is None, f"interconnect.scaleup_latency_us: {fam.scaleup_latency_us:g} us a hop"),
+        (i.scaleup_direct_all_reduce is None, "interconnect.scaleup_direct_all_reduce: "
+                                              f"{str(fam.scaleup_direct_all_reduce).lower()}"),
+        (i.scaleout_bw_gb_per_s_per_direction is None, "interconnect.scaleout_bw_gb_per_s_per_direction: "
+                                                       f"{fam.scaleout_bw_gb_per_s_per_direction:g} GB/s"),
+        (p.idle_w is None and p.tdp_w is not None, f"power.idle_w: {fam.idle_power_fraction_of_tdp:.0%} of "
+                                                   f"power.tdp_w = {params.idle_w:,.0f} W"),
+    ) if left_out]
+    if not said:
+        return None
+    whose = " (an inferchip assumption)" if {s.kind for s in fam.sources} == {"assumption"} else ""
+    return (f"{spec.id}: left out of the chip file, so taken from the {spec.family} family's defaults{whose} "
+            f"(catalog/families.yaml, with their sources) or the default rule: {'; '.join(said)}; state them in the "
+            "file where known")

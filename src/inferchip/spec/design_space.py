@@ -140,6 +140,7 @@ class DesignSpace:
         self.name = name
         self.max_dies = max_dies
         self.values: dict[str, list[Any]] = {}
+        self.defaulted = tuple(p for p in PARAMETERS if p not in values)  # left out of the file: DEFAULTS taken
         for p in PARAMETERS:
             vals = values.get(p, [DEFAULTS[p]])
             self.values[p] = [v if p in CATEGORICAL else (int(v) if p in INTEGER else float(v)) for v in vals]
@@ -154,6 +155,14 @@ class DesignSpace:
             raise SpecError(f"{where}: {_space_error(exc.errors()[0])}") from exc
         vals = {k: (v.values() if isinstance(v, _Range) else list(v)) for k, v in f.parameters.items()}
         return cls(vals, f.name, f.max_dies)
+
+    def defaults_line(self) -> str | None:
+        """The parameters the space leaves out and the one value each takes (:data:`DEFAULTS`), for the output."""
+        if not self.defaulted:
+            return None
+        taken = ", ".join(f"{p} {_plain(self.values[p][0])}" for p in self.defaulted)
+        return (f"not in the space file, so at one default each (an H100-like part, spec/design_space.py DEFAULTS): "
+                f"{taken}")
 
     @property
     def shape(self) -> tuple[int, ...]:

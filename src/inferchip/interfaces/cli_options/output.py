@@ -17,6 +17,7 @@ from inferchip.performance.prediction import ENERGY_AND_MONEY_KEYS
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
 Key = TypeVar("Key", bound=Hashable)  # a summary's keys (str), or a data frame record's column labels
 
@@ -51,3 +52,18 @@ def console(stderr: bool = False) -> Console:
     if stream.isatty():
         return Console(stderr=stderr, emoji=False)
     return Console(stderr=stderr, width=PIPE_WIDTH, emoji=False)
+
+
+TABLE_WIDTH_MAX = 100  # columns a table takes in a pipe at most (a terminal narrower than that fits it anyway)
+
+
+def fit_width(table: Table, width: int = TABLE_WIDTH_MAX) -> Table:
+    """``table`` (a rich Table) held to ``width`` columns where its natural width is more, its cells wrapping, never
+    cut: every column folds a word longer than its share instead of ending it in an ellipsis."""
+    from rich.console import Console
+
+    for column in table.columns:
+        column.overflow = "fold"
+    if Console(width=PIPE_WIDTH).measure(table).maximum > width:
+        table.width = width
+    return table

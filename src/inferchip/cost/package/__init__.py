@@ -1,0 +1,1 @@
+"""A chip package's memory stacks and interposer."""
