@@ -128,3 +128,26 @@ def test_fuzz_drive_binds_the_network_with_the_most_work(cameras, max_batch, bat
     assert work[b["network"]] == max(work.values())
     if not over or batching == "tick":  # a frame's job as the rig ran it: its networks' seconds sum to its work
         assert sum(work.values()) * 1e3 == pytest.approx(d["latency_split_ms"]["service"], rel=1e-9)
+
+
+def test_a_catalogue_chip_given_as_its_chipspec_gets_no_left_out_note():
+    """Failed on main: architect50's note on the fields a user's chip file leaves out keyed 'the catalogue' on the
+    argument being an id string, so the ChipSpec ic.load_chip returns (which every call takes, pyapi50) and the
+    bundled file's Path were told their chip file left fields out, where the same chip by id was not. A variant
+    (another id, or a changed field) is the user's chip and is told."""
+    from pathlib import Path
+
+    import inferchip as ic
+    from inferchip.catalog.chips import get_chip_params
+
+    h100 = "nvidia-h100-sxm-80gb"
+    spec = ic.load_chip(h100)
+    bundled = Path(ic.__file__).parent / "catalog" / "chips" / f"{h100}.yaml"
+
+    def left_out(chip: object) -> list[str]:
+        return [n for n in get_chip_params(chip).notes if "left out of the chip file" in n]
+
+    assert left_out(h100) == left_out(spec) == left_out(bundled) == []
+    assert ic.predict(spec, H100_8B[3], batch=8).notes == ic.predict(h100, H100_8B[3], batch=8).notes
+    variant = spec.model_copy(update={"id": "my-h100"})
+    assert len(left_out(variant)) == 1 and left_out(variant)[0].startswith("my-h100: left out of the chip file")
