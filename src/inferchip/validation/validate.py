@@ -4,7 +4,8 @@ Each case becomes a plan (:mod:`inferchip.validation.plan`: lengths, load, limit
 layout). :class:`Validator` picks the parallel layout (the row's, or ``predict``'s choice among those the row allows:
 :func:`~inferchip.performance.layout_choice.choose_layout`), converts to the row's metric and caches repeated settings
 (each at the rows' prefill chunk, ``mapped.DEFAULT_CHUNK_TOKENS``, stated: not the engine's on the chip that
-``resolve_setting`` defaults to). Errors are percentages: signed ``100 (pred - meas) / meas``, APE its absolute value.
+``resolve_setting`` defaults to, and unpadded: not the default engine's step padding on a TPU or a Gaudi, the rows
+ran their own stacks). Errors are percentages: signed ``100 (pred - meas) / meas``, APE its absolute value.
 
 Server rows without a concurrency (MLPerf Server/Interactive, open loops at a stated rate) have two models:
 ``"analytic"`` (p99 limits scaled to means, Little's law) and ``"sim"`` (the serving simulator on the layout the

@@ -116,7 +116,8 @@ class Validator:
                                                       ep=case.ep, calibration=cal, within=True,
                                                       attention_weights=fmt.attention_weights,
                                                       attention_out_weights=fmt.attention_out_weights,
-                                                      chunk_tokens=DEFAULT_CHUNK_TOKENS)  # the rows' stated chunk
+                                                      chunk_tokens=DEFAULT_CHUNK_TOKENS,  # the rows' stated chunk
+                                                      padding=None)  # unpadded: the module's docstring
             except InferchipError as exc:
                 raise in_row_terms(case, exc) from None
         return self._resolved[key]

@@ -1,25 +1,34 @@
 """Resolving a setting once: :func:`resolve_setting` is the only place that turns user choices (catalogue ids or paths,
-format names, layout sizes, the estimate corner, calibration and assumptions files, the step budget) into a
-:class:`~inferchip.performance.setting.resolved.Setting`, and the only place that checks them: every error is an
-:class:`~inferchip.errors.InvalidSettingError` naming the option, the value and what is allowed. The settings of
-recent arguments are kept (:data:`SETTINGS_CACHED`)."""
+format names, layout sizes, the estimate corner, calibration and assumptions files, the step budget and the back
+end's step padding) into a :class:`~inferchip.performance.setting.resolved.Setting`, and the only place that checks
+them: every error is an :class:`~inferchip.errors.InvalidSettingError` naming the option, the value and what is
+allowed. The settings of recent arguments are kept (:data:`SETTINGS_CACHED`)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import replace
 from numbers import Integral
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from inferchip.catalog.engines import loaded_calibration
 from inferchip.errors import InvalidSettingError, positive
 from inferchip.mapping.format_defaults import checkpoint_choice, format_sources
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup, row_layouts
+from inferchip.performance.prediction import CHUNK_GIVEN
 from inferchip.performance.setting.formats import format_choice
-from inferchip.performance.setting.resolved import Setting, checked_chunk
+from inferchip.performance.setting.resolved import (
+    PADDING_ENGINE,
+    PADDING_GIVEN,
+    PADDING_NONE,
+    Setting,
+    checked_chunk,
+    engine_padding,
+)
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams, ChipSpec, EstimateLevel
+from inferchip.spec.engine.padding import PaddingLadder
 from inferchip.spec.model import ModelSpec
 from inferchip.spec.params import runtime_device_view
 from inferchip.workload.limits import MAX_CHIPS
@@ -37,7 +46,8 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
                     assumptions: str | Assumptions | None = None, chip_spec: ChipSpec | None = None,
                     within: bool = False, attention_weights: str | None = None,
                     attention_out_weights: str | None = None, config: UserConfig | None = None,
-                    chunk_tokens: int | None = None) -> Setting:
+                    chunk_tokens: int | None = None,
+                    padding: PaddingLadder | Literal["engine"] | None = "engine") -> Setting:
     """Resolve and check a setting once.
 
     ``chip``/``model``: catalogue ids or file paths (a chip by id also brings its spec), or
@@ -62,10 +72,15 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     (``catalog.models.load_model_config``), the checkpoint's formats then read from it, not from a file again.
     ``chunk_tokens``: the prefill token budget of a step per chip (an engine's ``max_num_batched_tokens``); None: the
     default engine's on the chip (``sim.batching.scheduler.run_caps``, as ``inferchip predict`` / ``serve`` / ``curve``
-    take it without ``--chunk-tokens``), said in ``Setting.chunk_source``."""
+    take it without ``--chunk-tokens``), said in ``Setting.chunk_source``.
+    ``padding``: the compiled step shapes every step is padded to, said in ``Setting.padding_source``: ``"engine"``
+    (the default) the default engine's back end's on the chip at its running-batch cap and the step budget (vLLM's TPU
+    and Gaudi back ends; none elsewhere: :func:`~inferchip.performance.setting.resolved.engine_padding`), as
+    ``ic.predict``, ``ic.serve``, ``inferchip predict`` / ``serve`` / ``curve`` run them; None: unpadded; a
+    :class:`~inferchip.spec.engine.padding.PaddingLadder`: those shapes."""
     chunk_tokens = None if chunk_tokens is None else checked_chunk(chunk_tokens)  # True or 8192.0: not keys of 1, 8192
     args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-            chip_spec, within, attention_weights, attention_out_weights, config, chunk_tokens)
+            chip_spec, within, attention_weights, attention_out_weights, config, chunk_tokens, padding)
     try:  # every argument hashable (ids, paths, names, numbers): the arguments are the key
         hash(args)
         key = args
@@ -109,7 +124,8 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
              calibration: Calibration | str | None, assumptions: str | Assumptions | None,
              chip_spec: ChipSpec | None, within: bool, attention_weights: str | None = None,
              attention_out_weights: str | None = None, config: UserConfig | None = None,
-             chunk_tokens: int | None = None) -> Setting:
+             chunk_tokens: int | None = None, padding: PaddingLadder | Literal["engine"] | None = "engine"
+             ) -> Setting:
     for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
         positive(name, v)
         if (v is None and name == "--count") or (v is not None and (not isinstance(v, Integral) or v > MAX_CHIPS)):
@@ -170,7 +186,15 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
 
     a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
     caps = run_caps(None, cp)  # the default engine's step budget on the chip, where no chunk is given
+    chunk = int(caps.chunk_tokens) if chunk_tokens is None else chunk_tokens
+    if padding == "engine":  # the one resolution of the back end's padding (at the step budget)
+        ladder, padding_source = engine_padding(cp, chunk), PADDING_ENGINE
+    elif padding is None or isinstance(padding, PaddingLadder):
+        ladder, padding_source = padding, PADDING_NONE if padding is None else PADDING_GIVEN
+    else:
+        raise InvalidSettingError(f"padding must be 'engine', None or a PaddingLadder, got {padding!r}")
     return Setting(cp, chip_spec, ms, fmt, got, (*notes, *([device_note] if device_note else [])), count,
                    tuple(layouts), given and not within, level, cal, a, assumptions if isinstance(assumptions, str)
-                   else None, source, act_source, kv_source, int(caps.chunk_tokens),
-                   chunk_source=caps.reason).with_chunk(chunk_tokens)
+                   else None, source, act_source, kv_source, chunk,
+                   chunk_source=caps.reason if chunk_tokens is None else CHUNK_GIVEN, padding=ladder,
+                   padding_source=padding_source)

@@ -1,6 +1,6 @@
 """The resolved setting: the system and the model, checked once (:func:`~inferchip.performance.setting.resolve.
 resolve_setting` builds it) and passed down, with what the performance layer caches for it (mapped models, sweeps,
-the fast path)."""
+the fast path) and the step shapes its steps are padded to, with their source."""
 
 from __future__ import annotations
 
@@ -39,6 +39,10 @@ class Derived(TypedDict, total=False):
 
 
 MAX_CHUNK_TOKENS = 1_048_576  # spec.engine.EngineSpec.chunk_tokens' bound
+# where a setting's step padding came from (Setting.padding_source)
+PADDING_ENGINE = "the default engine's back end on the chip, at its running-batch cap and the step budget"
+PADDING_GIVEN = "given"
+PADDING_NONE = "none asked (padding=None)"
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,7 +57,10 @@ class Setting:
     ``--weights`` given, or what the engines do with the checkpoint by default); ``compute_format``: the format the
     GEMMs run in on this chip (the next wider one where it has no units for the wanted one); ``layouts``: the one
     layout given (``layout_given``) or every candidate the search weighs, each with its replicas filling ``count``
-    chips; ``padding``: the compiled step shapes every step is padded to (:meth:`with_padding`; None: unpadded);
+    chips; ``padding``: the compiled step shapes every step is padded to (None: unpadded), ``padding_source``:
+    where they came from (:data:`PADDING_ENGINE`: the default engine's back end on the chip at the step budget,
+    :func:`engine_padding`, made anew with the budget by :meth:`with_chunk`; :data:`PADDING_GIVEN`;
+    :data:`PADDING_NONE`);
     ``chunk_tokens``: a step's prefill budget per chip, ``chunk_source``: given, or the default engine's on the chip."""
 
     chip: ChipParams
@@ -75,6 +82,7 @@ class Setting:
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS  # the per-step prefill token budget (predict --chunk-tokens)
     padding: PaddingLadder | None = None
     chunk_source: str = CHUNK_GIVEN  # where chunk_tokens came from (resolve_setting: given, else the engine's)
+    padding_source: str = PADDING_NONE  # where padding came from (resolve_setting's default: PADDING_ENGINE)
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
     sweeps: Sweeps = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
     derived: Derived = field(default_factory=lambda: Derived(), repr=False, compare=False)  # fast_path's
@@ -124,13 +132,19 @@ class Setting:
         chunk = self.chunk_tokens if chunk_tokens is None else checked_chunk(chunk_tokens)
         if chunk == self.chunk_tokens:  # the same mapped models and sweeps
             return self if chunk_tokens is None or source == self.chunk_source else replace(self, chunk_source=source)
-        return replace(self, chunk_tokens=chunk, chunk_source=source, _mapped={}, sweeps={}, derived=Derived())
+        # the default engine's padding is resolved at the step budget (tpu-inference pads a step's tokens up to it)
+        padding = engine_padding(self.chip, chunk) if self.padding_source == PADDING_ENGINE else self.padding
+        return replace(self, chunk_tokens=chunk, chunk_source=source, padding=padding, _mapped={}, sweeps={},
+                       derived=Derived())
 
-    def with_padding(self, padding: PaddingLadder | None) -> Setting:
-        """This setting with its steps padded to ``padding`` (the same: itself), its mapped models, sweeps and fast
-        path (which prices unpadded steps and is then not taken: ``fast_path.fast_layout``) made anew."""
-        return self if padding == self.padding else replace(self, padding=padding, _mapped={}, sweeps={},
-                                                                derived=Derived())
+
+def engine_padding(chip: ChipParams, chunk_tokens: int) -> PaddingLadder | None:
+    """The compiled step shapes the default engine's back end pads a step on ``chip`` to (vLLM's TPU and Gaudi back
+    ends; None elsewhere) at its running-batch cap and the ``chunk_tokens`` step budget, resolved as serve and curve
+    resolve them (:func:`~inferchip.sim.batching.scheduler.run_padding_at`): :data:`PADDING_ENGINE`'s shapes."""
+    from inferchip.sim.batching.scheduler import run_padding_at
+
+    return run_padding_at(None, chip, chunk_tokens)
 
 
 def checked_chunk(chunk_tokens: int) -> int:
