@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from inferchip.cost import energy as en
 from inferchip.cost.constants import COWOS_INTERPOSER_RETICLES, HBM_STACK_FOOTPRINT_MM2
 from inferchip.cost.economics import package_kind
+from inferchip.cost.silicon import base_dies_at
 from inferchip.errors import InvalidSettingError
 from inferchip.spec import bounds as b
 from inferchip.spec.assumptions import Assumptions
@@ -92,8 +93,8 @@ def package_dies_mm2(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "ce
     stacked on base dies (``under_compute_dies``) share their footprint, so the larger of the two counts."""
     compute = area_mm2 * spec.silicon.compute_die_count
     under = beside = 0.0
-    for d in spec.silicon.base_dies:
-        mm2 = float(pick(d.die_area_mm2, level) or 0.0) * d.count
+    for d, one_mm2 in base_dies_at(spec, level):
+        mm2 = one_mm2 * d.count
         under, beside = (under + mm2, beside) if d.under_compute_dies else (under, beside + mm2)
     return max(compute, under) + beside
 
