@@ -84,3 +84,13 @@ def test_the_padding_follows_the_step_budget(chip, chunk):
 def test_a_bad_padding_is_named(bad):
     with pytest.raises(InvalidSettingError, match="padding must be 'engine', None or a PaddingLadder"):
         ic.resolve_setting(TPU, L8B, tp=1, padding=bad)
+
+
+def test_curve_of_a_setting_runs_its_padding():
+    # ic.curve runs the Setting as ic.serve does (it re-resolved the default engine's padding before, whatever the
+    # Setting said): padded by default, unpadded where the Setting was resolved with padding=None
+    kw = {"concurrencies": [3, 12], "input_tokens": 256, "output_tokens": 32, "requests_per_user": 2}  # 4, 16 rows
+    padded = ic.curve(ic.resolve_setting(GAUDI, L8B, tp=1), **kw).to_dataframe()
+    assert padded.equals(ic.curve(GAUDI, L8B, tp=1, **kw).to_dataframe())
+    bare = ic.curve(ic.resolve_setting(GAUDI, L8B, tp=1, padding=None), **kw).to_dataframe()
+    assert not bare.equals(padded)
