@@ -374,11 +374,10 @@ def get_chip_params(id_or_path: ChipInput, level: EstimateLevel = "central") -> 
     """SI parameters of a chip (catalogue id, YAML path or ChipSpec) at an estimate level of its Range figures."""
     if level not in _LEVELS:
         raise InvalidSettingError(f"estimate level '{level}' not allowed; use one of {', '.join(_LEVELS)}")
-    spec, fam = load_chip(id_or_path), family_defaults(load_chip(id_or_path).family)
-    params = chip_params(spec, fam, level)
-    own = None if isinstance(id_or_path, str) and resolve_chip_id(id_or_path) in _bundled() else left_out_note(
-        spec, fam, params)  # a user's chip file: the defaults its left-out fields take, said
-    notes = [n for n in (own, tdp_note(spec)) if n is not None]
+    spec = load_chip(id_or_path)
+    params = chip_params(spec, fam := family_defaults(spec.family), level)
+    bundled = isinstance(id_or_path, str) and resolve_chip_id(id_or_path) in _bundled()  # a user's file: defaults said
+    notes = [n for n in (None if bundled else left_out_note(spec, fam, params), tdp_note(spec)) if n is not None]
     return replace(params, notes=(*params.notes, *notes)) if notes else params
 
 
