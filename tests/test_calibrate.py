@@ -191,7 +191,7 @@ def test_a_fit_stopped_by_its_evaluation_limit_is_reported_as_not_converged(trut
 
 
 def test_report_names_the_folds_restarted_from_a_better_probe(truth):
-    """A fold whose least_squares point a single-coordinate probe improved (fit_search) is named with its count of
+    """A fold whose least_squares point a single-coordinate probe improved (fitting.search) is named with its count of
     restarts; the full fit's restarts are in its stop text."""
     cases = synthetic_cases(truth)[:6]
     rep = calibrate(cases, Calibration(), workers=1, cross_validate=False)

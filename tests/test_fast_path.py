@@ -41,7 +41,9 @@ SETTINGS = [
     # a host time per running sequence (test_sequence_overhead.py): every path adds it alike
     ("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B",
      dict(tp=1, calibration=Calibration(sequence_overhead_s=2.5e-5))),
-    ("google-tpu-v5e", "meta-llama/Llama-3.1-8B", dict(count=4, tp=4)),  # no TDP: no power, energy or money
+    # no TDP: no power, energy or money; unpadded (resolve_setting pads TPU steps by default, and a padded setting
+    # goes the general way: test_every_setting_takes_the_fast_path)
+    ("google-tpu-v5e", "meta-llama/Llama-3.1-8B", dict(count=4, tp=4, padding=None)),
     ("aws-trainium2", "Qwen/Qwen3-30B-A3B", dict(count=2, tp=2, ep=2, weights="fp8")),
 ]
 _RESOLVED: dict[int, Any] = {}
@@ -101,6 +103,10 @@ def test_every_setting_takes_the_fast_path():
     assert all(fast_path.fast_layout(searched) is None for _ in range(fast_path.FAST_AFTER + 1))
     fresh = resolve_setting("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", tp=1, weights="fp8")
     assert fast_path.FAST_AFTER == 1 or fast_path.fast_layout(fresh) is None
+    # a setting padded to a back end's compiled shapes (TPU by default) too: the fast path prices unpadded steps
+    padded = resolve_setting("google-tpu-v5e", "meta-llama/Llama-3.1-8B", count=4, tp=4)
+    assert padded.padding is not None
+    assert all(fast_path.fast_layout(padded) is None for _ in range(fast_path.FAST_AFTER + 1))
 
 
 def test_the_compiled_step_equals_the_loop():

@@ -1,4 +1,4 @@
-"""The calibration fit's search (validation/fit_search.py): the soft-L1 losses by hand, the compass probe's escape
+"""The calibration fit's search (validation/fitting/search.py): the soft-L1 losses by hand, the compass probe's escape
 from a saturation plateau, and no change where least_squares' point is already a coordinate-wise minimum."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inferchip.validation.fit_search import compass_probe, flat_steps, forward_jacobian, search, soft_l1_losses
+from inferchip.validation.fitting.search import compass_probe, flat_steps, forward_jacobian, search, soft_l1_losses
 
 C = 0.1  # the calibration's f_scale (calibrate.F_SCALE)
 

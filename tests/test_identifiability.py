@@ -1,5 +1,5 @@
 """calibrate fits only what its rows identify (issue 12: no parameter that only compensates another):
-``validation/fit_search.py`` ``directions`` / ``parameter_log_se`` / ``flat_hold`` and
+``validation/fitting/search.py`` ``directions`` / ``parameter_log_se`` / ``flat_hold`` and
 ``validation/calibrate.py`` ``identified_fit``, on hand-made Jacobians and on synthetic fits whose residuals are
 written out here (the real rows' residuals are replaced), plus the shipped rows at the shipped point."""
 
@@ -13,7 +13,7 @@ import pytest
 
 from inferchip.spec.calibration import Calibration
 from inferchip.validation import calibrate as cmod
-from inferchip.validation.fit_search import FLAT_LOG_SE, Direction, directions, flat_hold, parameter_log_se
+from inferchip.validation.fitting.search import FLAT_LOG_SE, Direction, directions, flat_hold, parameter_log_se
 
 N_ROWS = 24
 A = np.array([1.0 + 0.5 * math.sin(i) for i in range(N_ROWS)])
@@ -115,7 +115,7 @@ def test_the_shipped_rows_with_the_kernel_overhead_held_leave_no_flat_direction(
     calibrate fits once kernel_overhead_scale is held (the closed-loop rows' value)."""
     from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
     from inferchip.validation.cases import read_cases
-    from inferchip.validation.fit_search import identifiability
+    from inferchip.validation.fitting.search import identifiability
     cases = Path(__file__).resolve().parents[1] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
     point = cmod.FitPoint(load_calibration(None), load_dataset_lengths(None))
     rows, _ = cmod.prepare([c for c in read_cases(cases) if c.energy_scope is None], point)

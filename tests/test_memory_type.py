@@ -1,5 +1,5 @@
 """Memory type as a chip field: parsed from the datasheet text when absent, and its own energy per bit used by
-the energy model (cost/energy.py through performance/setting.py)."""
+the energy model (cost/energy.py through performance/setting/)."""
 
 from __future__ import annotations
 

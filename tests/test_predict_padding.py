@@ -18,8 +18,8 @@ from inferchip.interfaces.cli_options.engine import engine_choice
 from inferchip.interfaces.cli_options.options import read_model
 from inferchip.interfaces.serve_system import system
 from inferchip.performance.phases import static_batch
-from inferchip.performance.predict import engine_padding, predict
-from inferchip.performance.setting import resolve_setting
+from inferchip.performance.predict import predict
+from inferchip.performance.setting import engine_padding, resolve_setting
 from inferchip.validation.closed_loop import EngineReplica
 
 L8B = "meta-llama/Llama-3.1-8B"
@@ -27,8 +27,8 @@ GAUDI, TPU, H100 = "intel-gaudi3", "google-tpu-v6e-trillium", "nvidia-h100-sxm-8
 
 
 def _setting(chip: str, padded: bool = False):
-    s = resolve_setting(chip, L8B, tp=1, pp=1, ep=1, attn_dp=False)  # at the engine's chunk on the chip
-    return s.with_padding(engine_padding(s)) if padded else s
+    # at the engine's chunk on the chip, padded as predict pads (resolve_setting's default) or not at all
+    return resolve_setting(chip, L8B, tp=1, pp=1, ep=1, attn_dp=False, padding="engine" if padded else None)
 
 
 def test_predict_on_gaudi_pays_the_padded_decode_batch():
@@ -61,7 +61,8 @@ def test_predict_on_tpu_pays_the_padded_step_tokens():
 
 
 def test_no_gpu_prediction_is_padded():
-    assert engine_padding(_setting(H100)) is None
+    s = _setting(H100)
+    assert engine_padding(s.chip, s.chunk_tokens) is None and _setting(H100, padded=True).padding is None
     a = predict(H100, L8B, tp=1, batch=40, input_tokens=100, output_tokens=64)
     b = predict(H100, L8B, tp=1, batch=40, input_tokens=100, output_tokens=64, padding=None)
     assert (a.ttft_s, a.tpot_s) == (b.ttft_s, b.tpot_s)
@@ -84,8 +85,8 @@ def test_predict_and_serve_run_the_same_padded_step(chip):
 
 
 def test_the_layout_search_prices_the_padded_steps():
-    s = resolve_setting(TPU, L8B, count=8)  # at the engine's chunk on the chip
-    padded = s.with_padding(engine_padding(s))
+    padded = resolve_setting(TPU, L8B, count=8)  # at the engine's chunk on the chip, padded by default
+    s = resolve_setting(TPU, L8B, count=8, padding=None)
     assert padded.padding is not None and all(padded.mapped(lay).padding is padded.padding for lay in padded.layouts)
     assert all(s.mapped(lay).padding is None for lay in s.layouts)
     p = predict(TPU, L8B, count=8, input_tokens=1024, output_tokens=1024)

@@ -36,19 +36,14 @@ def _answer(call):  # a prediction's figures, or the refusal's class: both ways 
        batch=st.none() | st.integers(1, 16))
 def test_predict_setting_of_resolve_setting_is_predict(chip, inputs, outputs, batch):
     kw = CHIPS[chip]
-    # the keyword predict also pads the steps to the back end's compiled shapes by default (padpredict49, TPU and
-    # Gaudi: padding="engine"), a resolved Setting only where asked (Setting.with_padding): compared unpadded, and
-    # padded against the same Setting padded
-    from inferchip.performance.predict import engine_padding
-
+    # both pad the steps to the back end's compiled shapes by default (TPU and Gaudi: padding="engine", resolved
+    # once with the setting, headroom50), and neither where padding=None
     s = ic.resolve_setting(chip, L8, **kw)
     got = _answer(lambda: ic.predict_setting(s, ic.ask(inputs, outputs, batch)))
-    want = _answer(lambda: ic.predict(chip, L8, input_tokens=inputs, output_tokens=outputs, batch=batch, padding=None,
-                                      **kw))
-    assert got == want
-    padded = _answer(lambda: ic.predict_setting(s.with_padding(engine_padding(s)), ic.ask(inputs, outputs, batch)))
-    assert padded == _answer(lambda: ic.predict(chip, L8, input_tokens=inputs, output_tokens=outputs, batch=batch,
-                                                **kw))
+    assert got == _answer(lambda: ic.predict(chip, L8, input_tokens=inputs, output_tokens=outputs, batch=batch, **kw))
+    bare = ic.resolve_setting(chip, L8, padding=None, **kw)
+    assert _answer(lambda: ic.predict_setting(bare, ic.ask(inputs, outputs, batch))) == _answer(
+        lambda: ic.predict(chip, L8, input_tokens=inputs, output_tokens=outputs, batch=batch, padding=None, **kw))
 
 
 @pytest.mark.parametrize(("chip", "chunk", "says"), [

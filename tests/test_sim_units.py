@@ -21,6 +21,7 @@ from inferchip.sim import (
     simulate,
 )
 from inferchip.sim.load.lengths import EmpiricalLength, FixedLength, UniformLength, as_length, sample
+from inferchip.sim.results import step_log
 from inferchip.sim.results.metrics import weighted_percentile
 from inferchip.sim.runs.engine import EventQueue, Priority
 from inferchip.sim.step.protocol import check_step_model
@@ -200,13 +201,13 @@ def test_bulk_decode_stretches_equal_step_by_step(monkeypatch, spec, count, extr
 
 
 def test_step_log_columns_are_the_replica_log_then_the_added_ones_with_their_dtypes():
-    """SimResult.steps (metrics.StepLog) lists every field the replicas log, in LOG_FIELDS order, as doubles ('d')
+    """SimResult.steps (step_log.StepLog) lists every field the replicas log, in LOG_FIELDS order, as doubles ('d')
     or 64-bit integers ('q'), then replica, kv_capacity_blocks, step and prefill_attn_pairs."""
     m = LinearStepModel(fixed_s=0.01, per_token_s=1e-5, kv_capacity_tokens=30_000)
     res = simulate(m, BurstArrivals(input_tokens=200, output_tokens=20), num_requests=10, replicas=2)
-    logged = [name for name, _ in replica_module.LOG_FIELDS]
+    logged = [name for name, _ in step_log.LOG_FIELDS]
     assert list(res.steps) == [*logged, "replica", "kv_capacity_blocks", "step", "prefill_attn_pairs"]
-    for name, code in replica_module.LOG_FIELDS:
+    for name, code in step_log.LOG_FIELDS:
         assert res.steps[name].dtype == (np.float64 if code == "d" else np.int64), name
     assert sorted(set(res.steps["replica"].tolist())) == [0, 1]
 

@@ -21,7 +21,7 @@ import numpy as np
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
 from inferchip.validation import calibrate as cb
 from inferchip.validation.cases import read_cases
-from inferchip.validation.fit_search import soft_l1_losses
+from inferchip.validation.fitting.search import soft_l1_losses
 
 GROUPS: dict[str, Callable[[cb.FitRow], bool]] = {
     "all": lambda r: True,

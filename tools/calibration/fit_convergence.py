@@ -11,7 +11,7 @@ folds' cost and stops before a whole ``calibrate --cv`` run (which also scores e
 ``--shift``: each fold is fitted at the default tolerances too, and its held-out rows' analytic-path errors
 (the fit's own residuals, ``row_residuals``; not ``validate``'s scoring, which simulates closed loops) are
 printed under both fits, with the largest change of one row: how far the tolerances move held-out errors.
-``--restarts N``: restarts from a better compass or flat-direction probe (``validation/fit_search.py``; default
+``--restarts N``: restarts from a better compass or flat-direction probe (``validation/fitting/search.py``; default
 ``MAX_RESTARTS``, ``inferchip calibrate``'s; 0: one ``least_squares`` run, the fit before stop 39); ``--shift``
 compares with ``inferchip calibrate``'s own fit (default tolerances and restarts).
 """
@@ -37,7 +37,7 @@ from inferchip.validation.calibrate import (
     row_residuals,
 )
 from inferchip.validation.cases import read_cases
-from inferchip.validation.fit_search import MAX_RESTARTS
+from inferchip.validation.fitting.search import MAX_RESTARTS
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from inferchip.catalog.calibration_file import load_calibration, load_dataset_lengths
-from inferchip.validation import fit_search
 from inferchip.validation.calibrate import (
     F_SCALE,
     FitPoint,
@@ -27,21 +26,22 @@ from inferchip.validation.calibrate import (
     with_values,
 )
 from inferchip.validation.cases import read_cases
+from inferchip.validation.fitting import search
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
 
 
 def soft_l1_weights(residuals: np.ndarray, f_scale: float = F_SCALE) -> np.ndarray:
-    """Per-row scale of a residual's Jacobian row under the soft-L1 loss: ``validation/fit_search.py``'s, which
-    ``inferchip calibrate``'s identifiability rule uses (``fit_search.directions``)."""
-    return fit_search.soft_l1_weights(residuals, f_scale)
+    """Per-row scale of a residual's Jacobian row under the soft-L1 loss: ``validation/fitting/search.py``'s, which
+    ``inferchip calibrate``'s identifiability rule uses (``fitting.search.directions``)."""
+    return search.soft_l1_weights(residuals, f_scale)
 
 
 def flat_directions(jac: np.ndarray, residuals: np.ndarray, names: list[str],
                     smallest: int = 3) -> tuple[np.ndarray, list[tuple[float, dict[str, float]]]]:
     """Singular values of the weighted Jacobian (largest first) and the ``smallest`` right singular vectors,
     each as its singular value and the parameters' components (largest magnitude first)."""
-    _, s, vt = np.linalg.svd(fit_search.scaled_jacobian(jac, residuals, F_SCALE), full_matrices=False)
+    _, s, vt = np.linalg.svd(search.scaled_jacobian(jac, residuals, F_SCALE), full_matrices=False)
     out = []
     for k in range(1, min(smallest, len(s)) + 1):
         v = vt[-k]

@@ -1,5 +1,5 @@
 """The calibration fit's training loss at given calibration files: ``inferchip calibrate``'s soft-L1 cost
-(``validation/fit_search.py`` ``soft_l1_losses``, ``F_SCALE``) of the fit rows of a cases CSV, each file's physical
+(``validation/fitting/search.py`` ``soft_l1_losses``, ``F_SCALE``) of the fit rows of a cases CSV, each file's physical
 parameters and data-set mean inputs as it holds them, and the rows' median absolute log residual.
 
     python tools/calibration/fit_loss.py CAL.yaml [CAL2.yaml ...] [--cases src/inferchip/catalog/validation_cases.csv]
@@ -21,8 +21,8 @@ from inferchip.catalog.calibration_file import load_calibration, load_dataset_le
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation.calibrate import F_SCALE, FitPoint
 from inferchip.validation.cases import read_cases
-from inferchip.validation.fit_search import soft_l1_losses
 from inferchip.validation.fitting.points import prepare, row_residuals
+from inferchip.validation.fitting.search import soft_l1_losses
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
 

@@ -38,7 +38,7 @@ from inferchip.validation.calibrate import (
     with_values,
 )
 from inferchip.validation.cases import read_cases
-from inferchip.validation.fit_search import soft_l1_losses
+from inferchip.validation.fitting.search import soft_l1_losses
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "inferchip" / "catalog" / "validation_cases.csv"
 

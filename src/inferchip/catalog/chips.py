@@ -374,14 +374,10 @@ def get_chip_params(id_or_path: ChipInput, level: EstimateLevel = "central") -> 
     """SI parameters of a chip (catalogue id, YAML path or ChipSpec) at an estimate level of its Range figures."""
     if level not in _LEVELS:
         raise InvalidSettingError(f"estimate level '{level}' not allowed; use one of {', '.join(_LEVELS)}")
-    spec = load_chip(id_or_path)  # once: a user's file read once
-    fam = family_defaults(spec.family)
-    params = chip_params(spec, fam, level)
-    # a user's chip: the defaults its left-out fields take, said; the catalogue's, however given (an id, its file,
-    # the ChipSpec ic.load_chip returns), as the id is
-    catalogue = spec.id in _bundled() and spec == load_chip(spec.id)
-    own = None if catalogue else left_out_note(spec, fam, params)
-    notes = [n for n in (own, tdp_note(spec)) if n is not None]
+    spec = load_chip(id_or_path)
+    params = chip_params(spec, fam := family_defaults(spec.family), level)
+    bundled = spec.id in _bundled() and spec == load_chip(spec.id)  # the catalogue's chip as an id, file or ChipSpec
+    notes = [n for n in (None if bundled else left_out_note(spec, fam, params), tdp_note(spec)) if n is not None]
     return replace(params, notes=(*params.notes, *notes)) if notes else params
 
 

@@ -21,7 +21,7 @@ from inferchip.cost import energy as en
 from inferchip.cost import tco
 from inferchip.cost.constants import VECTOR_WORK_FORMAT
 from inferchip.cost.peaks import units_for
-from inferchip.cost.silicon import NoSiliconDataError, chip_cost_breakdown
+from inferchip.cost.silicon import NoSiliconDataError, base_dies_at, chip_cost_breakdown
 from inferchip.cost.step import StepCost
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
@@ -78,8 +78,7 @@ def manufacturing_cost_usd(spec: ChipSpec, assumptions: Assumptions,
     return chip_cost_breakdown(pick(spec.silicon.die_area_mm2, level), spec.silicon.compute_die_count,
                                spec.silicon.node_nm,
                                spec.memory.technology(), gib, package_kind(spec), assumptions, chip_id=spec.id,
-                               base_dies=[(d.count, float(pick(d.die_area_mm2, level) or 0.0), d.node_nm)
-                                          for d in spec.silicon.base_dies])
+                               base_dies=[(d.count, area, d.node_nm) for d, area in base_dies_at(spec, level)])
 
 
 def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipMoney:

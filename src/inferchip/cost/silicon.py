@@ -19,6 +19,8 @@ Prices and D0 are looked up by node class: the smallest tabulated node >= the no
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -26,6 +28,11 @@ from numpy.typing import ArrayLike
 from inferchip.cost.energy import memory_level, nonnegative_array, scalar_if_0d
 from inferchip.errors import InferchipError, InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
+from inferchip.spec.bounds import EstimateLevel, pick
+
+if TYPE_CHECKING:
+    from inferchip.spec.chip import ChipSpec
+    from inferchip.spec.chip_sections import BaseDieSpec
 
 Number = float | np.ndarray
 
@@ -132,6 +139,38 @@ def good_die_cost_usd(area_mm2: ArrayLike, node_nm: float, assumptions: Assumpti
     return scalar_if_0d(wafer_price_usd(node_nm, a) / (dpw * np.asarray(y)))
 
 
+@dataclass(frozen=True)
+class GoodDie:
+    """One die's wafer economics at its node (:func:`good_die`): gross dies per wafer, the node class's defect density
+    (1/cm2) and wafer price (USD), the negative-binomial yield, and ``cost_usd``, :func:`good_die_cost_usd`'s."""
+
+    area_mm2: float
+    node_nm: float
+    dies_per_wafer: float
+    d0_per_cm2: float
+    yield_fraction: float
+    wafer_usd: float
+    cost_usd: float
+
+
+def good_die(area_mm2: float, node_nm: float, assumptions: Assumptions) -> GoodDie:
+    """The good die of ``area_mm2`` on ``node_nm`` with the figures its cost is made of: the one rule for a package's
+    total (:func:`chip_cost_breakdown`) and its cost lines (``cost.chip_cost``). Raises as :func:`good_die_cost_usd`."""
+    a = assumptions
+    d0 = defect_density_per_cm2(node_nm, a)
+    dpw = dies_per_wafer(area_mm2, a.number("silicon.wafer_diameter_mm"), a.number("silicon.edge_exclusion_mm"),
+                         a.number("silicon.scribe_width_mm"))
+    return GoodDie(area_mm2, node_nm, float(dpw), d0,
+                   float(yield_negative_binomial(area_mm2, d0, a.number("silicon.yield_cluster_alpha"))),
+                   wafer_price_usd(node_nm, a), float(good_die_cost_usd(area_mm2, node_nm, a)))
+
+
+def base_dies_at(spec: ChipSpec, level: EstimateLevel = "central") -> list[tuple[BaseDieSpec, float]]:
+    """The package's non-compute die classes (``silicon.base_dies``), each with one die's area (mm2) at the
+    estimate corner ``level``: the one reading for the cost, the interposer footprint and the cost lines."""
+    return [(d, float(pick(d.die_area_mm2, level) or 0.0)) for d in spec.silicon.base_dies]
+
+
 def _package_key(package_kind: str, known: dict[str, float]) -> str:
     key = package_kind.strip().lower().replace("_", "-").replace(" ", "-")
     if key not in known:
@@ -164,7 +203,7 @@ def chip_cost_breakdown(
         raise InvalidSettingError(f"die_count: must be at least 1 for {chip_id}, got {die_count}")
     a = assumptions
     logic = float(good_die_cost_usd(die_area_mm2, node_nm, a)) * die_count
-    base = sum(float(good_die_cost_usd(area, node, a)) * count for count, area, node in base_dies)
+    base = sum(good_die(area, node, a).cost_usd * count for count, area, node in base_dies)
     memory = 0.0
     if memory_gib:
         if memory_gib < 0:

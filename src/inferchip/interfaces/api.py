@@ -172,7 +172,7 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     point (tokens/s per chip and per user, TTFT, TPOT)."""
     from inferchip.errors import positive
     from inferchip.performance.serving import serving_setting, serving_step
-    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps, run_padding_at
+    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps
     from inferchip.sim.load.lengths import uniform_length
     from inferchip.sim.runs.curve import throughput_interactivity_curve
 
@@ -189,8 +189,8 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     setting.model.check_context(input_tokens + output_tokens,
                                 f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")
     caps = run_caps(None, setting.chip)
-    setting = setting.with_chunk(chunk_tokens)
-    step, replicas = serving_step(setting.with_padding(run_padding_at(None, setting.chip, setting.chunk_tokens)))
+    setting = setting.with_chunk(chunk_tokens)  # its padding the Setting's, as ic.serve runs it
+    step, replicas = serving_step(setting)
     # its largest point's run, bounded as every run is (None: the default sweep ends at the running-batch cap)
     users = max(concurrencies) if concurrencies else caps.max_num_seqs * step.ranks * replicas
     if requests_per_user * users > MAX_REQUESTS:  # 10**6 requests per user ran on without end

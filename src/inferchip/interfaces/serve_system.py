@@ -43,7 +43,7 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     running-batch cap per attention-DP rank the simulation admits (``cli_options.engine.EngineChoice.caps``), within
     which the search's concurrency stays (None: uncapped). ``padding``: the back end's compiled step shapes
     (``cli_options.engine.EngineChoice.padding_at``), set on the setting the layout search prices and the step model
-    the simulation runs (``Setting.with_padding``; None: unpadded).
+    the simulation runs (resolved with the setting: ``resolve_setting``'s ``padding``; None: unpadded).
     ``slo_s``: (TTFT, TPOT) limits, s (``serve --slo-ttft-ms/--slo-tpot-ms``). A
     load, ``concurrency`` closed-loop clients (``serve --concurrency``), ``rate_per_s`` (``serve --rate``) or
     ``trace`` (``serve --trace``: its mean arrival rate and mean lengths, :func:`trace_load`), is one rule whatever
@@ -66,9 +66,10 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     resolve = partial(resolve_setting, chip, model.spec, config=model.config, count=count, weights=weights,
                       activations=activations, kv=kv, calibration=calibration, assumptions=assumptions,
                       attention_weights=None if attention is None else attention[0],
-                      attention_out_weights=None if attention is None else attention[1])
+                      attention_out_weights=None if attention is None else attention[1], chunk_tokens=chunk_tokens,
+                      padding=padding)  # the run's step budget and its back end's padding, resolved with the setting
     if tp is None and pp is None and ep is None:
-        searched = resolve(attn_dp=attn_dp).with_chunk(chunk_tokens).with_padding(padding)
+        searched = resolve(attn_dp=attn_dp)
         if searched_rows:
             from inferchip.interfaces.serve_rows import row_layouts
 
@@ -112,7 +113,7 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
             raise InternalError("predict_setting raises where best_layout finds no layout")
         lay = found[0]
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
-    setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp).with_chunk(chunk_tokens).with_padding(padding)
+    setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp)
     fields = format_fields(setting)
     if rule:
         fields["layout_rule"] = rule

@@ -123,7 +123,8 @@ def predict(
     it. ``config``: with a ModelSpec ``model``, the user's config file it was read from
     (:func:`~inferchip.performance.setting.resolve_setting`). ``padding``: the compiled step
     shapes every step is padded to (``"engine"``: the default engine's back end's on the chip, vLLM's TPU and Gaudi
-    back ends, at its running-batch cap and the step budget: :func:`engine_padding`; None: unpadded).
+    back ends, at its running-batch cap and the step budget; None: unpadded), resolved with the setting
+    (:func:`~inferchip.performance.setting.resolve_setting`: a Setting it returns runs the same steps).
 
     The keyword form of :func:`predict_setting`: the setting is resolved once
     (:func:`~inferchip.performance.setting.resolve_setting`) and the question checked
@@ -157,8 +158,7 @@ def predict(
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
                                   assumptions=assumptions, chip_spec=chip_spec, attention_weights=attention_weights,
                                   attention_out_weights=attention_out_weights, config=config,
-                                  chunk_tokens=chunk_tokens)
-        setting = setting.with_padding(engine_padding(setting) if padding == "engine" else padding)
+                                  chunk_tokens=chunk_tokens, padding=padding)
         if hashable:
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()
@@ -178,15 +178,6 @@ def predict(
                 raise fit_error(setting.mapped(setting.layouts[-1]), float(batch) if batch is not None else 1, i, o,
                                 setting.count, None if batch is None else float(batch) * i)
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
-
-
-def engine_padding(setting: Setting) -> PaddingLadder | None:
-    """The compiled step shapes the default engine's back end pads ``setting``'s steps to (vLLM's TPU and Gaudi back
-    ends; None elsewhere) at its running-batch cap and the setting's step budget, resolved as serve and curve resolve
-    them (:func:`~inferchip.sim.batching.scheduler.run_padding`, ``cli_options.engine.EngineChoice.padding_at``)."""
-    from inferchip.sim.batching.scheduler import run_padding_at
-
-    return run_padding_at(None, setting.chip, setting.chunk_tokens)
 
 
 # predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before

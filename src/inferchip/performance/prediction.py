@@ -192,7 +192,7 @@ def summary_text(p: Prediction) -> str:
 CHUNK_GIVEN = "given (chunk_tokens)"  # Setting.chunk_source of a chunk its caller stated
 
 
-def setting_text(s: Any) -> str:  # (a Setting: setting.py imports this module)
+def setting_text(s: Any) -> str:  # (a Setting: setting/resolved.py imports this module)
     """:class:`~inferchip.performance.setting.Setting`'s repr: what was resolved, in six lines of at most 100
     columns (ids aside), the prefill chunk with where it came from; the dataclass's printed the chip, model,
     calibration and assumptions whole (~47,000 characters)."""

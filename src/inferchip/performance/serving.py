@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -64,7 +64,7 @@ class ServingStepModel:
 
     The back end's compiled step shapes (vLLM's TPU and Gaudi back ends) are the mapped model's
     (:attr:`MappedModel.padding`, :meth:`MappedModel.padded_rows`: every step it prices, time and energy, as predict's
-    and the layout search's; :meth:`~inferchip.performance.setting.Setting.with_padding` sets them)."""
+    and the layout search's; the setting's, :func:`~inferchip.performance.setting.resolve_setting` resolves them)."""
 
     mm: MappedModel
     energy: StepEnergyModel | None = None
@@ -185,7 +185,8 @@ def serving_model(chip: ChipInput | ChipParams | Setting, model: ModelInput | Mo
                   activations: str | None = None,
                   kv: str | None = None, calibration: Calibration | str | None = None, estimate: str = "central",
                   attn_dp: bool = False, assumptions: str | Assumptions | None = None,
-                  chip_spec: ChipSpec | None = None, chunk_tokens: int | None = None) -> tuple[ServingStepModel, int]:
+                  chip_spec: ChipSpec | None = None, chunk_tokens: int | None = None,
+                  padding: PaddingLadder | Literal["engine"] | None = "engine") -> tuple[ServingStepModel, int]:
     """(step model of one replica, number of replicas) for a system of ``count`` chips.
 
     ``chip`` may be a resolved :class:`~inferchip.performance.setting.Setting` with one layout
@@ -195,12 +196,13 @@ def serving_model(chip: ChipInput | ChipParams | Setting, model: ModelInput | Mo
     the bundled file). ``chip_spec``: the chip's full spec (memory type, node, price) when
     ``chip`` is a ChipParams. ``attn_dp``: attention data-parallel over the tp chips (MLA/MoE
     models, ``mapping.layout``). ``chunk_tokens``: the prefill step budget per chip (None: resolve_setting's default,
-    the default engine's on the chip).
+    the default engine's on the chip). ``padding``: the compiled step shapes (resolve_setting's: ``"engine"``, the
+    default engine's back end's on the chip; None: unpadded).
     """
     return serving_step(serving_setting(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights,
                                         activations=activations, kv=kv, calibration=calibration, estimate=estimate,
                                         attn_dp=attn_dp, assumptions=assumptions, chip_spec=chip_spec,
-                                        chunk_tokens=chunk_tokens))
+                                        chunk_tokens=chunk_tokens, padding=padding))
 
 
 def serving_setting(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec | None = None, **system: Any
@@ -304,7 +306,8 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     ``running_batch_cap`` and ``running_batch_cap_source``; ``chunk_tokens`` (None: the Setting's, by default that
     budget: :func:`~inferchip.performance.setting.resolve_setting`) sets the step budget, which the memory fit keeps a
     step's activations for; ``step_padding``: the
-    compiled step shapes the back end pads each step to (vLLM's TPU and Gaudi back ends; None elsewhere), in words.
+    compiled step shapes the back end pads each step to, the Setting's (``Setting.padding``: by default vLLM's TPU and
+    Gaudi back ends', at that step budget; None elsewhere), in words.
     Returns the run's summary (``SimResult.summary``) with what was simulated, as ``inferchip serve``'s JSON names it
     (``chip_id``, ``model_id``, the layout ``tp``, ``pp``, ``ep``, ``attn_dp`` and ``num_replicas``), the formats
     (``weights``, ``activations``, ``kv``) and ``weights_source`` (:func:`format_fields`): latencies in seconds
@@ -319,15 +322,17 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
         if v is None:  # a text or a None was a raw TypeError in the simulator
             raise InvalidSettingError(f"{name} must be a number, got None; allowed: a finite number above 0")
         positive(name, v)
-    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps, run_padding_at
+    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps
 
     setting = serving_setting(chip, model, **system)
     setting.model.check_context(input_tokens + output_tokens,  # predict's and the CLI's check: 1,000,000-token
                                 f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")  # prompts ran
     caps = run_caps(None, setting.chip)  # as `inferchip serve` without --engine (its engine_choice), resolved once
-    setting = setting.with_chunk(chunk_tokens)  # None: the setting's (resolve_setting's default: caps.chunk_tokens)
-    padding = run_padding_at(None, setting.chip, setting.chunk_tokens)  # the back end's compiled step shapes
-    step, replicas = serving_step(setting.with_padding(padding))
+    # None: the setting's chunk (resolve_setting's default: caps.chunk_tokens); its padding is the setting's, the
+    # default engine's back end's at that step budget unless the setting was resolved with another
+    setting = setting.with_chunk(chunk_tokens)
+    padding = setting.padding
+    step, replicas = serving_step(setting)
     if concurrency is not None:
         arr: Any = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
     else:

@@ -11,11 +11,11 @@ input limit); positive parameters are fitted on a log scale.
 Loss: the residual of a row is ``log(predicted / measured)``; ``scipy.optimize.least_squares`` minimises the
 soft-L1 robust loss of the residuals (``f_scale`` ``F_SCALE``: quadratic below about 10% error, linear above), so a
 few rows the physics cannot explain do not drag the fit; it restarts from any single-coordinate move, or move along
-one of the flattest directions of its Jacobian, that lowers the loss (:mod:`~inferchip.validation.fit_search`: a
+one of the flattest directions of its Jacobian, that lowers the loss (:mod:`~inferchip.validation.fitting.search`: a
 saturated row's plateau can stall it short of the minimum; stop 42: so can a basin only a combined move leaves).
 
 Only what the rows identify is fitted (:func:`identified_fit`, issue 12: no parameter that only compensates another):
-after the fit, the scaled Jacobian's directions (:func:`~inferchip.validation.fit_search.directions`) give each the
+after the fit, the scaled Jacobian's directions (:func:`~inferchip.validation.fitting.search.directions`) give each the
 rows' log standard error; along a direction flatter than ``FLAT_LOG_SE`` (a factor 2) one physical parameter is held
 and the fit redone from the start: one that other rows pin (:meth:`Calibration.pinned_elsewhere`, at the shipped
 calibration's value), else the direction's largest, at the start's value. The folds fit the parameters the full
@@ -51,14 +51,6 @@ from inferchip.errors import InvalidSettingError
 from inferchip.pools import stopping_pool
 from inferchip.spec.calibration import Calibration, DatasetLengths
 from inferchip.validation.cases import Case
-from inferchip.validation.fit_search import (
-    MAX_RESTARTS,
-    Direction,
-    flat_hold,
-    forward_jacobian,
-    identifiability,
-    search,
-)
 from inferchip.validation.fitting.points import (
     DS_PREFIX,
     FAIL_RESIDUAL,
@@ -74,6 +66,14 @@ from inferchip.validation.fitting.points import (
     prepare,
     row_residuals,
     with_values,
+)
+from inferchip.validation.fitting.search import (
+    MAX_RESTARTS,
+    Direction,
+    flat_hold,
+    forward_jacobian,
+    identifiability,
+    search,
 )
 from inferchip.validation.stats import server_models_by_kind
 from inferchip.validation.validate import (
@@ -140,7 +140,7 @@ class FitResult:
     iterations: int  # residual evaluations (least_squares' nfev)
     status: int = 1  # least_squares' status: 0 = stopped at max_nfev, 1-4 = a tolerance was met
     message: str = ""
-    restarts: int = 0  # least_squares runs restarted from a better compass probe (fit_search.search)
+    restarts: int = 0  # least_squares runs restarted from a better compass probe (fitting.search.search)
     probes: int = 0  # residual evaluations the compass probes spent (not in ``iterations``)
     held: dict[str, float] = field(default_factory=dict)  # held by identified_fit: a flat direction's parameter
     held_why: dict[str, str] = field(default_factory=dict)
@@ -162,7 +162,7 @@ def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[s
         max_evaluations: int = MAX_EVALUATIONS, xtol: float = XTOL, ftol: float = FTOL,
         restarts: int = MAX_RESTARTS) -> FitResult:
     """Least-squares fit of ``names`` (default: physical parameters + the data sets of ``rows``), restarted from a
-    better compass or flat-direction probe up to ``restarts`` times (:mod:`~inferchip.validation.fit_search`; 0: one
+    better compass or flat-direction probe up to ``restarts`` times (:mod:`~inferchip.validation.fitting.search`; 0: one
     run)."""
     start = as_point(start)
     if names is None:
@@ -196,7 +196,7 @@ def fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[s
 
 def identified_fit(rows: Sequence[FitRow], start: Calibration | FitPoint, names: Sequence[str], *,
                    anchors: Mapping[str, float], max_evaluations: int = MAX_EVALUATIONS) -> FitResult:
-    """:func:`fit`, then while a direction is flat (:func:`~inferchip.validation.fit_search.flat_hold`) hold its
+    """:func:`fit`, then while a direction is flat (:func:`~inferchip.validation.fitting.search.flat_hold`) hold its
     parameter (at ``anchors``' value if pinned there, else ``start``'s) and fit again from ``start``; the result
     names what it held and why, and carries the identifiability at its point. ``iterations`` counts every fit's
     evaluations; a fit that stopped at ``max_evaluations`` is not a minimum, so nothing is held after it."""

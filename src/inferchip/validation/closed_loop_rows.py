@@ -126,7 +126,8 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
                                   attn_dp=layout.attn_dp, calibration=cals[cal_key],
                                   attention_weights=fmt.attention_weights,
                                   attention_out_weights=fmt.attention_out_weights,
-                                  chunk_tokens=DEFAULT_CHUNK_TOKENS)  # the chunk these rows are validated at
+                                  chunk_tokens=DEFAULT_CHUNK_TOKENS,  # the chunk these rows are validated at
+                                  padding=None)  # the row's engine pads its own steps (closed_loop.EngineReplica)
     except InferchipError as exc:  # a disaggregated row's workers are the notes' pools, not the tp/ep columns
         raise (in_row_terms(case, exc) if pool is None else in_pool_terms(case, exc, pool)) from None
     if fmt.attention_q_b_weights is not None:  # the launch recipe's q_b format (case_formats), not a CLI option

@@ -13,7 +13,7 @@ import typer
 if TYPE_CHECKING:
     from inferchip.interfaces.cli_options.options import GivenModel
     from inferchip.spec.engine import EngineSpec, SchedulerCaps
-    from inferchip.spec.engine.padding import PaddingLadder, StepPadding
+    from inferchip.spec.engine.padding import PaddingLadder
     from inferchip.spec.params import ChipParams
 
 ENGINE_HELP = ("Serving engine of catalog/engines.yaml (dynamo, trtllm, vllm, atom, sglang): its host time per step "
@@ -60,25 +60,23 @@ class EngineChoice:
     on the chip's family where it states them, :func:`~inferchip.spec.engine.hardware.platform_caps`, else, on a
     chip the default engine does not run on, the vendor-stack record's), read by predict, serve and curve alike.
     ``stack``: what a run without ``--engine`` assumes on a chip no catalogued engine runs on, in words for the
-    output (None: the default engine runs there, or ``--engine`` was given). ``padding``: the compiled step shapes
-    of the engine's back end on the chip's family (``catalog/engine_hardware.yaml`` hardware ``padding``: vLLM's TPU
-    and Gaudi back ends; None elsewhere), ``padding_owner`` that back end in words; :meth:`padding_at` resolves them
-    at the run's step budget."""
+    output (None: the default engine runs there, or ``--engine`` was given). :meth:`padding_at`: the compiled step
+    shapes of the engine's back end on the chip's family at the run's step budget."""
 
     calibration: Any
     spec: EngineSpec | None
     chip: ChipParams
     caps: SchedulerCaps
     stack: str | None = None
-    padding: StepPadding | None = None
-    padding_owner: str = ""
 
     def padding_at(self, chunk_tokens: int) -> PaddingLadder | None:
-        """The back end's padding on this run (:func:`~inferchip.spec.engine.padding.resolve_padding` at the
-        running-batch cap and the ``chunk_tokens`` step budget the scheduler runs), None where it pads nothing."""
-        from inferchip.spec.engine.padding import resolve_padding
+        """The back end's padding on this run (``catalog/engine_hardware.yaml`` hardware ``padding``: vLLM's TPU and
+        Gaudi back ends; None where it pads nothing) at the running-batch cap and the ``chunk_tokens`` step budget the
+        scheduler runs: :func:`~inferchip.sim.batching.scheduler.run_padding_at`, the one resolution (a setting's
+        default, ``performance.setting.resolved.engine_padding``, is the default engine's)."""
+        from inferchip.sim.batching.scheduler import run_padding_at
 
-        return resolve_padding(self.padding, self.padding_owner, self.caps.max_num_seqs, chunk_tokens)
+        return run_padding_at(self.spec, self.chip, chunk_tokens)
 
     def notes_at(self, chunk_tokens: int) -> list[str]:
         """:attr:`notes` and the back end's padding at the ``chunk_tokens`` step budget (:meth:`padding_at`)."""
@@ -108,7 +106,7 @@ def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoi
     so."""
     from inferchip.catalog.chips import family_defaults, get_chip_params
     from inferchip.catalog.engines import default_engine_on, get_engine, load_engines
-    from inferchip.sim.batching.scheduler import run_caps, run_padding
+    from inferchip.sim.batching.scheduler import run_caps
 
     spec = None if engine is None else option_engine(engine)  # an unknown engine is named before the chip is read
     params = get_chip_params(chip)
@@ -124,9 +122,7 @@ def engine_choice(engine: str | None, calibration: Any, chip: str) -> EngineChoi
                 f"{caps.max_num_seqs:,} and {caps.chunk_tokens:,}-token prefill steps are an assumption "
                 "(catalog/engine_hardware.yaml vendor_stack)")
         return EngineChoice(load_calibration(calibration), None, params, caps, text)
-    caps = run_caps(spec, params)
-    padding, owner = run_padding(spec, params)
-    return EngineChoice(_engine_on(spec, calibration, params), spec, params, caps, None, padding, owner)
+    return EngineChoice(_engine_on(spec, calibration, params), spec, params, run_caps(spec, params), None)
 
 
 def engine_summary(spec: EngineSpec | None, scheduler_chunk: int | None, host: Any = None,

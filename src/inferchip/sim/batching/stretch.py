@@ -17,7 +17,7 @@ import numpy as np
 
 from inferchip.sim.batching.kv_cache import BlockPool, blocks_for
 from inferchip.sim.batching.scheduler import SchedulerConfig, Seq
-from inferchip.sim.results.metrics import ReplicaLog
+from inferchip.sim.results.step_log import ReplicaLog
 from inferchip.sim.step.steptime import StepTimer
 
 

@@ -16,7 +16,8 @@ blocks.
 from __future__ import annotations
 
 from inferchip.errors import InvalidSettingError
-from inferchip.sim.batching.replica import Chunk, Replica
+from inferchip.sim.batching.replica import Replica
+from inferchip.sim.batching.replica_state import Chunk
 from inferchip.sim.batching.scheduler import DECODE, SWAPPED, SchedulerConfig, Seq
 from inferchip.sim.batching.stretch import MIN_STRETCH_STEPS, decode_stretch
 from inferchip.sim.results.request import RequestTable

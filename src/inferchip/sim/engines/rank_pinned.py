@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from inferchip.sim.batching.kv_cache import blocks_for
-from inferchip.sim.batching.replica import Chunk
+from inferchip.sim.batching.replica_state import Chunk
 from inferchip.sim.batching.scheduler import SchedulerConfig, Seq
 from inferchip.sim.engines.polling import PollingReplica
 from inferchip.sim.results.request import RequestTable

@@ -23,8 +23,9 @@ from inferchip.sim.batching.replica import Replica
 from inferchip.sim.batching.scheduler import SchedulerConfig, rank_scheduler
 from inferchip.sim.load import lengths
 from inferchip.sim.load.arrivals import ArrivalsLike, ArrivalSource, ArrivalSpec, ClosedLoopArrivals, make_source
-from inferchip.sim.results.metrics import SimResult, StepLog, step_log
+from inferchip.sim.results.metrics import SimResult
 from inferchip.sim.results.request import RequestTable
+from inferchip.sim.results.step_log import StepLog, step_log
 from inferchip.sim.runs.engine import EventQueue, Priority
 from inferchip.sim.runs.router import Router
 from inferchip.sim.step.protocol import EnergyStepModel, FloatArray, StepModel, check_step_model, has_energy

@@ -41,7 +41,7 @@ import numpy as np
 from inferchip.sources import Source
 from inferchip.spec.assumptions import Assumptions, Constant
 from inferchip.spec.calibration import Calibration, DatasetLengths
-from inferchip.validation.fit_search import soft_l1_losses
+from inferchip.validation.fitting.search import soft_l1_losses
 
 F_SCALE = 0.1
 MIN_MEAN_INPUT_TOKENS = 16.0
@@ -76,7 +76,7 @@ def with_power(a: Assumptions, values: dict[str, float]) -> Assumptions:
 
 
 def _soft_l1(r: np.ndarray) -> float:
-    """The summed soft-L1 loss ``rho`` of log residuals ``r`` (``fit_search.soft_l1_losses`` at scale 1)."""
+    """The summed soft-L1 loss ``rho`` of log residuals ``r`` (``fitting.search.soft_l1_losses`` at scale 1)."""
     return float(np.sum(soft_l1_losses(r, F_SCALE, scale=1.0)))
 
 

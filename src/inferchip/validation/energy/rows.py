@@ -154,7 +154,7 @@ def predict_energy_run(row: dict[str, str], calibration: Calibration | str | Non
                    "activations": row_activations(cell(row, "act_dtype") or None), "kv": cell(row, "kv_dtype") or None}
         setting = resolve_setting(cp, cell(row, "model"), count=kw.count, tp=kw.tp, pp=kw.pp, ep=kw.ep,
                                   calibration=cal, assumptions=a, chip_spec=spec, chunk_tokens=DEFAULT_CHUNK_TOKENS,
-                                  **formats)  # the chunk these rows are validated at
+                                  padding=None, **formats)  # the chunk and steps these rows are validated at
         notes.extend(setting.format_notes)  # a format fallback travels with the result
         try:
             p = predict_setting(setting, q)
@@ -208,7 +208,7 @@ def _simulated_batch(cp: ChipParams, spec: ChipSpec, model: str, formats: Format
 
     step, replicas = serving_model(cp, model, count=kw.count, tp=kw.tp or 1, pp=kw.pp or 1, ep=kw.ep or 1,
                                    calibration=cal, assumptions=a, chip_spec=spec, chunk_tokens=DEFAULT_CHUNK_TOKENS,
-                                   **formats)  # the chunk these rows are validated at
+                                   padding=None, **formats)  # the chunk and steps these rows are validated at
     q = kw.question
     if q.batch is not None:
         n = round(q.batch) * replicas  # the system's requests

@@ -1,6 +1,7 @@
-"""A package's HBM stacks and interposer: how many stacks a chip has (stated, or the fewest of its generation's
-largest and fastest announced stack that hold its capacity and carry its bandwidth), and its dies and stacks against
-the largest CoWoS interposer TSMC offers in its year. Read by :mod:`inferchip.cost.chip_cost`'s cost lines."""
+"""A package's dies and HBM stacks against the largest CoWoS interposer of the chip's year: the dies' footprint
+(compute dies and base-die classes, :func:`package_dies_mm2`), the HBM stacks (stated, else the fewest of the
+generation's largest and fastest announced stack that hold the capacity and carry the bandwidth, :func:`hbm_stacks`)
+and the check (:func:`interposer_check`; TSMC's interposer sizes as reported: ``cost.constants``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from inferchip.cost import energy as en
 from inferchip.cost.constants import COWOS_INTERPOSER_RETICLES, HBM_STACK_FOOTPRINT_MM2
 from inferchip.cost.economics import package_kind
+from inferchip.cost.silicon import base_dies_at
 from inferchip.errors import InvalidSettingError
 from inferchip.spec import bounds as b
 from inferchip.spec.assumptions import Assumptions
@@ -132,8 +134,8 @@ def package_dies_mm2(spec: ChipSpec, area_mm2: float, level: EstimateLevel = "ce
     stacked on base dies (``under_compute_dies``) share their footprint, so the larger of the two counts."""
     compute = area_mm2 * spec.silicon.compute_die_count
     under = beside = 0.0
-    for d in spec.silicon.base_dies:
-        mm2 = float(pick(d.die_area_mm2, level) or 0.0) * d.count
+    for d, one_mm2 in base_dies_at(spec, level):
+        mm2 = one_mm2 * d.count
         under, beside = (under + mm2, beside) if d.under_compute_dies else (under, beside + mm2)
     return max(compute, under) + beside
 

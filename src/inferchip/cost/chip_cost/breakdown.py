@@ -23,23 +23,13 @@ from typing import Any
 from inferchip.cost import energy as en
 from inferchip.cost import silicon as si
 from inferchip.cost import tco
+from inferchip.cost.chip_cost.interposer import InterposerCheck, interposer_check, memory_gib, package_dies_mm2
 from inferchip.cost.economics import manufacturing_cost_usd, package_kind, package_source
-from inferchip.cost.package.stacks import (
-    STACK_FIGURE_ROUNDING,
-    InterposerCheck,
-    StackCount,
-    hbm_stacks,
-    interposer_check,
-    memory_gib,
-    package_dies_mm2,
-)
 from inferchip.errors import InvalidSettingError
 from inferchip.spec import bounds as b
 from inferchip.spec.assumptions import Assumptions
 from inferchip.spec.chip import ChipSpec, EstimateLevel, Range, pick
-
-__all__ = ["STACK_FIGURE_ROUNDING", "ChipCost", "CostLine", "InterposerCheck", "StackCount", "chip_cost", "hbm_stacks",
-           "interposer_check", "memory_gib", "package_dies_mm2"]
+from inferchip.spec.chip_sections import BaseDieSpec
 
 SERVER_ACCELERATORS_MAX = 8  # the chip's share of a server of min(scale-up domain, 8) accelerators
 
@@ -149,13 +139,8 @@ def chip_cost(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "
 
 def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, node: float,
                     made: dict[str, float], level: EstimateLevel) -> None:
-    diameter, edge = a.number("silicon.wafer_diameter_mm"), a.number("silicon.edge_exclusion_mm")
-    scribe, alpha = a.number("silicon.scribe_width_mm"), a.number("silicon.yield_cluster_alpha")
-    dpw = float(si.dies_per_wafer(area, diameter, edge, scribe))
-    d0 = si.defect_density_per_cm2(node, a)
-    y = float(si.yield_negative_binomial(area, d0, alpha))
-    wafer = si.wafer_price_usd(node, a)
-    good_die = wafer / (dpw * y)
+    diameter, alpha = a.number("silicon.wafer_diameter_mm"), a.number("silicon.yield_cluster_alpha")
+    die = si.good_die(area, node, a)  # the rule of the total's logic dies (cost.silicon.chip_cost_breakdown)
     n_dies = spec.silicon.compute_die_count
     d0_table, w_table = a.table("silicon.defect_density_per_cm2"), a.table("silicon.wafer_price_usd")
     d0_key, w_key = _node_key(d0_table, node), _node_key(w_table, node)
@@ -167,19 +152,18 @@ def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, 
         CostLine("die area (one compute die)", area, "mm2", _figure_source(spec.silicon.die_area_mm2,
                                                                            "silicon.die_area_mm2", spec)),
         CostLine("compute dies per package", n_dies, "", f"{spec.id} chip spec, silicon.compute_die_count"),
-        CostLine("dies per wafer (gross)", dpw, "", f"pi r^2/A - pi d/sqrt(2A), d = {diameter:g} mm: "
+        CostLine("dies per wafer (gross)", die.dies_per_wafer, "", f"pi r^2/A - pi d/sqrt(2A), d = {diameter:g} mm: "
                  f"{_cite(a, 'silicon.wafer_diameter_mm')}"),
-        CostLine("defect density D0", d0, "1/cm2", f"{_node_class(d0_table, d0_key, node)}: "
+        CostLine("defect density D0", die.d0_per_cm2, "1/cm2", f"{_node_class(d0_table, d0_key, node)}: "
                  f"{_cite(a, f'silicon.defect_density_per_cm2.{d0_key}')}"),
-        CostLine("die yield (negative binomial)", y, "fraction", f"(1 + A D0/alpha)^-alpha, alpha = {alpha:g}: "
-                 f"{_cite(a, 'silicon.yield_cluster_alpha')}"),
-        CostLine("wafer price", wafer, "USD", f"{_node_class(w_table, w_key, node)}: "
+        CostLine("die yield (negative binomial)", die.yield_fraction, "fraction", f"(1 + A D0/alpha)^-alpha, alpha = "
+                 f"{alpha:g}: {_cite(a, 'silicon.yield_cluster_alpha')}"),
+        CostLine("wafer price", die.wafer_usd, "USD", f"{_node_class(w_table, w_key, node)}: "
                  f"{_cite(a, f'silicon.wafer_price_usd.{w_key}')}"),
-        CostLine("good-die cost", good_die, "USD", "wafer price / (dies per wafer x yield)"),
+        CostLine("good-die cost", die.cost_usd, "USD", "wafer price / (dies per wafer x yield)"),
         CostLine("logic dies", made["logic_dies_usd"], "USD", f"{n_dies} x good-die cost"),
     ]
-    lines += [_die_class_line(a, d.role, d.count, float(pick(d.die_area_mm2, level) or 0.0), d.node_nm, d.source)
-              for d in spec.silicon.base_dies]
+    lines += [_die_class_line(a, d, one_mm2) for d, one_mm2 in si.base_dies_at(spec, level)]
     mem_src = "on-die SRAM only: no external memory cost"
     if made["memory_usd"] > 0:
         lvl = en.memory_level(spec.memory.technology())
@@ -204,15 +188,14 @@ def _modelled_lines(out: ChipCost, spec: ChipSpec, a: Assumptions, area: float, 
                      "die stacking (hybrid bonding) and its yield loss are not modelled")
 
 
-def _die_class_line(a: Assumptions, role: str, count: int, area: float, node: float, source: str) -> CostLine:
-    """One line for a class of non-compute dies: count x good-die cost at its own node, with its figures' sources."""
-    d0, wafer = si.defect_density_per_cm2(node, a), si.wafer_price_usd(node, a)
-    y = float(si.yield_negative_binomial(area, d0, a.number("silicon.yield_cluster_alpha")))
-    good = float(si.good_die_cost_usd(area, node, a))
-    w_key = _node_key(a.table("silicon.wafer_price_usd"), node)
-    return CostLine(f"{role}: {count} x {area:g} mm2, {node:g} nm", good * count, "USD",
-                    f"{count} x good die ${good:,.0f} (wafer ${wafer:,.0f}, {w_key} nm class; D0 {d0:g}/cm2, yield "
-                    f"{y:.3f}); {source}")
+def _die_class_line(a: Assumptions, d: BaseDieSpec, area: float) -> CostLine:
+    """One line for a class of non-compute dies of ``area`` mm2 each: count x good-die cost at its own node, the good
+    die the total sums (:func:`~inferchip.cost.silicon.good_die`), with its figures' sources."""
+    die = si.good_die(area, d.node_nm, a)
+    w_key = _node_key(a.table("silicon.wafer_price_usd"), d.node_nm)
+    return CostLine(f"{d.role}: {d.count} x {area:g} mm2, {d.node_nm:g} nm", die.cost_usd * d.count, "USD",
+                    f"{d.count} x good die ${die.cost_usd:,.0f} (wafer ${die.wafer_usd:,.0f}, {w_key} nm class; D0 "
+                    f"{die.d0_per_cm2:g}/cm2, yield {die.yield_fraction:.3f}); {d.source}")
 
 
 def _interposer_lines(out: ChipCost, spec: ChipSpec, area: float, level: EstimateLevel, a: Assumptions) -> None:
@@ -249,9 +232,8 @@ def _interposer_lines(out: ChipCost, spec: ChipSpec, area: float, level: Estimat
 
 def _dies_text(spec: ChipSpec, area: float, level: EstimateLevel) -> str:
     text = f"{spec.silicon.compute_die_count} x {area:g} mm2"
-    for d in spec.silicon.base_dies:
-        text += (f" {'under' if d.under_compute_dies else '+'} {d.count} x {pick(d.die_area_mm2, level):g} mm2 "
-                 f"{d.role}")
+    for d, one_mm2 in si.base_dies_at(spec, level):
+        text += f" {'under' if d.under_compute_dies else '+'} {d.count} x {one_mm2:g} mm2 {d.role}"
     return text if not spec.silicon.base_dies else f"{text} = {package_dies_mm2(spec, area, level):,.0f} mm2"
 
 

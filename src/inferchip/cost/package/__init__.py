@@ -1,1 +1,0 @@
-"""A chip package's memory stacks and interposer."""
