@@ -25,6 +25,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cli_in_process import run_main
+from explore_run import explore_page
 from inferchip.catalog.assumptions import load_assumptions
 from inferchip.catalog.chips import load_chip
 from inferchip.cost.chip_cost import STACK_FIGURE_ROUNDING, chip_cost, hbm_stacks
@@ -297,23 +298,9 @@ def test_the_pareto_page_leaves_designs_that_serve_nothing_off_its_log_axes_and_
     every log axis over ten decades and pressed the real designs and chips into a corner."""
     import json
 
-    from inferchip.explore.designs import load_space
-    from inferchip.explore.evaluate import default_suite
-    from inferchip.explore.store import Store
-    from inferchip.interfaces.report.explore_page import build_page
-
-    space = tmp_path / "space.yaml"  # 4 MACs a unit on lpddr: designs too slow or too small to serve anything
-    space.write_text("name: t\nparameters:\n  matrix_units: [1, 512]\n  matrix_unit_dim: [4, 64]\n"
-                     "  memory_type: [lpddr5x, hbm3e]\n  memory_units: [1, 8]\n")
-    out = tmp_path / "run"
-    code, text = run_main(["explore", str(space), "--out", str(out), "--budget", "16", "--no-page", "--workers", "1",
-                           "--models", L8])
-    assert code == 0, text
-    store = Store(out, load_space(space), default_suite([L8]).workload_ids)
-    try:
-        page = build_page(store.frame(), store.workload_ids, {}, "t")
-    finally:
-        store.close()
+    # 4 MACs a unit on lpddr: designs too slow or too small to serve anything
+    page = explore_page(tmp_path, "name: t\nparameters:\n  matrix_units: [1, 512]\n  matrix_unit_dim: [4, 64]\n"
+                        "  memory_type: [lpddr5x, hbm3e]\n  memory_units: [1, 8]\n", 16, L8)
     figures = [json.loads(m) for m in re.findall(r'Plotly\.newPlot\(\s*"pair\d+",\s*(\[.*?\]),\s*\{', page, re.S)]
     assert figures, "no pair charts found"
     floors = {1e-06, 1e6}  # tok/s (and per W, per $) floor; 1,000 s drawn in ms

@@ -174,7 +174,10 @@ def test_predict_table_fits_100_columns_in_a_pipe_with_its_sources_below():
     rc, out, err = run("predict", "--chip", B200, "--model", R1, "--count", "8", "--max-throughput")
     assert rc == 0, err
     assert _table_width(out) <= 100
-    line = next(x for x in out.splitlines() if x.startswith("weights format from "))
+    lines = out.splitlines()  # the sources line, wrapped at 100 columns in a pipe (loose50): its lines joined
+    start = next(i for i, x in enumerate(lines) if x.startswith("weights format from "))
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("engine:"))
+    line = " ".join(x.strip() for x in lines[start:end])
     assert "checkpoint quantization_config (quant_method fp8" in line and "; activations format from " in line
     assert "; KV format from checkpoint model dtype bf16" in line and line.endswith("; chip price used: reported price")
     assert "fp8/fp8/bf16, GEMMs in fp8" in out and "$35,000" in out

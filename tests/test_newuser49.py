@@ -17,6 +17,7 @@ from rich.console import Console
 
 import inferchip as ic
 from cli_in_process import run_main
+from explore_run import explore_page
 from inferchip.errors import InferchipError
 
 DATA = Path(__file__).parent / "data"
@@ -108,23 +109,7 @@ def test_explore_names_the_winners_at_100_columns_with_every_number_whole(tmp_pa
 def test_the_explore_page_draws_no_axis_for_a_parameter_the_front_holds_constant(tmp_path):
     """The parallel coordinates drew an axis for every parameter: CPU cores from -1 to 1, SRAM 28.8 to 35.2 MB,
     around the one value every design of the front has."""
-    from inferchip.explore.designs import load_space
-    from inferchip.explore.store import Store
-    from inferchip.interfaces.report.explore_page import build_page
-
-    space = tmp_path / "space.yaml"
-    space.write_text(SPACE)
-    out = tmp_path / "run"
-    code, text = run_main(["explore", str(space), "--out", str(out), "--budget", "8", "--no-page", "--workers", "1",
-                           "--models", L8])
-    assert code == 0, text
-    from inferchip.explore.evaluate import default_suite
-
-    store = Store(out, load_space(space), default_suite([L8]).workload_ids)
-    try:
-        page = build_page(store.frame(), store.workload_ids, {}, "t")
-    finally:
-        store.close()
+    page = explore_page(tmp_path, SPACE, 8, L8)
     par = page[page.index('id="parcoords"'):]
     data = json.loads(re.search(r'Plotly\.newPlot\(\s*"parcoords",\s*(\[.*?\]),\s*\{', par, re.S).group(1))
     labels = [d["label"] for d in data[0]["dimensions"]]

@@ -12,7 +12,7 @@ from rich.table import Table
 from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import options as opts
-from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.cli_options.output import console, print_text
 
 if TYPE_CHECKING:  # the cost model is imported when the command runs (a faster cold start)
     from inferchip.cost.chip_cost import ChipCost
@@ -148,4 +148,4 @@ def cost_cmd(
     style = "yellow" if c.status != "modelled" else "green"
     con.print(f"[{style}]{escape(c.message)}[/]")
     for n in c.notes:
-        con.print(f"[yellow]note:[/] {escape(n)}")
+        print_text(con, n, "note", "yellow")

@@ -24,7 +24,7 @@ from inferchip.interfaces import fmt
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import aliases, files
 from inferchip.interfaces.cli_options import options as opts
-from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.cli_options.output import console, print_text
 from inferchip.interfaces.cli_options.tables import system_text
 from inferchip.interfaces.cli_options.vision import VISION_WEIGHTS, WEIGHTS_HELP, dim_option, parse_dims
 from inferchip.interfaces.cmd_predict import OutputFormat
@@ -209,9 +209,8 @@ def drive_cmd(
                   f"<= {threshold * 100:g}%: " + ("none in the grid" if cameras not in r["deadline_curve"]["cameras"]
                                                   else _best(r["deadline_curve"], cameras, best)))
     if r.get("binds") is not None:
-        con.print(f"what binds: {escape(r['binds']['text'])}")
-    for n in r["notes"]:
-        con.print(f"[yellow]note:[/] {escape(n)}")
+        print_text(con, r["binds"]["text"], "what binds")
+    opts.print_notes(con, r["notes"])
 
 
 def onnx_loader(models: list[str] | None, dims: list[str] | None) -> Any:

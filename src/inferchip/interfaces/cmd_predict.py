@@ -102,6 +102,19 @@ def sources_line(p: Prediction) -> str:
             f"{p.kv_source}" + (f"; chip price used: {price}" if price else ""))
 
 
+def money_terms(p: Prediction, chip: str, assumptions: str | None) -> str | None:
+    """The terms ``p``'s $ per million output tokens rests on (``output.tco_text``: the ``money:`` line and JSON
+    ``tco_assumptions``, as serve and curve state theirs) for the chip's system (``ChipSpec.system``: a server, a
+    board of NPUs, an embedded module) and the assumptions file given (None: the bundled one); None where ``p`` has
+    no $ figure (no TDP or no price)."""
+    if p.extra.get("usd_per_million_tokens") is None:
+        return None
+    from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.catalog.chips import load_chip
+
+    return out.tco_text(load_chip(chip).system, load_assumptions(assumptions), "the prediction's")
+
+
 def prediction_table(p: Prediction) -> list[Table]:
     n = p.runtime_devices_per_package
     head = Table(title=f"{p.model_id} on {system_text(p.chip_id, p.num_chips // n, n)}", show_header=False,
@@ -232,21 +245,23 @@ def predict_cmd(
     from inferchip.catalog.calibration_file import calibration_label
 
     cal_label = calibration_label(calibration)  # the shipped file, none, or the user's (all said "fitted" alike)
+    money = money_terms(p, chip, assumptions)
     if output == OutputFormat.json:
         answer = out.with_all_keys(p.to_dict(), out.PREDICT_ENERGY_KEYS)
         typer.echo(fmt.to_json({**answer, "calibration_source": cal_label, "memory_activations": activations_of,
-                                "notes": notes, "engine": used_engine}))
+                                "notes": notes, "engine": used_engine, "tco_assumptions": money}))
         return
     con = out.console()
     for t in prediction_table(p):
         con.print(t)
         if t.title == "memory per chip":
             whence = f"from {chunk_source}" if chunk_tokens is not None else "(its source: the chunk note below)"
-            con.print(f"activations: {p.memory_breakdown_bytes['activations'] / 1e6:,.1f} MB, one step of {step:,} "
-                      f"tokens per chip ({activations_of['rule']}; chunk {chunk:,} {whence})")
-    con.print(sources_line(p))
-    con.print(choice.line(used_engine, "the calibration's host time per step"))
-    con.print(f"calibration: {cal_label}")
-    for n in notes:
-        con.print(f"[yellow]note:[/] {n}")
+            out.print_text(con, f"{p.memory_breakdown_bytes['activations'] / 1e6:,.1f} MB, one step of {step:,} "
+                                f"tokens per chip ({activations_of['rule']}; chunk {chunk:,} {whence})", "activations")
+    out.print_text(con, sources_line(p))
+    out.print_text(con, choice.line(used_engine, "the calibration's host time per step"))
+    out.print_text(con, cal_label, "calibration")
+    if money is not None:
+        out.print_text(con, money, "money")
+    opts.print_notes(con, notes)
 

@@ -247,7 +247,7 @@ def serve_cmd(
     n = summary["runtime_devices_per_package"] = step.mm.chip.devices_per_package  # as predict's JSON
     summary["sizing"] = sizing  # --find-count's search (None without it)
     slo = summary["slo"] = cs.judge_run(summary, slo_ttft_ms, slo_tpot_ms, stat)  # the run at the SLO's percentile
-    summary["tco_assumptions"] = so.tco_assumptions(step)  # what the $ figures rest on (None: no TDP, no money)
+    summary["tco_assumptions"] = so.tco_assumptions(step, summary)  # the $ figures' terms (None: no TDP, no money)
     notes = so.serve_notes([*choice.notes_at(chunk), *devices_note(step.mm.chip.id, count, n), context_note,
                             *opts.config_notes(loaded), layout_rule], slo_tpot_ms, res.requests["output_tokens"])
     if output == OutputFormat.json:  # the same notes as the text's
@@ -255,25 +255,26 @@ def serve_cmd(
         return
     title = f"{step.mm.model.id} on {system_text(step.mm.chip.id, count, n)} ({layout_text(step, replicas)})"
     con = out.console()
-    for t in serve_tables(summary, title):
+    for t in serve_tables(summary, title, {"usd_per_million_tokens": so.money_mark(summary)}):
         con.print(t)
-    for line in source_lines(summary):
-        Console().print(line, markup=False)
-    Console().print(formats_line(summary))
-    Console().print(f"assumptions: {summary['assumptions_file']}\ncalibration: {cal_source}")
+    text = Console()  # prose lines, wrapped at 100 columns in a pipe (out.print_text)
+    for line in [*source_lines(summary), formats_line(summary)]:
+        out.print_text(text, line)
+    out.print_text(text, summary["assumptions_file"], "assumptions")
+    out.print_text(text, cal_source, "calibration")
     if summary["tco_assumptions"]:
-        Console().print(f"money: {summary['tco_assumptions']}", markup=False)
-    Console().print(choice.line(summary["engine"], so.DEFAULT_SCHEDULER))  # the cap: its table row
+        out.print_text(text, summary["tco_assumptions"], "money")
+    out.print_text(text, choice.line(summary["engine"], so.DEFAULT_SCHEDULER))  # the cap: its table row
     if slo is not None:
-        Console().print(cs.run_line(slo), markup=False)
+        out.print_text(text, cs.run_line(slo))
     if sizing is not None:
-        Console().print(fleet.sizing_line(sizing), markup=False)
-    opts.print_notes(Console(), list(notes))
+        out.print_text(text, fleet.sizing_line(sizing))
+    opts.print_notes(text, list(notes))
     if "power_w_per_chip" not in summary:
-        Console().print(f"[yellow]no energy:[/] {chip} publishes no TDP, so power, tokens/J and $ are unavailable")
+        out.print_text(text, f"{chip} publishes no TDP, so power, tokens/J and $ are unavailable", "no energy",
+                       "yellow")
     if summary.get("saturated"):
-        Console().print("[yellow]saturated:[/] the queue grows; this load exceeds what the system sustains")
-
+        out.print_text(text, "the queue grows; this load exceeds what the system sustains", "saturated", "yellow")
 
 
 def print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, curve: bool = False,
@@ -290,6 +291,5 @@ def print_rows(rows: list[dict[str, Any]], title: str, output: OutputFormat, cur
     cs.print_line(con, slo, len(rows))
     if not curve and rows[0].get("slo"):  # serve's row judged at the SLO's percentile
         con.print(cs.run_line(rows[0]["slo"], goodput=False), markup=False)
-    con.print(f"engine: {rows[0]['engine']}")
-    for n in rows[-1]["notes"]:
-        con.print(f"note: {n}")
+    out.print_text(con, rows[0]["engine"], "engine")
+    opts.print_notes(con, rows[-1]["notes"])

@@ -73,6 +73,21 @@ def _binds(split: dict[str, npt.NDArray[np.float64]], i: int) -> dict[str, Any] 
     return {"by": by, "share": float(split[by][i]) / total if total > 0 else 0.0}
 
 
+BOUND_NOTE = ("the latency and the energy per frame are floors and the frames per second a ceiling (the table marks "
+              "them '>=' and '<='): the graph has nodes not costed (named in a note above), counted as 0 s and 0 J; "
+              "the power, their ratio, may be either way")
+
+
+def bound_marks(net: Any) -> tuple[str, str]:
+    """The marks of a table's figures that are bounds: ``(">= ", "<= ")`` (latency and energy per frame floors,
+    frames per second a ceiling) where the network ``net`` has layers not costed (an ONNX graph's nodes its importer
+    cannot price, ``op == "uncosted"``, counted as 0 s: :mod:`inferchip.workload.vision.onnx_import`), else
+    ``("", "")``: the figures as modelled."""
+    if any(getattr(x, "op", "") == "uncosted" for x in getattr(net, "layers", ()) or ()):
+        return ">= ", "<= "
+    return "", ""
+
+
 @app.command("vision")
 def vision_cmd(
     ctx: typer.Context,
@@ -116,6 +131,9 @@ def vision_cmd(
         notes.append(f"batch {', '.join(map(str, few))}: fewer frames than the {devices:,} {unit}, so "
                      f"{', '.join(f'{devices - b:,}' for b in few)} of them sit idle through the call (at idle "
                      "power, counted in its energy and power; the latency is one frame's on one of them)")
+    low, high = bound_marks(net)
+    if low:  # the same note in the table and the JSON
+        notes.append(BOUND_NOTE)
     if output == OutputFormat.json:
         # predict's key names for the same concepts (README: one name per concept): chip_id, model_id, weights,
         # num_chips (stop 45's tour: these read chip, model, precision, chips); num_chips counts devices as predict's
@@ -131,9 +149,9 @@ def vision_cmd(
         t.add_column(c, justify="right")
     for r in rows:
         b = r["binds"]
-        t.add_row(str(r["batch"]), f"{r['latency_s'] * 1e3:,.3f}", f"{r['frames_per_s']:,.1f}",
-                  f"{r['energy_per_frame_j'] * 1e3:,.2f}", f"{r['power_w']:,.0f}",
+        t.add_row(str(r["batch"]), f"{low}{r['latency_s'] * 1e3:,.3f}", f"{high}{r['frames_per_s']:,.1f}",
+                  f"{low}{r['energy_per_frame_j'] * 1e3:,.2f}", f"{r['power_w']:,.0f}",
                   "-" if b is None else f"{BOUND_SHORT.get(b['by'], b['by'])} {b['share']:.0%}")
-    console().print(t)
-    for note in notes:
-        console().print(f"note: {note}")
+    con = console()
+    con.print(t)
+    opts.print_notes(con, list(notes))

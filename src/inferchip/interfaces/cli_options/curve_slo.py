@@ -165,7 +165,9 @@ def slo_line(slo: dict[str, Any], points: int) -> str:
 def print_line(con: Console, slo: dict[str, Any] | None, points: int) -> None:
     """Print :func:`slo_line` (nothing where no SLO was given)."""
     if slo is not None:
-        con.print(slo_line(slo, points), markup=False)
+        from inferchip.interfaces.cli_options.output import print_text
+
+        print_text(con, slo_line(slo, points))
 
 
 def cell(point: dict[str, Any], slo: dict[str, Any] | None) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -285,11 +285,14 @@ def config_notes(model: GivenModel) -> list[str]:
     return [f"{model.config.path}: {d[len(DOUBT_PREFIX):]}" for d in model.spec.doubts if d.startswith(DOUBT_PREFIX)]
 
 
-def print_notes(con: Any, notes: list[str | None]) -> None:
-    """Print each note given (None: none), as ``note: ...`` lines."""
+def print_notes(con: Any, notes: Sequence[str | None]) -> None:
+    """Print each note given (None: none), as ``note: ...`` lines wrapped at the terminal's width, or at 100 columns
+    in a pipe or file (:func:`.output.print_text`)."""
+    from inferchip.interfaces.cli_options.output import print_text
+
     for note in notes:
         if note:
-            con.print(f"[yellow]note:[/] {note}")
+            print_text(con, note, "note", "yellow")
 
 
 def check_context(model: GivenModel, input_tokens: int, output_tokens: int, trace: Path | None = None) -> str | None:

@@ -123,20 +123,40 @@ def serve_notes(notes: list[str | None], slo_tpot_ms: float | None, output_token
     return [n for n in (*notes, tpot) if n]
 
 
-UTILISATION_TEXT = ("$ per million output tokens = TCO per chip-hour / the run's output tokens per chip-hour: the "
-                    "chips busy at this load every hour of their lifetime (100 % utilisation; a fleet busy a fraction "
-                    "u of its hours pays about 1/u as much a token, less the energy its idle hours save)")
-
-
-def tco_assumptions(step: Any) -> str | None:
-    """The TCO terms ``serve``'s and ``curve``'s money figures rest on, in words with the assumption each comes from
-    (``cost.tco.TcoTerms.describe``: system share, lifetime and cost of capital, electricity price and PUE, space
-    rent; sourced in the assumptions file the output names), and the utilisation the $ per million tokens assumes;
-    None where the chip has no energy model (no TDP: no money figures)."""
+def tco_assumptions(step: Any, summary: dict[str, Any] | None = None) -> str | None:
+    """The TCO terms ``serve``'s and ``curve``'s money figures rest on (:func:`.output.tco_text`, the text
+    ``predict`` states too), and for a ``serve`` run (``summary``) what its $ per million tokens is not
+    (:func:`money_caveat`); None where the chip has no energy model (no TDP: no money figures)."""
     energy = getattr(step, "energy", None)
     if energy is None:
         return None
-    from inferchip.cost.tco import tco_terms
+    from inferchip.interfaces.cli_options.output import tco_text
 
-    terms = tco_terms("server" if energy.spec is None else energy.spec.system, energy.assumptions)
-    return f"TCO per chip-hour: {terms.describe()}; {UTILISATION_TEXT}"
+    text = tco_text("server" if energy.spec is None else energy.spec.system, energy.assumptions)
+    caveat = None if summary is None else money_caveat(summary)
+    return text if caveat is None else f"{text}; {caveat}"
+
+
+def money_caveat(summary: dict[str, Any]) -> str | None:
+    """What a ``serve`` run's $ per million output tokens is not, where the run says so (None: nothing to say): a
+    saturated run (its queue grows through the run) divides by the throughput the chips sustained, not by the offered
+    load, which they do not serve; a run that misses its SLO (``summary['slo']``, :func:`.curve_slo.judge_run`) is
+    not a price of tokens served within it."""
+    said = []
+    if summary.get("saturated"):
+        said.append("the run is saturated (its queue grows): the $ per million output tokens is at the throughput "
+                    "the chips sustained, not at the offered load, which they do not serve")
+    slo = summary.get("slo")
+    if slo is not None and not slo.get("meets"):
+        said.append("the run misses its SLO: the $ per million output tokens is not a price of tokens served within "
+                    "it")
+    return "; ".join(said) or None
+
+
+def money_mark(summary: dict[str, Any]) -> str | None:
+    """The table's mark on a ``serve`` run's $ per million output tokens (None: unmarked): why the ``money:`` line
+    qualifies it (:func:`money_caveat`)."""
+    slo = summary.get("slo")
+    marks = [m for m, why in (("saturated", summary.get("saturated")),
+                              ("SLO missed", slo is not None and not slo.get("meets"))) if why]
+    return f"{', '.join(marks)}: see money" if marks else None

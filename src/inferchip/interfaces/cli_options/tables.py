@@ -111,8 +111,9 @@ def source_lines(summary: dict[str, Any]) -> list[str]:
     return [f"{label} from: {text}" for label, text in given]
 
 
-def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
-    """The latency table and the table of everything else, for ``serve``'s summary."""
+def serve_tables(summary: dict[str, Any], title: str, marks: Mapping[str, str | None] | None = None) -> list[Table]:
+    """The latency table and the table of everything else, for ``serve``'s summary; ``marks``: a key's figure to mark
+    (in brackets after it, e.g. a $ per million tokens of a saturated run; None: unmarked)."""
     lat = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     lat.add_column("latency (ms)", overflow="fold")
     for q in ("mean", "p50", "p90", "p99"):
@@ -131,7 +132,8 @@ def serve_tables(summary: dict[str, Any], title: str) -> list[Table]:
         rest.add_row(f"[bold]{section}[/]", "")
         for label, key, f in present:
             v = summary[key]
-            rest.add_row(f"  {label}", "-" if v is None else f(v))
+            mark = (marks or {}).get(key)
+            rest.add_row(f"  {label}", ("-" if v is None else f(v)) + (f" ({mark})" if mark and v is not None else ""))
             shown.add(key)
     known = ({k for _, rows in SECTIONS for _, k, _ in rows}
              | {"assumptions_file", "calibration_source", "engine", "tp", "pp", "ep", "attn_dp", "chip_id", "model_id",
