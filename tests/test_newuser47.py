@@ -184,7 +184,9 @@ def test_review_of_a_chip_file_copied_from_its_rival_names_the_two_apart(tmp_pat
     names = {c["id"]: c["name"] for c in json.loads((out / "results.json").read_text())["chips"]}
     assert names["my-chip"] != names["nvidia-h100-sxm-80gb"], names
     assert names["amd-mi300x"] == "Instinct MI300X (OAM)"  # a name no other chip shares stays the catalogue's
-    assert "H100 SXM5 80GB" not in text and "my-chip has no price on the street basis" in " ".join(text.split())
+    assert "H100 SXM5 80GB" not in text
+    # priced by its own file's price.usd since reviewchip50 (an id no catalogue chip has): before, unpriced there
+    assert "priced: my-chip: 27,500 USD (25,000-30,000), the chip file's price.usd" in " ".join(text.split())
 
 
 # ------------------------------------------------------------------ 5. fuzz: bad inputs, one clear line, no output

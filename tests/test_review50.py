@@ -52,6 +52,20 @@ def test_serve_find_count_does_not_answer_a_saturated_count():
     assert f"sizing (--find-count): {n:,} chips" in fleet.sizing_line(d["sizing"])
 
 
+def test_the_api_judges_a_saturated_run_as_the_cli_does():
+    """Failed on main: ic.serve and ic.find_count (apiserve50: sim/runs/slo.py, the CLI's implementation) met a
+    TPOT limit with a run whose queue grows, and sized 50 requests/s of Llama-3.1-8B at 1 H100."""
+    import inferchip as ic
+    from inferchip.sim.runs.slo import judge_run
+
+    load = {"rate_per_s": 50.0, "input_tokens": 512, "output_tokens": 128, "slo_tpot_s": 0.1}
+    one = ic.serve(H100_8B[1], H100_8B[3], **load)
+    assert one["saturated"] and one["slo"]["tpot_s_at_statistic"] <= 0.1 and one["slo"]["meets"] is False
+    sized = ic.find_count(H100_8B[1], H100_8B[3], **load)
+    assert sized["sizing"]["count"] > 1 and sized["slo"]["meets"] and not sized["saturated"]
+    assert judge_run({**_summary(True)}, 1.0, 0.1, "p99")["meets"] is False  # the one rule, in seconds
+
+
 def test_sizing_line_says_one_chip():
     """Failed on main: '1 chips'."""
     line = fleet.sizing_line({"count": 1, "counts_run": [{"count": 1, "meets": True, "saturated": False,

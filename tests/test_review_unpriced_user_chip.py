@@ -1,7 +1,9 @@
 """`review` with a user's chip YAML (newuser42): the review prices chips from the dated street/list price table
 only, so a user's chip is unpriced there and its per-$ and TCO ranks print as '-'; on main the terminal said nothing
 of why, and the chip file's own `price.usd` (which `predict` uses: "chip price used $50,000 (reported price)") was
-dropped without a word. Now a line per unpriced chip gives the reason, and names the file's price where it has one."""
+dropped without a word. Now a line per unpriced chip gives the reason. Since reviewchip50 (stop 50) a user's own chip
+file (an id no catalogue chip has) is priced by its stated price.usd, with a `priced:` line saying so, and one
+without a price is unpriced with the field to add named; the lines wrap at 100 columns in a pipe."""
 
 from __future__ import annotations
 
@@ -28,6 +30,11 @@ def test_unpriced_user_chip_is_explained(tmp_path: Path, capsys: pytest.CaptureF
                  "--claim", "none", "--no-sensitivity", "--slo", "batch", "--out", str(tmp_path / "rv")])
     out = capsys.readouterr().out
     assert code == 0, out
-    lines = [ln for ln in out.splitlines() if ln.startswith("unpriced:")]
-    assert len(lines) == 1 and "my-chip" in lines[0] and "no street or list price" in lines[0], out
-    assert ("price.usd = 50,000 USD" in lines[0]) == (price is not None), lines[0]
+    flat = " ".join(out.split())  # the note lines wrapped at 100 columns, read back as one line
+    lines = [ln.split(":")[0] for ln in out.splitlines() if ln.startswith(("priced:", "unpriced:"))]
+    assert lines == ["unpriced" if price is None else "priced"], out
+    if price is None:
+        assert "unpriced: my-chip: no street or list price: not a catalogue chip, and the chip file states no " \
+               "price.usd; add price.usd" in flat
+    else:
+        assert "priced: my-chip: 50,000 USD, the chip file's price.usd, one figure as stated (no range)" in flat

@@ -21,6 +21,9 @@ The public API (what a script uses; everything else may move)::
                   batch=range(1, 513), input_tokens=[512, 4096])  # DataFrame: one row per point, `fits` per row
     cost = ic.chip_cost("nvidia-h100-sxm-80gb")            # ChipCost: dies, yield, wafer, HBM, package vs price
     c = ic.curve(s, concurrencies=[1, 8, 64])              # CurveResult (.to_dataframe()): tokens/s per chip, user
+    run = ic.serve(s, concurrency=16, slo_ttft_s=0.2, slo_tpot_s=0.02)  # run["slo"]: met at p99 (slo_percentile=99)?
+    fleet = ic.find_count("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", rate_per_s=20.0,
+                          slo_ttft_s=0.5, slo_tpot_s=0.03)  # the fewest chips meeting it: fleet["sizing"]["count"]
     result = ic.review(chips=["nvidia-h100-sxm-80gb"], models=["meta-llama/Llama-3.1-8B"])
 
 Without ``weights=`` a model is priced in the format its checkpoint ships (its config's ``quantization_config``,
@@ -63,6 +66,7 @@ _API: dict[str, str] = {
     "sweep": "inferchip.interfaces.api",
     "chip_cost": "inferchip.interfaces.api",
     "curve": "inferchip.interfaces.api",
+    "find_count": "inferchip.interfaces.api",
     "ChipSpec": "inferchip.spec.chip",
     "ChipParams": "inferchip.spec.chip",
     "ModelSpec": "inferchip.spec.model",
@@ -71,7 +75,7 @@ _API: dict[str, str] = {
 __all__ = [
     "__version__", "load_chip", "load_model", "predict", "predict_setting", "ask", "Prediction",
     "resolve_setting", "Setting", "Question", "LengthDist", "serve", "validate", "review", "frame_cost", "load_network",
-    "sweep", "chip_cost", "curve", "ChipParams",
+    "sweep", "chip_cost", "curve", "find_count", "ChipParams",
 ]
 # ``ic.ChipSpec`` and ``ic.ModelSpec`` (the pydantic records load_chip and load_model return, for annotations and
 # ``model_copy``) resolve too but stay out of ``__all__``: help(ic) would print pydantic's ~500 lines of BaseModel
@@ -80,7 +84,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from inferchip.catalog.chips import load_chip
     from inferchip.catalog.models import load_model
-    from inferchip.interfaces.api import chip_cost, curve, sweep
+    from inferchip.interfaces.api import chip_cost, curve, find_count, sweep
     from inferchip.performance.operating import LengthDist, Question
     from inferchip.performance.predict import Prediction, ask, predict, predict_setting
     from inferchip.performance.serving import serve

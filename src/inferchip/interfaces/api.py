@@ -1,12 +1,14 @@
-"""The public API's vector and tool calls (``ic.sweep``, ``ic.chip_cost``, ``ic.curve``): what a notebook reaches
-for beside ``ic.predict``, answered as pandas DataFrames and records, never printed.
+"""The public API's vector and tool calls (``ic.sweep``, ``ic.chip_cost``, ``ic.curve``, ``ic.find_count``): what a
+notebook reaches for beside ``ic.predict``, answered as pandas DataFrames and records, never printed.
 
 ``sweep`` predicts every combination of chips, lengths and batch sizes, one DataFrame row each, the setting of each
 chip resolved once (``ic.predict``'s cache of recent settings) and each point on the fast path; a point that does not
 fit memory (or the latency limits) is a row with ``fits`` False, its figures NaN and ``refusal`` saying why, so a
 sweep across the memory limit answers instead of stopping at the first batch that does not fit. ``chip_cost`` is
 ``inferchip cost``'s record and ``curve`` the throughput-interactivity curve ``ic.serve`` would simulate point by
-point (its scheduler: the same running-batch cap and step budget, :func:`inferchip.performance.serving.serve`).
+point (its scheduler: the same running-batch cap and step budget, :func:`inferchip.performance.serving.serve`), its
+points judged against an SLO at a percentile as ``inferchip curve`` judges them; ``find_count`` the fewest chips
+whose ``ic.serve`` run meets an SLO, ``inferchip serve --find-count``'s search (:mod:`inferchip.sim.runs.slo`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.sim.load.lengths import RANGE_RATIO
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
-from inferchip.workload.limits import MAX_REQUESTS
+from inferchip.workload.limits import MAX_CHIPS, MAX_REQUESTS
 
 if TYPE_CHECKING:
     from inferchip.cost.chip_cost import ChipCost
@@ -162,6 +164,7 @@ def chip_cost(chip: ChipInput, *, estimate: str = "central", assumptions: str | 
 def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec | None = None, *,
           concurrencies: Sequence[int] | None = None, input_tokens: int = 1024, output_tokens: int = 1024,
           requests_per_user: int = 8, seed: int = 0, chunk_tokens: int | None = None, range_ratio: float = RANGE_RATIO,
+          slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, slo_percentile: float | str = 99,
           **system: Any) -> CurveResult:
     """The throughput-interactivity curve of closed loops of users on one layout (``chip`` a resolved one-layout
     Setting, or chip and model with ``system``: ``count``, ``tp``, ``pp``, ``ep``, ``weights``, ... as ``ic.serve``
@@ -169,13 +172,21 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     request's lengths drawn from ``[range_ratio L, L]`` as ``ic.serve(concurrency=...)`` and ``inferchip curve`` draw
     them (``--random-range-ratio``, default 0.8; 1: every request ``input_tokens`` / ``output_tokens`` long).
     ``concurrencies``: the users of each point (None: up to the memory or the cap); ``.to_dataframe()``: one row per
-    point (tokens/s per chip and per user, TTFT, TPOT)."""
+    point (tokens/s per chip and per user, TTFT, TPOT). ``slo_ttft_s`` / ``slo_tpot_s`` (seconds): each point's
+    ``meets_slo``, its TTFT and TPOT at ``slo_percentile`` (99, 90, 50, "p99", ... or "mean"; default 99) within
+    them, and ``.slo`` the limits, statistic, rule and the point with the most tokens/s per chip among those that
+    meet them, as ``inferchip curve --slo-ttft-ms/--slo-tpot-ms/--slo-percentile`` marks them
+    (:func:`inferchip.sim.runs.slo.mark_points`)."""
+    from dataclasses import replace
+
     from inferchip.errors import positive
     from inferchip.performance.serving import serving_setting, serving_step
     from inferchip.sim.batching.scheduler import rank_scheduler, run_caps
     from inferchip.sim.load.lengths import uniform_length
     from inferchip.sim.runs.curve import throughput_interactivity_curve
+    from inferchip.sim.runs.slo import checked_slo, mark_points
 
+    stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
     for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
                     ("requests_per_user", requests_per_user), ("range_ratio", range_ratio)):
         _checked_point(name, v)
@@ -197,7 +208,67 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
         raise InvalidSettingError(f"requests_per_user {requests_per_user:,} x {users:,} users: above the simulator's "
                                   f"cap of {MAX_REQUESTS:,} requests per run; allowed: a product within it")
     ins, outs = (uniform_length(n, float(range_ratio)) for n in (input_tokens, output_tokens))
-    return throughput_interactivity_curve(step, ins, outs, concurrencies=concurrencies,
-                                          requests_per_user=int(requests_per_user), seed=seed, replicas=replicas,
-                                          scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs,
-                                                                          setting.chunk_tokens))
+    cur = throughput_interactivity_curve(step, ins, outs, concurrencies=concurrencies,
+                                         requests_per_user=int(requests_per_user), seed=seed, replicas=replicas,
+                                         scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs,
+                                                                         setting.chunk_tokens))
+    return replace(cur, slo=mark_points(cur.points, slo_ttft_s, slo_tpot_s, stat))
+
+
+def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | None = None, *,
+               slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, slo_percentile: float | str = 99,
+               count: int = 1, **serve_args: Any) -> dict[str, Any]:
+    """``inferchip serve --find-count`` as a call: the fewest chips whose ``ic.serve`` run of the load meets the SLO,
+    its TTFT and TPOT at ``slo_percentile`` (99, 90, 50, "p99", ... or "mean"; default 99) within ``slo_ttft_s`` /
+    ``slo_tpot_s`` (seconds; at least one). ``serve_args``: ``ic.serve``'s (``rate_per_s`` or ``concurrency``,
+    lengths, ``num_requests``, ``seed``, ``tp``, ``pp``, ``ep``, ``weights``, ...), the same at every count; the
+    layout is the one given (tp x pp chips a replica, 1 x 1 where none is given), the count's replicas count / (tp x
+    pp), where the command line searches one per count. The search, from ``count``: doubling until a run meets the
+    SLO, or halving while one does, then bisecting (:func:`inferchip.sim.runs.slo.smallest_count`, the CLI's); a count
+    the layout does not divide is a miss, its reason listed.
+
+    Returns ``ic.serve``'s summary at the count found (its ``slo`` verdict met) with ``sizing``: ``count``,
+    ``counts_run`` (each count run: ``meets``, ``layout``, ``saturated``, ``ttft_s_at_statistic``,
+    ``tpot_s_at_statistic``, ``reason``) and ``rule``. Every argument is checked before the first run, on one
+    replica's system (a bad one raises InvalidSettingError naming it; a model one replica does not hold,
+    DoesNotFitError: no count of the layout holds it); no count meeting the SLO within 4,096 times ``count`` raises
+    InvalidSettingError too, listing the counts run."""
+    import inspect
+    from numbers import Integral
+
+    from inferchip.performance.serving import serve, serve_inputs, serving_step
+    from inferchip.performance.setting import Setting
+    from inferchip.sim.runs.slo import checked_slo, layout_text, smallest_count
+
+    stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
+    if slo_ttft_s is None and slo_tpot_s is None:
+        raise InvalidSettingError("find_count: no SLO to meet; allowed: slo_ttft_s and/or slo_tpot_s, in seconds")
+    if isinstance(chip, Setting):
+        raise InvalidSettingError("chip: a resolved Setting, whose count is fixed; allowed: a chip id, a chip YAML's "
+                                  "path, a ChipSpec or a ChipParams, with the model (the layout in tp/pp/ep)")
+    a = inspect.signature(serve).bind(chip, model, **serve_args)  # serve's defaults: the load every count runs
+    a.apply_defaults()
+    load = {k: a.arguments[k] for k in ("rate_per_s", "concurrency", "input_tokens", "output_tokens", "range_ratio",
+                                        "num_requests", "duration_s", "seed")}
+    system = dict(a.arguments["system"], chunk_tokens=a.arguments["chunk_tokens"])
+    sizes = [system.get("tp", 1), system.get("pp", 1)]
+    one = int(sizes[0]) * int(sizes[1]) if all(isinstance(x, Integral) and not isinstance(x, bool) and
+                                               1 <= int(x) <= MAX_CHIPS for x in sizes) else 1  # a bad one: named below
+    # every argument checked on one replica's system: the layout is fixed, so a model that does not fit one replica
+    # fits no count (DoesNotFitError, with what would make it fit), and only a count the layout does not divide misses
+    serving_step(serve_inputs(chip, model, **load, **{**system, "count": one})[0])
+
+    def judged(summary: dict[str, Any]) -> dict[str, Any]:
+        verdict = summary["slo"]
+        return {"meets": verdict["meets"], "saturated": summary["saturated"],
+                "layout": layout_text(summary["tp"], summary["pp"], summary["ep"], summary["attn_dp"],
+                                      summary["num_replicas"]),
+                "ttft_s_at_statistic": verdict["ttft_s_at_statistic"],
+                "tpot_s_at_statistic": verdict["tpot_s_at_statistic"]}
+
+    _, sizing = smallest_count(
+        lambda n: serve(chip, model, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, slo_percentile=stat,
+                        count=n, **serve_args), count, judged,
+        layouts="the layout given at each count, tp x pp chips a replica (1 x 1 where none is given)")
+    best = sizing.pop("run")
+    return {**best, "sizing": sizing}

@@ -16,7 +16,7 @@ from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.input_files import read_regular_bytes
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import options as opts
-from inferchip.interfaces.cli_options.output import console, fit_width
+from inferchip.interfaces.cli_options.output import console, fit_width, print_text
 
 
 def _ids(value: str | None, option: str) -> list[str] | None:
@@ -136,7 +136,7 @@ def _search(space_path: Path, out: Path, budget: int, seed: int, workers: int | 
     console().print(f"{res.mode}: {res.designs:,} designs ({res.new_designs:,} evaluated now), "
                   f"{res.rows:,} rows in {res.store_path}")
     if (defaults := space.defaults_line()) is not None:
-        console().print(defaults)
+        print_text(console(), defaults)
     from inferchip.explore.evaluate import default_suite
     from inferchip.explore.store import Store
 
@@ -314,12 +314,13 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
     res = beat(target, rivals, models, parts=parts, silicon=silicon)
     for table in beat_tables(res):
         console().print(table)
+    con = console()
     for name in res.not_reached:
-        console().print(f"{name}: no change up to x8 compute, x8 memory and x8 links makes {res.target} first")
+        print_text(con, f"no change up to x8 compute, x8 memory and x8 links makes {res.target} first", name)
     for k, why in res.not_scored.items():
-        console().print(f"{k}: not scored by explore ({why})")
+        print_text(con, f"not scored by explore ({why})", k)
     for n in res.notes:
-        console().print(f"note: {n}")
+        print_text(con, n, "note")
     if out is not None:
         from inferchip.interfaces.report.explore_page import write_beat_page
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import aliases
 from inferchip.interfaces.cli_options import options as opts
-from inferchip.interfaces.cli_options.output import console
+from inferchip.interfaces.cli_options.output import console, print_text
 from inferchip.interfaces.report.output import checked_out
 
 if TYPE_CHECKING:
@@ -82,8 +82,10 @@ def summary_table(res: ReviewResult) -> Table:
 
 
 def unpriced_lines(res: ReviewResult) -> list[str]:
-    """One line per chip the street view leaves unpriced (its per-$ and TCO ranks '-'), with the reason; where the
-    chip file states a price the review does not use (a user's chip: not in the dated price table), it is named."""
+    """One line per chip the street view leaves unpriced (its per-$ and TCO ranks '-'), with the reason; where a
+    catalogue chip's file states a price the review does not use (not in the dated price table), it is named. A
+    user's own chip file priced by its ``price.usd`` (review.views.file_price) gets a ``priced:`` line saying so."""
+    from inferchip.review.views import FILE_BASIS
     from inferchip.spec.bounds import pick
 
     street = next((v for v in res.views if v.name == "street"), None)
@@ -91,6 +93,12 @@ def unpriced_lines(res: ReviewResult) -> list[str]:
         return []
     specs = {c.id: c.spec for c in res.chips}
     out = []
+    for cid, p in street.prices.items():
+        if p.basis == FILE_BASIS:
+            spread = f" ({p.low_usd:,.0f}-{p.high_usd:,.0f})" if p.high_usd > p.low_usd else ""
+            out.append(f"priced: {cid}: {p.usd:,.0f} USD{spread}, {p.source}; the review uses it as it uses a "
+                       "catalogue chip's dated street or list price (tok/s per $, TCO $/Mtok, equal money on street "
+                       "prices)" + ("; its range drawn in the Monte Carlo as theirs" if spread else ""))
     for cid, why in street.unpriced.items():
         spec = specs.get(cid)
         usd = pick(spec.price.usd) if spec is not None and getattr(spec, "price", None) is not None else None
@@ -175,7 +183,8 @@ def review_cmd(
         raise
     console().print(summary_table(res))  # natural width in a pipe: ids and numbers whole
     for line in unpriced_lines(res):
-        console().print(line, markup=False, highlight=False)
+        label, text = line.split(": ", 1)
+        print_text(console(), text, label)
     v = res.verdict
     if res.judgement is not None:
         from inferchip.review.claim_review import summary_lines

@@ -287,8 +287,8 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
           rate_per_s: float | None = None, concurrency: int | None = None, input_tokens: int = 1024,
           output_tokens: int = 1024,
           num_requests: int | None = None, duration_s: float | None = None, seed: int = 0, range_ratio: float = 0.8,
-          slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, chunk_tokens: int | None = None,
-          **system: Any) -> dict[str, Any]:
+          slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, slo_percentile: float | str = 99,
+          chunk_tokens: int | None = None, **system: Any) -> dict[str, Any]:
     """Simulate serving a load on a system: continuous batching, chunked prefill, paged KV cache.
 
     ``chip``/``model`` and ``system`` (``count``, ``tp``, ``pp``, ``ep``, ``weights``, ...) as
@@ -297,7 +297,11 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     loop of a serving benchmark with ``concurrency`` clients, lengths drawn from ``[range_ratio L, L]``
     (:func:`~inferchip.sim.load.arrivals.benchmark_clients`; more clients than the engine admits wait in its queue);
     the run lasts ``num_requests`` requests (1000
-    when neither it nor ``duration_s``, in seconds, is given). SLOs are in seconds.
+    when neither it nor ``duration_s``, in seconds, is given). SLOs are in seconds: goodput and SLO attainment count
+    each request against them (vLLM's ``--goodput``), and the summary's ``slo`` (None without them) says whether the
+    run meets them at ``slo_percentile`` (99, 90, 50, "p99", ... or "mean"; default 99, as MLPerf's Server scenario
+    and ``inferchip serve --slo-percentile``): the limits, the statistic, the rule, ``meets`` and the run's
+    ``ttft_s_at_statistic`` / ``tpot_s_at_statistic`` (:func:`inferchip.sim.runs.slo.judge_run`, the CLI's verdict).
 
     Lengths default as ``inferchip serve``'s do (1,024 tokens in and out; this function said 256 out), and so does the
     scheduler: the running-batch cap and step budget per attention-DP rank that ``inferchip serve`` without
@@ -314,31 +318,19 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     (``ttft_s_p50``, ``tpot_s_mean``, ...), ``output_tokens_per_s`` (whole system) and per chip, and where the chip
     publishes a TDP ``power_w_per_chip`` (W), tokens per joule and the money figures.
     """
-    from inferchip.sim import PoissonArrivals, benchmark_clients, simulate
-
-    if (rate_per_s is None) == (concurrency is None):
-        raise InvalidSettingError("give exactly one of rate_per_s or concurrency")
-    for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens), ("range_ratio", range_ratio)):
-        if v is None:  # a text or a None was a raw TypeError in the simulator
-            raise InvalidSettingError(f"{name} must be a number, got None; allowed: a finite number above 0")
-        positive(name, v)
+    from inferchip.sim import simulate
     from inferchip.sim.batching.scheduler import rank_scheduler, run_caps
+    from inferchip.sim.runs.slo import checked_slo, judge_run
 
-    setting = serving_setting(chip, model, **system)
-    setting.model.check_context(input_tokens + output_tokens,  # predict's and the CLI's check: 1,000,000-token
-                                f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")  # prompts ran
+    stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
+    setting, arr, num_requests = serve_inputs(chip, model, rate_per_s, concurrency, input_tokens, output_tokens,
+                                              range_ratio, num_requests, duration_s, seed, **system)
     caps = run_caps(None, setting.chip)  # as `inferchip serve` without --engine (its engine_choice), resolved once
     # None: the setting's chunk (resolve_setting's default: caps.chunk_tokens); its padding is the setting's, the
     # default engine's back end's at that step budget unless the setting was resolved with another
     setting = setting.with_chunk(chunk_tokens)
     padding = setting.padding
     step, replicas = serving_step(setting)
-    if concurrency is not None:
-        arr: Any = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
-    else:
-        arr = PoissonArrivals(rate_per_s=rate_per_s, input_tokens=input_tokens, output_tokens=output_tokens)
-    if num_requests is None and duration_s is None:
-        num_requests = 1000
     res = simulate(step, arr, duration_s=duration_s, num_requests=num_requests, seed=seed, replicas=replicas,
                    scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs, setting.chunk_tokens),
                    slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)
@@ -350,4 +342,35 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     if "power_w_per_chip" in summary:
         estimate = chip.estimate if isinstance(chip, Setting) else system.get("estimate", "central")
         summary.update(serving_economics(step, summary, res.num_chips, estimate))
+    summary["slo"] = judge_run(summary, slo_ttft_s, slo_tpot_s, stat)  # the run at the SLO's percentile
     return summary
+
+
+def serve_inputs(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec | None,
+                 rate_per_s: float | None, concurrency: int | None, input_tokens: int, output_tokens: int,
+                 range_ratio: float, num_requests: int | None, duration_s: float | None, seed: int,
+                 **system: Any) -> tuple[Setting, Any, int | None]:
+    """(the setting, the arrivals, the requests) of a :func:`serve` run, every argument checked before any system
+    is simulated (``ic.find_count`` checks them once, before its search, with ``count`` the smallest its layout
+    takes): one of ``rate_per_s`` and ``concurrency``, the lengths within the model's context window, the run's
+    bounds (``seed``, ``num_requests``, ``duration_s``: :func:`~inferchip.sim.load.arrivals.make_source`'s)."""
+    from inferchip.sim import PoissonArrivals, benchmark_clients
+    from inferchip.sim.load.arrivals import make_source
+
+    if (rate_per_s is None) == (concurrency is None):
+        raise InvalidSettingError("give exactly one of rate_per_s or concurrency")
+    for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens), ("range_ratio", range_ratio)):
+        if v is None:  # a text or a None was a raw TypeError in the simulator
+            raise InvalidSettingError(f"{name} must be a number, got None; allowed: a finite number above 0")
+        positive(name, v)
+    setting = serving_setting(chip, model, **system)
+    setting.model.check_context(input_tokens + output_tokens,  # predict's and the CLI's check: 1,000,000-token
+                                f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")  # prompts ran
+    if concurrency is not None:
+        arr: Any = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
+    else:
+        arr = PoissonArrivals(rate_per_s=rate_per_s, input_tokens=input_tokens, output_tokens=output_tokens)
+    if num_requests is None and duration_s is None:
+        num_requests = 1000
+    make_source(arr, duration_s, num_requests, seed)  # the run's bounds, refused before a system is simulated
+    return setting, arr, num_requests

@@ -81,8 +81,11 @@ def part_entries(claim: Claim, mc: dict[tuple[str, str | None], PartOutcome],
                                  "view": view, "basis": labels.get(view) if view else None,
                                  "verdict": verdict(p), "probability": p, "judged": p is not None,
                                  "holds_at_central": None if c.holds is None else bool(c.holds[0])}
-        if p is None:
-            entry["decided_by"] = o.reason
+        if p is None:  # unpriced in a money part's view: that view's reason too (a chip file: the field to add)
+            unpriced = (view in fig.price and bool(part_cases(fig, part).any())
+                        and not np.isfinite(fig.price[view][fig.claim]).any())  # judge_part's own test
+            why = next((v.unpriced.get(fig.chips[fig.claim]) for v in views if v.name == view), None)
+            entry["decided_by"] = o.reason + (f" ({why})" if unpriced and why else "")
         else:
             entry["rival"] = _rival(o, fig)
             entry["leader_at_central"] = fig.chips[int(c.leader[0])] if c.leader is not None else None

@@ -141,6 +141,7 @@ class ChipEntry:
     is_claim: bool = False
     weights: str | None = None  # the chip's own weight format (the claimed chip as deployed), else the review's
     deployed: bool = False  # params carry a deployment (board size, link) the catalogue entry lacks
+    own_file: bool = False  # a chip YAML whose id is no catalogue chip's: a user's design (review.views)
     # the host a chip given as bare parameters (no ChipSpec) sits in (cost.energy.host_system), and whence it came:
     # its catalogue entry's ``system`` where its id is a catalogue chip, else the server's, assumed and said so
     system: str = "server"
@@ -223,7 +224,7 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
         system, basis, name = params_system(ref.id)
         return ChipEntry(ref, ref.id, name, "-", ref, domain_chips(ref.max_scaleup_domain, domain_cap),
                          is_claim=is_claim, system=system, system_basis=basis)
-    from inferchip.catalog.chips import get_chip_params, load_chip
+    from inferchip.catalog.chips import chip_ids, get_chip_params, load_chip
 
     try:
         spec = load_chip(ref)
@@ -233,7 +234,8 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
     params = get_chip_params(ref)
     est = _ranges(spec)
     return ChipEntry(ref, spec.id, spec.name, spec.vendor, params, domain_chips(params.max_scaleup_domain, domain_cap),
-                     spec=spec, estimate=is_estimate(spec), estimated_fields=est, is_claim=is_claim)
+                     spec=spec, estimate=is_estimate(spec), estimated_fields=est, is_claim=is_claim,
+                     own_file=spec.id not in chip_ids())
 
 
 def namer(chips: Iterable[ChipEntry | None]) -> Callable[[str], str]:

@@ -202,11 +202,11 @@ def _run(inputs: ReviewInputs, on_progress: OnProgress, on_plan: Callable[[int],
     views = cost_views(chips, cfg.prices)
     restate_money(rows, chips, views)  # one basis (street) in the rows and tables; modelled beside it
     tables = metric_tables(rows, cases, ids)
-    from inferchip.review.deploy.sizing import deployment_notes, record_systems
+    from inferchip.review.deploy.sizing import deployment_notes, own_system_notes, record_systems
 
     if claim is not None:  # its corners, sensitivity and boundary map re-predict it on the system it is judged on
         record_systems(claim, rows, so)
-    notes: list[str] = deployment_notes(chips, rows, so)
+    notes: list[str] = [*deployment_notes(chips, rows, so), *own_system_notes(chips, cfg)]
     notes.extend(f"{spoken_name(c.name)} is given as parameters, without a chip YAML: its host at the wall is "
                  f"{c.system_basis}."
                  for c in chips if c.spec is None and c.system_basis is not None)

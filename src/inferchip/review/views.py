@@ -2,7 +2,10 @@
 
 * ``street``: every chip at its street (or, where no street price is reported, list) price
   from the dated, sourced price table (:func:`inferchip.catalog.prices.load_prices`), with
-  its low-high range;
+  its low-high range; a user's own chip file (an id no catalogue chip has, ``ChipEntry.own_file``)
+  at the price it states, ``price.usd``, as stated (a low/central/high range with its derivation,
+  or one figure), its basis "chip file" (:func:`file_price`): a design has no dated street price,
+  and its maker's price is the one its money figures can rest on (predict's too);
 * ``modelled``: every chip at the silicon model's manufacturing cost
   (:func:`inferchip.cost.economics.manufacturing_cost_usd`; no margin, no NRE), at the low,
   central and high ends of its estimated figures.
@@ -39,7 +42,7 @@ class Price:
     usd: float
     low_usd: float
     high_usd: float
-    basis: str  # "street", "list" or "modelled"
+    basis: str  # "street", "list", "chip file" (a user's own chip file's price.usd) or "modelled"
     source: str
     date: str = ""
     note: str = ""
@@ -87,16 +90,48 @@ def unpriced_reasons() -> dict[str, str]:
     return {k: f"{u.reason} ({u.source}, {u.date})" for k, u in load_unpriced().items()}
 
 
+FILE_BASIS = "chip file"  # Price.basis of a user's own chip file's price.usd
+FILE_LABEL = "; a chip file's own price.usd for a chip not in the catalogue"  # the street label's addition
+NO_FILE_PRICE = ("no street or list price: not a catalogue chip, and the chip file states no price.usd; add price.usd, "
+                 "USD per chip (a number, or low, central, high and derivation for an estimate), to judge it on money")
+
+
+def file_price(chip: ChipEntry) -> Price | None:
+    """A user's own chip file's ``price.usd`` as a :class:`Price` (basis :data:`FILE_BASIS`): a range as stated
+    (low, central, high, its derivation the source, an estimate), one figure as stated (no range); None where the
+    file states none."""
+    from inferchip.spec.bounds import Range
+
+    price = getattr(chip.spec, "price", None)
+    usd = getattr(price, "usd", None)
+    if usd is None:
+        return None
+    whose = "the chip file's price.usd"
+    if isinstance(usd, Range):
+        src = f"{whose}, an estimate: {usd.derivation}"
+        low, mid, high = float(usd.low), float(usd.central), float(usd.high)
+    else:
+        src = f"{whose}, one figure as stated (no range)"
+        low = mid = high = float(usd)
+    return Price(mid, low, high, FILE_BASIS, src, note=str(getattr(price, "note", None) or ""))
+
+
 def street_view(chips: list[ChipEntry], table: dict[str, Any] | None = None) -> CostView:
     why = unpriced_reasons() if table is None else {}
     table = price_table() if table is None else table
     view = CostView("street", VIEW_LABELS["street"])
     for c in chips:
         q = table.get(c.id)
-        if q is None:
-            view.unpriced[c.id] = why.get(c.id, "no street or list price in the price table")
-        else:
+        own = file_price(c) if q is None and c.own_file else None
+        if q is not None:
             view.prices[c.id] = _checked(c.id, q)
+        elif own is not None:
+            view.prices[c.id] = own
+        else:
+            view.unpriced[c.id] = (NO_FILE_PRICE if c.own_file else
+                                   why.get(c.id, "no street or list price in the price table"))
+    if any(p.basis == FILE_BASIS for p in view.prices.values()):
+        view.label += FILE_LABEL
     return view
 
 

@@ -23,6 +23,10 @@ it on every start.
   one request; the model's context window is checked too), ``MAX_BATCH``: generous for any real
   system, small enough that a run ends; the command line's options and the case files' columns
   (``validation.cases``, ``validation.vision.cases``) share them.
+* ``MAX_DOUBLINGS = 12``: the doublings (or halvings) the count search (``serve --find-count``,
+  ``ic.find_count``: :func:`inferchip.sim.runs.slo.smallest_count`) tries from its starting count
+  before it gives up: 4,096 times the count, about 13 runs, so an SLO no count meets ends in
+  bounded time.
 """
 
 from __future__ import annotations
@@ -33,3 +37,4 @@ MAX_CONCURRENCY = MAX_REQUESTS
 MAX_CHIPS = 100_000
 MAX_TOKENS = 10_000_000
 MAX_BATCH = 1_000_000
+MAX_DOUBLINGS = 12

@@ -24,8 +24,6 @@ import typer
 
 from inferchip.interfaces.cli_options import options as opts
 
-_ALLOWED = ("99, 90 or 50 (also written p99, p90, p50: that percentile of the run's per-request TTFT and TPOT), "
-            "or mean")
 _HELP = ("SLO on each point's {what} at --slo-percentile (default p99), ms: the points within every limit given are "
          "marked (table, JSON meets_slo, plot) and the one with the most output tokens/s per chip among them is "
          "named.")
@@ -41,21 +39,16 @@ def slo_option(name: str) -> Any:
 
 
 def _statistic(value: str | None) -> str | None:
-    """``--slo-percentile`` as :data:`~inferchip.sim.runs.curve.SLO_STATISTICS` spells it (``99`` -> ``p99``)."""
-    from inferchip.sim.runs.curve import SLO_STATISTICS
+    """``--slo-percentile`` as :data:`~inferchip.sim.runs.curve.SLO_STATISTICS` spells it (``99`` -> ``p99``), read
+    as the API reads ``slo_percentile`` (:func:`inferchip.sim.runs.slo.parse_statistic`)."""
+    from inferchip.sim.runs.slo import STATISTICS_ALLOWED, parse_statistic
 
     if value is None:
         return None
-    text = value.strip().lower()
-    text = text[1:] if text.startswith("p") else text
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
-    name = "mean" if text == "mean" else f"p{number:g}" if math.isfinite(number) else ""
-    if name not in SLO_STATISTICS:
+    name = parse_statistic(value)
+    if name is None:
         shown = value if len(value) <= 60 else value[:57] + "..."
-        raise typer.BadParameter(f"{shown!r}; allowed: {_ALLOWED}", param_hint="'--slo-percentile'")
+        raise typer.BadParameter(f"{shown!r}; allowed: {STATISTICS_ALLOWED}", param_hint="'--slo-percentile'")
     return name
 
 
@@ -77,30 +70,22 @@ def statistic(given: str | None, slo_ttft_ms: float | None, slo_tpot_ms: float |
 
 
 def rule(stat: str) -> str:
-    what = "mean TTFT and mean TPOT" if stat == "mean" else f"{stat} TTFT and {stat} TPOT over the run's requests"
-    return f"{what} within the limits given" + (" (a TPOT limit: tokens/s per user >= 1000 / limit ms)"
-                                                 if stat == "mean" else "")
+    from inferchip.sim.runs.slo import rule as rule_text
+
+    return rule_text(stat)
+
+
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1e3
 
 
 def mark_points(points: list[dict[str, Any]], slo_ttft_ms: float | None, slo_tpot_ms: float | None,
                 stat: str) -> dict[str, Any] | None:
-    """Set each point's ``meets_slo`` and return the answer's ``slo`` key (None, points untouched: no limit given)."""
-    from inferchip.sim.runs.curve import slo_marks
+    """Set each point's ``meets_slo`` and return the answer's ``slo`` key (None, points untouched: no limit given):
+    :func:`inferchip.sim.runs.slo.mark_points`, ``ic.curve``'s, on the limits in ms."""
+    from inferchip.sim.runs.slo import mark_points as marked
 
-    if slo_ttft_ms is None and slo_tpot_ms is None:
-        return None
-    ttft_s = None if slo_ttft_ms is None else slo_ttft_ms / 1e3
-    tpot_s = None if slo_tpot_ms is None else slo_tpot_ms / 1e3
-    marks, best = slo_marks(points, ttft_s, tpot_s, stat)
-    for p, ok in zip(points, marks, strict=True):
-        p["meets_slo"] = ok
-    b = None if best is None else points[best]
-    return {"ttft_s": ttft_s, "tpot_s": tpot_s, "statistic": stat, "rule": rule(stat), "points_meeting": sum(marks),
-            "best_concurrency": None if b is None else b["concurrency"],
-            "best_output_tokens_per_s_per_chip": None if b is None else b["output_tokens_per_s_per_chip"],
-            "best_output_tokens_per_s_per_user": None if b is None else b["output_tokens_per_s_per_user"],
-            "best_ttft_s_at_statistic": None if b is None else b[f"ttft_s_{stat}"],
-            "best_tpot_s_at_statistic": None if b is None else b[f"tpot_s_{stat}"]}
+    return marked(points, _seconds(slo_ttft_ms), _seconds(slo_tpot_ms), stat)
 
 
 def percentile_note(slo: dict[str, Any] | None, requests_per_client: int) -> str | None:
@@ -115,20 +100,11 @@ def percentile_note(slo: dict[str, Any] | None, requests_per_client: int) -> str
 
 def judge_run(summary: dict[str, Any], slo_ttft_ms: float | None, slo_tpot_ms: float | None,
               stat: str) -> dict[str, Any] | None:
-    """``serve``'s ``slo`` key: the limits, the statistic, the run's TTFT and TPOT at it and whether both are within
-    (None: no limit given); the run is the one point :func:`mark_points` judges. A saturated run (``saturated``: the
-    queue grows without bound, or the time cap stopped it) meets no SLO, whatever its figures: its percentiles are of
-    the requests that finished and grow with the run's length (a TPOT limit alone was met by a queue that never
-    drains): MLPerf's Server scenario holds the offered rate for at least 600 s (LoadGen ``mlperf.conf``
-    ``*.Server.min_duration``), over which such a queue breaks any latency bound."""
-    point = {"concurrency": None, **summary}
-    slo = mark_points([point], slo_ttft_ms, slo_tpot_ms, stat)
-    if slo is None:
-        return None
-    saturated = bool(summary.get("saturated", False))
-    return {"ttft_s": slo["ttft_s"], "tpot_s": slo["tpot_s"], "statistic": stat, "rule": slo["rule"],
-            "meets": bool(point["meets_slo"]) and not saturated, "saturated": saturated,
-            "ttft_s_at_statistic": summary[f"ttft_s_{stat}"], "tpot_s_at_statistic": summary[f"tpot_s_{stat}"]}
+    """``serve``'s ``slo`` key: :func:`inferchip.sim.runs.slo.judge_run`, ``ic.serve``'s verdict, on the limits in
+    ms (None: no limit given)."""
+    from inferchip.sim.runs.slo import judge_run as judged
+
+    return judged(summary, _seconds(slo_ttft_ms), _seconds(slo_tpot_ms), stat)
 
 
 def run_line(slo: dict[str, Any], goodput: bool = True) -> str:

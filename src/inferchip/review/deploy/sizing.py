@@ -55,7 +55,26 @@ def default_basis(chip: ChipEntry, setting: str, count: int) -> str:
         return "one chip"
     if chip.deployed:
         return f"a board of {count} (review/claim.yaml deployment)"
-    return f"its scale-up domain: {count} chips (catalogue max_scaleup_domain {chip.params.max_scaleup_domain:,})"
+    whose = "the chip file's interconnect." if chip.own_file else "catalogue "
+    return f"its scale-up domain: {count} chips ({whose}max_scaleup_domain {chip.params.max_scaleup_domain:,})"
+
+
+def own_system_notes(chips: list[ChipEntry], cfg: ReviewConfig) -> list[str]:
+    """One line per user's own chip file (``ChipEntry.own_file``) judged on its domain: the system it is judged on,
+    by the rule every chip not sized per case is judged by (its scale-up domain, :func:`inputs.domain_chips`), with
+    the catalogue chips' domains beside it, and the field that sets it."""
+    from inferchip.review.inputs import DOMAIN_CAP_CHIPS, LARGE_DOMAIN_CHIPS
+
+    theirs = sorted({c.domain for c in chips if not c.own_file and not is_sized(c, cfg)})
+    rest = (f"as every chip not sized per case is judged on its own (the catalogue chips here on "
+            f"{theirs[0]:,}{f' to {theirs[-1]:,}' if len(theirs) > 1 else ''} chips; a domain above "
+            f"{DOMAIN_CAP_CHIPS} at {LARGE_DOMAIN_CHIPS})" if theirs else
+            f"as every chip not sized per case is judged on its own (above {DOMAIN_CAP_CHIPS} at {LARGE_DOMAIN_CHIPS})")
+    return [f"{spoken_name(c.name)} (a chip file, not in the catalogue) is judged on its scale-up domain, "
+            f"{c.domain:,} chip{'s' if c.domain != 1 else ''} (the file's interconnect.max_scaleup_domain, "
+            f"{c.params.max_scaleup_domain:,}), {rest}: its per-system and deployment-silicon figures count all "
+            f"{c.domain:,} (a smaller system it is sold in: state its size in that field)."
+            for c in chips if c.own_file and not c.deployed and not is_sized(c, cfg)]
 
 
 def is_sized(chip: ChipEntry, cfg: ReviewConfig) -> bool:

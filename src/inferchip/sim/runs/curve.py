@@ -61,6 +61,10 @@ class CurveResult:
     running_cap_concurrency: int | None = None
     """The scheduler's running-batch cap (``max_num_seqs``, attention-DP ranks included) times the replicas: the
     most clients that run at once; None where the sweep was given its concurrencies."""
+    slo: dict[str, Any] | None = None
+    """The SLO the points were judged against (``ic.curve``'s ``slo_ttft_s`` / ``slo_tpot_s`` at ``slo_percentile``,
+    :func:`inferchip.sim.runs.slo.mark_points`: the limits, statistic, rule, points meeting it and the best of them;
+    each point's ``meets_slo``), None where no limit was given."""
 
     def cap_note(self) -> str | None:
         """A note where the running-batch cap, not memory, ended the default sweep, else None."""
@@ -80,8 +84,11 @@ class CurveResult:
         users = [p["concurrency"] for p in self.points]
         best = max((p["output_tokens_per_s_per_chip"] for p in self.points), default=float("nan"))
         span = f"{min(users):,} to {max(users):,} users" if users else "no point"
-        return (f"<CurveResult {len(self.points)} points, {span}, at most {best:,.0f} output tok/s per chip; "
-                "every figure: .to_dataframe(), .pareto_front()>")
+        slo = "" if self.slo is None else (
+            f", {self.slo['points_meeting']} within the SLO" + ("" if self.slo["best_concurrency"] is None else
+                                                                f" (best: {self.slo['best_concurrency']:,} users)"))
+        return (f"<CurveResult {len(self.points)} points, {span}, at most {best:,.0f} output tok/s per chip{slo}; "
+                f"every figure: .to_dataframe(), .pareto_front(){'' if self.slo is None else ', .slo'}>")
 
     def pareto_front(self) -> pd.DataFrame:
         df = self.to_dataframe()
