@@ -260,3 +260,13 @@ def test_one_allowed_text_for_the_cli_and_the_api(capsys):
     with pytest.raises(InvalidSettingError) as exc:
         checked_slo(0.1, None, 95)
     assert STATISTICS_ALLOWED in str(exc.value)
+
+
+@pytest.mark.parametrize("call", ["serve", "find_count"])
+def test_an_unknown_keyword_is_named_before_the_loads_checks(call):
+    """``ic.serve(..., rate=40)`` answered "give exactly one of rate_per_s or concurrency": the load's check ran
+    before the unknown keyword was looked at, so the message named a rule the caller thought they had met."""
+    extra = {"slo_ttft_s": 0.2} if call == "find_count" else {}
+    with pytest.raises(TypeError, match=r"'rate' \(did you mean 'rate_per_s'\?\)"):
+        getattr(ic, call)("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B-Instruct", rate=40, input_tokens=512,
+                          output_tokens=128, **extra)

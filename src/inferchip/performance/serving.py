@@ -214,15 +214,30 @@ def serving_setting(chip: ChipInput | ChipParams | Setting, model: ModelInput | 
         return chip
     if model is None:
         raise InvalidSettingError("serving_model: give the model (or a resolved Setting as the chip)")
-    known = inspect.signature(resolve_setting).parameters
-    for name in system:  # an unknown one was a TypeError naming resolve_setting, which the caller never called
-        if name not in known or name in ("chip", "model"):
-            raise TypeError(f"unexpected keyword argument {name!r}; allowed: the load's and "
-                            f"{', '.join(k for k in known if k not in ('chip', 'model'))}")
+    check_system_names(system)
     chip, model, spec, config = api_inputs(chip, model, system.pop("chip_spec", None), system.pop("config", None),
                                            system.get("estimate", "central"))
     return resolve_setting(chip, model, **{"tp": 1, "pp": 1, "ep": 1, "attn_dp": False, **system, "chip_spec": spec,
                                            "config": config})
+
+
+_LOAD_NAMES = ("rate_per_s", "concurrency", "input_tokens", "output_tokens", "range_ratio", "num_requests",
+               "duration_s", "seed")
+
+
+def check_system_names(system: dict[str, Any]) -> None:
+    """A keyword the system does not take raises TypeError naming it, the closest allowed name (``rate`` ->
+    ``rate_per_s``) and every allowed one; an unknown one was a TypeError naming resolve_setting, which the caller
+    never called, or reached the load's checks first ("give exactly one of rate_per_s or concurrency")."""
+    import difflib
+
+    known = [k for k in inspect.signature(resolve_setting).parameters if k not in ("chip", "model")]
+    for name in system:
+        if name not in known:
+            near = difflib.get_close_matches(name, [*_LOAD_NAMES, *known], n=1, cutoff=0.5)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise TypeError(f"unexpected keyword argument {name!r}{hint}; allowed: the load's "
+                            f"({', '.join(_LOAD_NAMES)}) and {', '.join(known)}")
 
 
 def format_fields(setting: Setting) -> dict[str, str]:
@@ -357,6 +372,8 @@ def serve_inputs(chip: ChipInput | ChipParams | Setting, model: ModelInput | Mod
     from inferchip.sim import PoissonArrivals, benchmark_clients
     from inferchip.sim.load.arrivals import make_source
 
+    if not isinstance(chip, Setting):
+        check_system_names(system)
     if (rate_per_s is None) == (concurrency is None):
         raise InvalidSettingError("give exactly one of rate_per_s or concurrency")
     for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens), ("range_ratio", range_ratio)):
