@@ -376,7 +376,7 @@ def get_chip_params(id_or_path: ChipInput, level: EstimateLevel = "central") -> 
         raise InvalidSettingError(f"estimate level '{level}' not allowed; use one of {', '.join(_LEVELS)}")
     spec = load_chip(id_or_path)
     params = chip_params(spec, fam := family_defaults(spec.family), level)
-    bundled = isinstance(id_or_path, str) and resolve_chip_id(id_or_path) in _bundled()  # a user's file: defaults said
+    bundled = spec.id in _bundled() and spec == load_chip(spec.id)  # the catalogue's chip as an id, file or ChipSpec
     notes = [n for n in (None if bundled else left_out_note(spec, fam, params), tdp_note(spec)) if n is not None]
     return replace(params, notes=(*params.notes, *notes)) if notes else params
 

@@ -23,6 +23,7 @@ import pandas as pd
 from inferchip.catalog.chips import ChipInput
 from inferchip.catalog.models import ModelInput
 from inferchip.errors import DoesNotFitError, InvalidSettingError
+from inferchip.sim.load.lengths import RANGE_RATIO
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
 from inferchip.workload.limits import MAX_CHIPS, MAX_REQUESTS
@@ -162,12 +163,14 @@ def chip_cost(chip: ChipInput, *, estimate: str = "central", assumptions: str | 
 
 def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec | None = None, *,
           concurrencies: Sequence[int] | None = None, input_tokens: int = 1024, output_tokens: int = 1024,
-          requests_per_user: int = 8, seed: int = 0, chunk_tokens: int | None = None,
+          requests_per_user: int = 8, seed: int = 0, chunk_tokens: int | None = None, range_ratio: float = RANGE_RATIO,
           slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, slo_percentile: float | str = 99,
           **system: Any) -> CurveResult:
     """The throughput-interactivity curve of closed loops of users on one layout (``chip`` a resolved one-layout
     Setting, or chip and model with ``system``: ``count``, ``tp``, ``pp``, ``ep``, ``weights``, ... as ``ic.serve``
-    takes them), scheduled as ``ic.serve`` schedules a run (the chip's running-batch cap and step budget).
+    takes them), scheduled as ``ic.serve`` schedules a run (the chip's running-batch cap and step budget), each
+    request's lengths drawn from ``[range_ratio L, L]`` as ``ic.serve(concurrency=...)`` and ``inferchip curve`` draw
+    them (``--random-range-ratio``, default 0.8; 1: every request ``input_tokens`` / ``output_tokens`` long).
     ``concurrencies``: the users of each point (None: up to the memory or the cap); ``.to_dataframe()``: one row per
     point (tokens/s per chip and per user, TTFT, TPOT). ``slo_ttft_s`` / ``slo_tpot_s`` (seconds): each point's
     ``meets_slo``, its TTFT and TPOT at ``slo_percentile`` (99, 90, 50, "p99", ... or "mean"; default 99) within
@@ -179,12 +182,13 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     from inferchip.errors import positive
     from inferchip.performance.serving import serving_setting, serving_step
     from inferchip.sim.batching.scheduler import rank_scheduler, run_caps
+    from inferchip.sim.load.lengths import uniform_length
     from inferchip.sim.runs.curve import throughput_interactivity_curve
     from inferchip.sim.runs.slo import checked_slo, mark_points
 
     stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
     for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
-                    ("requests_per_user", requests_per_user)):
+                    ("requests_per_user", requests_per_user), ("range_ratio", range_ratio)):
         _checked_point(name, v)
     if concurrencies is not None:
         for c in _vector("concurrencies", concurrencies):
@@ -203,7 +207,8 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     if requests_per_user * users > MAX_REQUESTS:  # 10**6 requests per user ran on without end
         raise InvalidSettingError(f"requests_per_user {requests_per_user:,} x {users:,} users: above the simulator's "
                                   f"cap of {MAX_REQUESTS:,} requests per run; allowed: a product within it")
-    cur = throughput_interactivity_curve(step, input_tokens, output_tokens, concurrencies=concurrencies,
+    ins, outs = (uniform_length(n, float(range_ratio)) for n in (input_tokens, output_tokens))
+    cur = throughput_interactivity_curve(step, ins, outs, concurrencies=concurrencies,
                                          requests_per_user=int(requests_per_user), seed=seed, replicas=replicas,
                                          scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs,
                                                                          setting.chunk_tokens))

@@ -212,7 +212,8 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
     out.update(chip=s.chip.id, **s.counted(), precision=precision,
                networks=[{"name": n.name, "role": "camera" if n.per_camera else "rig"} for n in s.networks])
     out["service_split"] = {name: _shares(sp) for name, sp in s.splits}
-    out["binds"] = binds(out, dict(s.splits))
+    over = float(out.get("offered_load", 0.0)) >= 1.0  # binds' rule: then a tick's work, else a frame's job
+    out["binds"] = binds(out, dict(s.splits), {st.name: _work_s(st, load, over) for st in s.stages})
     floor = [n.name for n in s.networks if _uncosted(n.network)]
     if out["binds"] is not None and floor:  # its work counted as 0 s: the verdict is a floor, and may be the wrong one
         out["binds"]["text"] += (f"; a floor: {', '.join(floor)} has graph nodes not costed (counted as 0 s, named "
@@ -241,10 +242,25 @@ def _shares(split: dict[str, float]) -> dict[str, float]:
     return {k: (v if k == "batch" else v / total if total > 0 else 0.0) for k, v in split.items()}
 
 
-def binds(summary: dict[str, Any], splits: dict[str, dict[str, float]]) -> dict[str, Any] | None:
+def _work_s(st: Stage, load: RigLoad, tick: bool) -> tuple[float, int]:
+    """(seconds, calls) of one network in a frame's job (``tick``: in a tick's work, every camera's frame): a camera
+    network runs every camera's frame of the tick under tick batching, in calls of at most ``--max-batch``, and one
+    frame a call under frame batching (as :func:`~inferchip.sim.vision.rig.simulate_rig` runs them); a rig network
+    one sample."""
+    samples = load.cameras if st.per_camera and (tick or load.batching == "tick") else 1
+    if load.batching == "frame":
+        return samples * float(st.latency_s[1]), samples
+    cap = min(load.max_batch or load.cameras, st.max_batch)
+    return st.job(samples, cap, 0.0)[0], -(-samples // cap)
+
+
+def binds(summary: dict[str, Any], splits: dict[str, dict[str, float]],
+          work: dict[str, tuple[float, int]] | None = None) -> dict[str, Any] | None:
     """What binds a frame's latency: the largest part of the mean latency (waiting for the tick's cameras, queueing,
-    or the chip's work), and for the chip's work the network that takes longest and the largest part of its call.
-    Returns ``{"part", "network", "by", "share", "text"}`` (network/by/share None outside the chip's work)."""
+    or the chip's work), and for the chip's work the network that takes the most of it and the largest part of its
+    call. ``work``: each network's (seconds, calls) in a frame's job, or in a tick's work where the offered load is
+    at or above 1 (:func:`_work_s`; None: one call each, as ``splits`` holds it). Returns ``{"part", "network",
+    "by", "share", "text"}`` (network/by/share None outside the chip's work)."""
     parts = summary.get("latency_split_ms")
     if not parts:
         return None
@@ -267,11 +283,19 @@ def binds(summary: dict[str, Any], splits: dict[str, dict[str, float]]) -> dict[
     if not splits:
         out["text"] = f"{head}: {parts['service']:,.2f} ms a frame"
         return out
-    name, sp = max(splits.items(), key=lambda kv: sum(v for k, v in kv[1].items() if k != "batch"))
+    def seconds(name: str) -> tuple[float, int]:  # the network's time in the job: its calls there, else one call
+        one = sum(v for k, v in splits[name].items() if k != "batch")
+        return (work or {}).get(name, (one, 1))
+
+    name = max(splits, key=lambda k: seconds(k)[0])
+    sp, calls = splits[name], seconds(name)[1]
     share = _shares(sp)
     by = max((k for k in share if k != "batch"), key=lambda k: share[k])
     out.update(network=name, by=by, share=share[by])
-    out["text"] = f"{head}: {name} at batch {sp['batch']:.0f}, {share[by]:.0%} of its call in {BOUND_WORDS.get(by, by)}"
+    where = "a tick" if over else "in a frame's job"
+    many = f", {calls:,} calls {where}" if calls > 1 else ""
+    out["text"] = (f"{head}: {name} at batch {sp['batch']:.0f}{many}, {share[by]:.0%} of its call in "
+                   f"{BOUND_WORDS.get(by, by)}")
     return out
 
 

@@ -114,7 +114,7 @@ def run_line(slo: dict[str, Any], goodput: bool = True) -> str:
     got = [f"{stat} {what} {slo[key] * 1e3:,.1f} ms" for what, key in (("TTFT", "ttft_s_at_statistic"),
                                                                      ("TPOT", "tpot_s_at_statistic"))
            if slo[key.split("_at_")[0]] is not None and math.isfinite(slo[key])]
-    verdict = "met" if slo["meets"] else "missed"
+    verdict = "met" if slo["meets"] else "missed" + (" (saturated: the queue grows)" if slo.get("saturated") else "")
     tail = ("goodput and SLO attainment count each request against the same limits" if goodput else
             "the case row's benchmark figures (no goodput)")
     return f"SLO ({limits_text(slo)}): {verdict}: {', '.join(got) or 'no request has the figure'}; {tail}"

@@ -5,7 +5,8 @@ The search (:func:`inferchip.sim.runs.slo.smallest_count`, which ``ic.find_count
 pipeline at each count (the layout searched at that count unless given, the same load, seed and engine): from
 ``--count`` (default 1) it doubles until a run meets the SLO, or halves while one does,
 then bisects the gap between the last count that missed and the first that met. A count whose system cannot be built
-(the model does not fit, a layout given that does not divide it) counts as missed, with its reason. Meeting the SLO
+(the model does not fit, a layout given that does not divide it) counts as missed, with its reason, and so does a
+saturated run (:func:`inferchip.sim.runs.slo.judge_run`: its queue grows, whatever its percentiles). Meeting the SLO
 need not be monotonic in the count (another count may choose another layout), so the answer is the fewest chips among
 the counts run, and every count run is listed with its figures.
 """
@@ -69,5 +70,6 @@ def sizing_line(sizing: dict[str, Any]) -> str:
     """The text's line: the fewest chips found and every count run with its figures at the SLO's percentile."""
     from inferchip.sim.runs import slo
 
-    return (f"sizing (--find-count): {sizing['count']:,} chips, the fewest of the counts run that meets the SLO; "
-            f"counts run: {slo.tried_text({t['count']: t for t in sizing['counts_run']})}")
+    n = sizing["count"]
+    return (f"sizing (--find-count): {n:,} chip{'' if n == 1 else 's'}, the fewest of the counts run that meets the "
+            f"SLO; counts run: {slo.tried_text({t['count']: t for t in sizing['counts_run']})}")
