@@ -7,6 +7,7 @@ import shutil
 import tempfile
 
 import pytest
+from hypothesis import HealthCheck
 from hypothesis import settings as _hypothesis_settings
 
 from inferchip.spec.chip import ChipParams
@@ -84,8 +85,11 @@ def h100() -> ChipParams:
 # draw: a CI run that found a new input failed a commit that changed nothing it reached (stop 48's price
 # floor). The search for new inputs is `make fuzz` (the "fuzz" profile: fresh draws, seeded by the clock or
 # --hypothesis-seed); what it finds goes into the suite as an @example.
-_hypothesis_settings.register_profile("inferchip", deadline=None, derandomize=True, database=None)
-_hypothesis_settings.register_profile("fuzz", deadline=None, derandomize=False, database=None)
+# Nor does the time it takes to draw an example: the too_slow health check (which Hypothesis's own "ci" profile, the
+# one CI would otherwise run, suppresses) is off for the same reason as the deadline.
+_SPEED_NOT_ASSERTED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+_hypothesis_settings.register_profile("inferchip", derandomize=True, database=None, **_SPEED_NOT_ASSERTED)
+_hypothesis_settings.register_profile("fuzz", derandomize=False, database=None, **_SPEED_NOT_ASSERTED)
 # This module runs twice in one session (pytest's conftest, and the ``conftest`` that test modules import helpers
 # from), the second time after Hypothesis's plugin loaded --hypothesis-profile: only a session with no profile
 # loaded yet takes "inferchip" (a second load_profile here silently turned `make fuzz` back into the fixed draws).
