@@ -26,23 +26,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli_in_process import run_main
+from user_chip import AURORA as ARCHITECT_DESIGN
 
 L8 = "meta-llama/Llama-3.1-8B-Instruct"
-AURORA = {
-    "id": "aurora-1", "name": "Aurora-1", "vendor": "Architect50", "family": "generic", "year": 2027,
-    "estimate": True, "status": "design",
-    "compute": {"dense_tflops": {"fp4": 8000, "fp8": 4000, "bf16": 2000}, "vector_tflops": 120, "clock_ghz": 1.9,
-                "matrix_unit_count": 256},
-    "memory": {"type": "HBM3e (6 stacks)", "memory_type": "hbm3e", "capacity": 216, "capacity_unit": "GiB",
-               "bandwidth_tb_per_s": 7.2},
-    "sram": {"capacity_mb": 256},
-    "interconnect": {"scaleup_bw_gb_per_s_per_direction": 800, "max_scaleup_domain": 16},
-    "power": {"tdp_w": 900},
-    "silicon": {"process_node": "TSMC N3P", "node_nm": 3, "die_area_mm2": 780, "compute_die_count": 2,
-                "memory_stacks": 6},
-    "price": {"usd": {"low": 12000, "central": 15000, "high": 20000, "derivation": "target price, ours"}},
-    "sources": [{"citation": "reviewchip50 test design (ours)", "kind": "estimate"}],
-}
+AURORA = {**ARCHITECT_DESIGN,  # the architect tour's design, its price a range
+          "price": {"usd": {"low": 12000, "central": 15000, "high": 20000, "derivation": "target price, ours"}},
+          "sources": [{"citation": "reviewchip50 test design (ours)", "kind": "estimate"}]}
 RIVALS = "nvidia-h100-sxm-80gb,nvidia-b200-180gb"
 
 
