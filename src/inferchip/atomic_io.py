@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from inferchip.errors import OutputError, os_reason
@@ -22,19 +24,27 @@ def _staged(path: Path, data: bytes, label: str, unopened: str = "") -> str:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.absolute().parent)
     except OSError as exc:
         raise OutputError(f"cannot write {label}: {os_reason(exc)}{unopened}") from None
-    try:
+    with _removed_on_failure(tmp, label):
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
+    return tmp
+
+
+@contextmanager
+def _removed_on_failure(tmp: str, label: str) -> Iterator[None]:
+    """Work on the temporary sibling ``tmp``; on any failure it is removed, an OSError raised as OutputError naming
+    ``label`` ("nothing was written": the target is untouched), anything else (an interrupt) as it came."""
+    try:
+        yield
     except OSError as exc:
         _unlink(tmp)
         raise OutputError(f"cannot write {label}: {os_reason(exc)}; nothing was written") from None
     except BaseException:
         _unlink(tmp)
         raise
-    return tmp
 
 
 def write_bytes(path: Path, data: bytes, what: str | None = None) -> None:
@@ -42,14 +52,8 @@ def write_bytes(path: Path, data: bytes, what: str | None = None) -> None:
     path = Path(path)
     label = what or str(path)
     tmp = _staged(path, data, label)
-    try:
+    with _removed_on_failure(tmp, label):
         os.replace(tmp, path)
-    except OSError as exc:
-        _unlink(tmp)
-        raise OutputError(f"cannot write {label}: {os_reason(exc)}; nothing was written") from None
-    except BaseException:
-        _unlink(tmp)
-        raise
 
 
 def write_text(path: Path, text: str, what: str | None = None) -> None:
