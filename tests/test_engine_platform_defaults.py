@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli_in_process import run_json, run_main
+from engine_files import engines_with_hardware_change
 from inferchip.catalog.chips import chip_ids, family_names, get_chip_params
-from inferchip.catalog.engines import ENGINES_FILE, HARDWARE_FILE, engine_platform, get_engine, load_engines
+from inferchip.catalog.engines import HARDWARE_FILE, engine_platform, get_engine, load_engines
 from inferchip.errors import SpecError
 from inferchip.sim.batching.scheduler import scheduler_caps
 from inferchip.spec.engine import SchedulerCaps
@@ -136,14 +137,8 @@ def test_platform_caps_takes_the_stated_values_else_the_general_ones(seqs, token
 
 @pytest.mark.parametrize("bad", [{"max_num_seqs": 0}, {"chunk_tokens": 10}, {"source": ""}, {"other": 1}])
 def test_a_back_end_default_out_of_bounds_is_refused_naming_the_field(tmp_path, bad):
-    data = yaml.safe_load(ENGINES_FILE.read_text(encoding="utf-8"))
-    hardware = [dict(r) for r in RAW]
-    tpu = next(r for r in hardware if "defaults" in r)
-    tpu["defaults"] = {**tpu["defaults"], **bad}
-    path = tmp_path / "engines.yaml"
-    path.write_text(yaml.safe_dump({**data, "hardware": hardware}), encoding="utf-8")
     with pytest.raises(SpecError, match=rf"hardware.*defaults.*{next(iter(bad))}"):
-        load_engines(path)
+        load_engines(engines_with_hardware_change(tmp_path, "defaults", bad))
 
 
 # ------------------------------------------------------------------------------------------------ the output says it

@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cli_in_process import run_json
-from inferchip.catalog.engines import ENGINES_FILE, HARDWARE_FILE, load_engines
+from engine_files import engines_with_hardware_change
+from inferchip.catalog.engines import HARDWARE_FILE, load_engines
 from inferchip.errors import SpecError
 from inferchip.interfaces.cli_options.engine import engine_choice
 from inferchip.performance.serving import serving_model
@@ -126,14 +127,8 @@ def test_the_choice_pads_on_tpu_and_gaudi_and_nowhere_else(chip, engine, sizes):
 
 @pytest.mark.parametrize("bad", [{"pads": "prompt"}, {"rule": "linear"}, {"min": 0}, {"source": ""}, {"other": 1}])
 def test_bad_padding_data_is_refused_naming_the_field(tmp_path, bad):
-    data = yaml.safe_load(ENGINES_FILE.read_text(encoding="utf-8"))
-    hardware = [dict(r) for r in RAW]
-    rec = next(r for r in hardware if "padding" in r)
-    rec["padding"] = {**rec["padding"], **bad}
-    path = tmp_path / "engines.yaml"
-    path.write_text(yaml.safe_dump({**data, "hardware": hardware}), encoding="utf-8")
     with pytest.raises(SpecError, match=rf"hardware.*padding.*{next(iter(bad))}"):
-        load_engines(path)
+        load_engines(engines_with_hardware_change(tmp_path, "padding", bad))
 
 
 # ------------------------------------------------------------------------------------------- the output says it
