@@ -69,12 +69,6 @@ def statistic(given: str | None, slo_ttft_ms: float | None, slo_tpot_ms: float |
     return given or DEFAULT_SLO_STATISTIC
 
 
-def rule(stat: str) -> str:
-    from inferchip.sim.runs.slo import rule as rule_text
-
-    return rule_text(stat)
-
-
 def _seconds(ms: float | None) -> float | None:
     return None if ms is None else ms / 1e3
 
