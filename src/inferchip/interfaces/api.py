@@ -98,7 +98,14 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     # sizes across the limit took 5 s). With a latency limit a refusal may be the limit's: every point is predicted.
     memory_only = setting.get("max_ttft_s") is None and setting.get("max_tpot_s") is None
     refused: dict[tuple[int, Any, Any], tuple[float, str]] = {}
-    for (k, c), i, o, b in itertools.product(enumerate(chips), ins, outs, batches):
+    # Static batches on the fast path: each block's steps priced at once (fast_static.prime, the same figures to
+    # float rounding), once predict has made the setting's fast layout (its second question), then asked as before.
+    primed_to = 0
+    for (k, c), i, o, (n, b) in itertools.product(enumerate(chips), ins, outs, enumerate(batches)):
+        if n == 0:
+            primed_to = 0 if memory_only else len(batches)
+        if n >= primed_to:
+            primed_to = _prime(c, model, setting, i, o, batches, n)
         row: dict[str, Any] = {"chip": _chip_label(c), "input_tokens_asked": i, "output_tokens_asked": o,
                                "batch_asked": b}
         first = refused.get((k, i, o)) if memory_only and b is not None else None
@@ -115,9 +122,27 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
                 refused[(k, i, o)] = (b, row["refusal"])
         else:
             row.update(fits=True, refusal=None)
-            row.update((k, v) for k, v in d.items() if k not in _SKIP)
+            for key in _SKIP:
+                d.pop(key, None)
+            row.update(d)
         rows.append(row)
     return pd.DataFrame.from_records(rows, columns=_columns(rows))
+
+
+def _prime(chip: Any, model: Any, setting: dict[str, Any], i: Any, o: Any, batches: list[Any], n: int) -> int:
+    """Prime the fast layout of ``predict(chip, model, **setting)`` with the static batches ``batches[n:]`` at these
+    lengths, a block of them (:func:`~inferchip.performance.fast_static.prime`); the index to prime from next
+    (two on where predict has not made its fast layout yet, the end where it never will)."""
+    from inferchip.performance.fast_static import PRIME_BLOCK, prime, recent_fast_layout
+
+    fast = recent_fast_layout(chip, model, **setting)
+    if fast is None:
+        return n + 2 if n < 2 else len(batches)
+    if fast.dp > 1:  # the float path prices attention-DP steps point by point
+        return len(batches)
+    end = min(n + PRIME_BLOCK, len(batches))
+    prime(fast, ((float(b), float(i), float(o)) for b in batches[n:end] if b is not None))  # (None: most throughput)
+    return end
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -130,7 +155,11 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
     cols = ["chip", "input_tokens_asked", "output_tokens_asked", "batch_asked", "fits", "refusal"]
     cols += [f.name for f in fields(Prediction) if f.name not in ("extra", *_SKIP)]
     cols += ["ttft_includes_queueing", "calibration", *ENERGY_AND_MONEY_KEYS]
-    return list(dict.fromkeys([*cols, *(k for r in rows for k in r)]))
+    seen = dict.fromkeys(cols)
+    for r in rows:  # (rows mostly hold the same keys: a set comparison each, not a loop over every key)
+        if not r.keys() <= seen.keys():
+            seen.update(dict.fromkeys(r))
+    return list(seen)
 
 
 def _checked_point(name: str, v: object) -> None:

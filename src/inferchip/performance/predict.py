@@ -180,6 +180,12 @@ def predict(
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
 
 
+# :data:`_RECENT`'s key after the chip's and the model's input_key: predict's other arguments but the question's, in
+# the order predict writes its key (fast_static.recent_fast_layout builds the key of predict's keywords by it).
+KEYED = ("count", "weights", "activations", "kv", "tp", "pp", "ep", "attn_dp", "estimate", "calibration",
+         "assumptions", "chip_spec", "attention_weights", "attention_out_weights", "chunk_tokens", "config", "padding")
+
+
 # predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before
 # the keyword call and its key of every resolve_setting argument; at most SETTINGS_CACHED).
 _RECENT: dict[tuple[Any, ...], Setting] = {}
