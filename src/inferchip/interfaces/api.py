@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from inferchip.sim.runs.curve import CurveResult
 
 MAX_SWEEP_POINTS = 1_000_000
-"""The most points one :func:`sweep` takes (the product of its vectors' lengths): ~0.2 ms a point, minutes at most."""
+"""The most points one :func:`sweep` takes (the product of its vectors' lengths): ~40 us of CPU a static batch that
+fits (its steps priced on arrays, ``benchmarks/bench_sweep.py``), ~0.3 ms a most-throughput point: minutes at most."""
 
 _SKIP = ("breakdown", "notes", "memory_breakdown_bytes")  # per-point structures: the Prediction's own, not columns
 
