@@ -111,16 +111,24 @@ def test_the_sweep_on_arrays_equals_the_scalar_sweep(k: int, batches: list[int],
     _same_frames(_sweep(k, batches, ins, outs, primed=False), _sweep(k, batches, ins, outs, primed=True))
 
 
-def test_a_sweep_primes_its_steps() -> None:
-    """The vector path runs: after a sweep of a dp = 1 setting its fast layout holds the block's decode steps, and
-    the kept prefill steps stay within PREFILLS_KEPT however long the sweep."""
+def test_a_sweep_primes_its_steps_and_drops_them() -> None:
+    """The vector path runs (a sweep of a dp = 1 setting past one block primes every block's steps), and its steps
+    are dropped when the sweep ends: a question asked after it gets the scalar path's figures, bit for bit."""
     chip, model, kw = SETTINGS[1]
-    n = fast_path.PREFILLS_KEPT + 100
-    df = ic.sweep(chip, model, batch=range(1, n + 1), input_tokens=128, output_tokens=32, **kw)
-    assert df["fits"].all()
+    asked = dict(input_tokens=128, output_tokens=32, batch=7, **kw)
+    for _ in range(fast_path.FAST_AFTER):
+        before = ic.predict(chip, model, **asked).to_dict()
+    priced: list[int] = []
+    real = fast_static.prime
+    n = fast_static.PRIME_BLOCK + 100
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fast_static, "prime", lambda fast, pts: priced.append(real(fast, pts)) or priced[-1])
+        df = ic.sweep(chip, model, batch=range(1, n + 1), input_tokens=128, output_tokens=32, **kw)
+    # a decode step a batch (each its own), and the prefill steps (batches whose chunks are alike share one)
+    assert df["fits"].all() and len(priced) == 2 and n < sum(priced) <= 2 * n
     fast = fast_static.recent_fast_layout(chip, model, **kw)
-    assert fast is not None and fast.decodes
-    assert len(fast.prefills) <= fast_path.PREFILLS_KEPT
+    assert fast is not None and not fast.primed
+    assert ic.predict(chip, model, **asked).to_dict() == before
 
 
 def test_recent_fast_layout_keys_as_predict_does() -> None:

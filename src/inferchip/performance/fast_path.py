@@ -113,7 +113,9 @@ class FastLayout:
         # Static prefill steps by their point: a loop over output lengths (or anything but the prompt
         # length and the batch) prefills the same prompts again; the step is a pure function of the point.
         self.prefills: dict[tuple[float, ...], tuple[float, ...]] = {}
-        self.decodes: dict[tuple[float, ...], tuple[float, ...]] = {}  # decode steps a sweep priced (fast_static)
+        # A sweep's steps priced on arrays by their point (fast_static.prime; a prefill point's decode rows are 0, a
+        # decode point's never), held while the sweep runs: a later question prices its steps as before.
+        self.primed: dict[tuple[float, ...], tuple[float, ...]] = {}
 
     def _throttled_notes(self, prefill: bool, decode: bool, static: bool, stretch: float) -> tuple[str, ...]:
         """The priced notes with the throttling note of these steps and their stretch."""
@@ -216,20 +218,23 @@ class FastLayout:
 
     def static(self, b: float, i: float, o: float) -> Prediction | str | None:
         """A static batch of ``b`` sequences of ``i`` input and ``o`` output tokens per replica (its steps from
-        :attr:`prefills` and :attr:`decodes` where held: :func:`~inferchip.performance.fast_static.prime`)."""
+        :attr:`primed` where a sweep priced them: :func:`~inferchip.performance.fast_static.prime`)."""
         pp, dp = self.pp, self.dp
         if dp == 1:
             got = self.static_steps(b, i, o)
             if not isinstance(got, tuple):  # DOES_NOT_FIT, or None
                 return got
             at, dec_at, n_chunks = got
-            pre = self.prefills.get(at)
+            primed = self.primed
+            pre = primed.get(at) if primed else None
+            if pre is None:
+                pre = self.prefills.get(at)
             if pre is None:  # a prompt length and batch new to this layout
                 pre = self.scalar.step(*at)
                 if len(self.prefills) >= PREFILLS_KEPT:
                     self.prefills.clear()
                 self.prefills[at] = pre
-            dec = self.decodes.get(dec_at) if self.decodes else None
+            dec = primed.get(dec_at) if primed else None
             if dec is None:
                 dec = self.scalar.step(*dec_at)
         else:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from inferchip.catalog.models import input_key
 from inferchip.cost.step_rows import step_rows
-from inferchip.performance.fast_path import PREFILLS_KEPT, FastLayout
+from inferchip.performance.fast_path import FastLayout
 from inferchip.performance.predict import _RECENT, KEYED, predict
 
 if TYPE_CHECKING:
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from inferchip.spec.chip import ChipParams
     from inferchip.spec.model import ModelSpec
 
-PRIME_BLOCK = PREFILLS_KEPT // 2
-"""Questions primed at once (:func:`prime`): enough to spread numpy's per-call cost over hundreds of points, and
-within what a FastLayout keeps (two step tuples of a few dozen floats a question, ~2 kB: ~2 MB a block)."""
+PRIME_BLOCK = 2048
+"""Questions primed at once (:func:`prime`): enough to spread numpy's per-call cost over thousands of points, few
+enough that the steps held (two tuples of a few dozen floats a question, ~2 kB) stay within a few MB."""
 
 
 def recent_fast_layout(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec, **kw: Any) -> FastLayout | None:
@@ -48,24 +48,22 @@ def recent_fast_layout(chip: ChipInput | ChipParams, model: ModelInput | ModelSp
 
 def prime(fast: FastLayout, points: Iterable[tuple[float, float, float]]) -> int:
     """Price the steps of the static batches ``points`` ((batch, input tokens, output tokens) per replica, as
-    ``FastLayout.static`` takes them) at once, kept in ``fast`` for ``static`` to find; the decode steps of an
-    earlier call are dropped, and the prefill steps where the kept ones would pass PREFILLS_KEPT. Points that do
-    not fit, or where the float path does not apply (attention data parallelism), are left to ``static``.
-    Returns the steps priced."""
-    prefills: dict[tuple[float, ...], None] = {}
-    decodes: dict[tuple[float, ...], None] = {}
-    held = fast.prefills
+    ``FastLayout.static`` takes them) at once, held in ``fast.primed`` (those of an earlier call dropped) for
+    ``static`` to find; :func:`release` drops them. Points that do not fit, or where the float path does not apply
+    (attention data parallelism), are left to ``static``. Returns the steps priced."""
+    steps: dict[tuple[float, ...], None] = {}
     for b, i, o in points:
         got = fast.static_steps(b, i, o)
         if isinstance(got, tuple):
-            if got[0] not in held:
-                prefills[got[0]] = None
-            decodes[got[1]] = None
-    if len(held) + len(prefills) >= PREFILLS_KEPT:
-        held.clear()
-    fast.decodes.clear()
-    for keys, into in ((prefills, held), (decodes, fast.decodes)):
-        if keys:
-            rows = step_rows(fast.plan, list(zip(*keys, strict=True))).tolist()
-            into.update(zip(keys, map(tuple, rows), strict=True))
-    return len(prefills) + len(decodes)
+            steps[got[0]] = steps[got[1]] = None
+    fast.primed.clear()
+    if steps:
+        rows = step_rows(fast.plan, list(zip(*steps, strict=True))).tolist()
+        fast.primed.update(zip(steps, map(tuple, rows), strict=True))
+    return len(steps)
+
+
+def release(fast: FastLayout) -> None:
+    """Drop the steps :func:`prime` held: questions asked after a sweep price their steps on the scalar path, as
+    they would have without it (the same figures to the last bit)."""
+    fast.primed.clear()
