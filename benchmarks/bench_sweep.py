@@ -66,7 +66,7 @@ def step_cost_part(points_per_chip: int, check: int) -> None:
     compile_s = time.process_time() - t0
     prefill, decode = static_points(points_per_chip)
     t0, w0 = time.process_time(), time.perf_counter()
-    evaluations, worst = 0, 0.0
+    evaluations, worst, scalar_s, scalar_n = 0, 0.0, 0.0, 0
     rng = np.random.default_rng(0)
     for plan in plans:
         for cols in (prefill, decode):
@@ -74,9 +74,16 @@ def step_cost_part(points_per_chip: int, check: int) -> None:
             evaluations += len(rows)
             if check and plan.scalar is not None:  # outside the timing would be fairer: it is a small share
                 c0 = time.process_time()
-                for k in rng.choice(len(rows), size=min(check, len(rows)), replace=False):
-                    ref = np.array(plan.scalar.step(*(float(c[k]) for c in cols)))
-                    worst = max(worst, float(np.max(np.abs(rows[k] - ref) / np.maximum(np.abs(ref), 1e-300))))
+                picked = rng.choice(len(rows), size=min(check, len(rows)), replace=False)
+                args = [tuple(float(c[k]) for c in cols) for k in picked]
+                for p in args[:20]:  # compiled on its 16th call (scalar_step.COMPILE_AFTER): timed compiled
+                    plan.scalar.step(*p)
+                s0 = time.process_time()
+                refs = [plan.scalar.step(*p) for p in args]
+                scalar_s, scalar_n = scalar_s + time.process_time() - s0, scalar_n + len(args)
+                for k, ref in zip(picked, refs, strict=True):
+                    r = np.array(ref)
+                    worst = max(worst, float(np.max(np.abs(rows[k] - r) / np.maximum(np.abs(r), 1e-300))))
                 t0 += time.process_time() - c0
     cpu, wall = time.process_time() - t0, time.perf_counter() - w0
     print(f"step cost: {evaluations:,} evaluations ({len(CHIPS)} chips x {points_per_chip:,} static batches x "
@@ -84,7 +91,8 @@ def step_cost_part(points_per_chip: int, check: int) -> None:
           f"(wall {wall:.2f} s); plans compiled in {compile_s:.2f} s CPU; peak memory {peak_mib():.0f} MiB")
     if check:
         print(f"  array path vs scalar path, {check:,} points a chip and step: largest relative difference "
-              f"{worst:.1e}")
+              f"{worst:.1e}; the scalar path (compiled step, one point a call) {scalar_s / scalar_n * 1e6:.1f} us "
+              f"a step, {evaluations * scalar_s / scalar_n:.1f} s for the {evaluations:,}")
 
 
 def sweep_part(repeat: int) -> None:
