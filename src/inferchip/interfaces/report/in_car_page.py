@@ -70,7 +70,7 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
         rows.append(([f'<span title="{esc(name)} ({esc(r["chip"])})">{esc(short_name(name))}</span>'
                       + (" (estimate)" if r["estimate"] else ""), cell(r["latency_p50_ms"], "g"),
                       cell(r["latency_p99_ms"], "g"), esc(band), f"{r['deadline_miss_rate']:.2%}",
-                      f"{r['utilisation']:.0%}", cell(r["power_w"], "g"), cell(r["energy_per_frame_j"], "g"),
+                      f"{r['utilisation']:.0%}", cell(r["average_power_w"], "g"), cell(r["energy_per_frame_j"], "g"),
                       cell(r.get("capacity_frames_per_s"), "g"),
                       esc(pct(r.get("p_fastest")))], cls))
     table = html_table([("chip", True), ("p50 ms", False), ("p99 ms", False), ("p99 5-95 % of samples, ms", False),
