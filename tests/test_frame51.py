@@ -141,5 +141,15 @@ def test_drive_table_shows_the_cycle_by_network():
     flat = " ".join(out.split())
     assert code == 0, out
     assert "energy per cycle (8 frames)" in flat and "idle rest of the cycle" in flat
-    assert "yolov8n-640 (1 call)" in flat and "bevformer-tiny (1 call)" in flat
-    assert "average power, at the rig's rate" in flat
+    assert "yolov8n-640 (8 frames in 1 call)" in flat and "bevformer-tiny (1 call)" in flat
+    assert "average power at the rig's rate" in flat
+
+
+@pytest.mark.parametrize("weights", ["int8", "fp16"])
+def test_drive_table_names_the_number_format(weights):
+    """vision's title says the number format; drive's said cameras, rate, chip, duration, seed and batching only, so a
+    run at --weights fp16 read like one at the int8 default."""
+    code, out = _run(["drive", "--chip", "nvidia-jetson-agx-orin-64gb", "--cameras", "8", "--fps", "36",
+                      "--duration", "1", "--model", "yolov8n-640@camera", "--weights", weights])
+    assert code == 0, out
+    assert f"on 1 x nvidia-jetson-agx-orin-64gb ({weights}, 1 s, seed 0, tick batching)" in " ".join(out.split())
