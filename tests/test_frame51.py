@@ -153,3 +153,38 @@ def test_drive_table_names_the_number_format(weights):
                       "--duration", "1", "--model", "yolov8n-640@camera", "--weights", weights])
     assert code == 0, out
     assert f"on 1 x nvidia-jetson-agx-orin-64gb ({weights}, 1 s, seed 0, tick batching)" in " ".join(out.split())
+
+
+def test_the_api_gives_the_rig_and_a_calls_energy_by_their_names():
+    import inferchip as ic
+
+    f = ic.frame_cost("nvidia-jetson-agx-orin-64gb", "yolov8n-640", [1, 8])
+    np.testing.assert_allclose(f.call_energy_per_frame_j, f.power_w * f.latency_s / f.batch, rtol=1e-12)
+    df = f.to_dataframe()
+    assert df["call_energy_per_frame_j"].tolist() == pytest.approx(f.call_energy_per_frame_j.tolist())
+    assert f.to_dict()["call_energy_per_frame_j"] == pytest.approx(f.call_energy_per_frame_j.tolist())
+    rig = ic.drive("nvidia-jetson-agx-orin-64gb", cameras=8, fps=36, models=["yolov8n-640@camera"], deadline_ms=30,
+                   duration_s=1.0)
+    assert "drive" in ic.__all__ and "power_w" not in rig
+    assert rig["chip_id"] == "nvidia-jetson-agx-orin-64gb" and rig["num_chips"] == 1 and rig["weights"] == "int8"
+    net = rig["networks"][0]
+    assert net["energy_per_cycle_j"] == pytest.approx(float(f.energy_j[1]), rel=1e-9)  # one call of 8 frames
+    assert rig["rig_energy_per_cycle_j"] == pytest.approx(net["energy_per_cycle_j"] + rig["idle_energy_per_cycle_j"])
+    assert rig["average_power_w"] == pytest.approx(rig["rig_energy_per_cycle_j"] * 36, rel=1e-9)
+    assert rig["energy_per_frame_j"] == pytest.approx(rig["rig_energy_per_cycle_j"] / 8, rel=1e-12)
+
+
+def test_the_api_rig_is_the_json_record_and_refuses_bad_input_by_name():
+    import inferchip as ic
+    from inferchip.errors import InvalidSettingError
+
+    args = ["--chip", "nvidia-l4", "--cameras", "3", "--fps", "20", "--duration", "1", "--model",
+            "resnet50-v1.5@camera", "--weights", "fp16", "--count", "2", "--format", "json"]
+    code, text = _run(["drive", *args])
+    assert code == 0, text
+    rig = ic.drive("nvidia-l4", 3, 20.0, ["resnet50-v1.5@camera"], weights="fp16", count=2, duration_s=1.0)
+    assert json.loads(json.dumps(rig)) == json.loads(text)
+    with pytest.raises(InvalidSettingError, match="cameras"):
+        ic.drive("nvidia-l4", 0, 20.0)
+    with pytest.raises(InvalidSettingError, match="fps"):
+        ic.drive("nvidia-l4", 2, float("nan"))

@@ -202,7 +202,11 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
           seed: int = 0, batching: str = "tick", precision: str = "int8", phase_spread: float = 0.1,
           max_batch: int | None = None, cost_fn: CostFn | None = None,
           loader: Loader | None = None) -> dict[str, Any]:
-    """Simulate the rig and return its summary (see :meth:`~inferchip.sim.vision.rig.RigResult.summary`)."""
+    """Simulate the rig and return its summary (see :meth:`~inferchip.sim.vision.rig.RigResult.summary`): frame
+    latency percentiles (``latency_ms``), deadline misses and verdict, what binds; at the rig's rate
+    (:mod:`~inferchip.sim.vision.rig_energy`) ``average_power_w``, ``energy_per_frame_j`` (per camera frame),
+    ``rig_energy_per_cycle_j`` (a frame of every camera) = each network's ``networks[i]["energy_per_cycle_j"]`` +
+    ``idle_energy_per_cycle_j``. ``chips``: chips (``--count``); ``precision``: the number format (``--weights``)."""
     load = RigLoad(cameras, fps, duration_s=duration_s, seed=seed,
                    deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3, batching=batching,
                    phase_spread=phase_spread, max_batch=max_batch)
