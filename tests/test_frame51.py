@@ -188,3 +188,22 @@ def test_the_api_rig_is_the_json_record_and_refuses_bad_input_by_name():
         ic.drive("nvidia-l4", 0, 20.0)
     with pytest.raises(InvalidSettingError, match="fps"):
         ic.drive("nvidia-l4", 2, float("nan"))
+
+
+def test_drive_does_not_send_a_user_to_an_option_it_lacks(tmp_path):
+    """An ONNX graph whose batch axis is sized above 1 got the note "--dim N=1 with --batch 8 gives per-image
+    figures" in drive too, which has no --batch (it batches its cameras' frames, up to --max-batch)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.zeros((16, 3, 3, 3), dtype=np.float32), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 64, 64])
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "g", [x],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    path = tmp_path / "cam.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    code, out = _run(["drive", "--chip", "nvidia-l4", "--cameras", "8", "--fps", "36", "--duration", "1",
+                      "--model", f"{path}@camera", "--dim", "N=8", "--format", "json"])
+    assert code == 0, out
+    note = next(n for n in json.loads(out)["notes"] if "has a first axis of 8" in n)
+    assert "with --batch" not in note and "--dim N=1 gives per-image figures" in note and "`drive`'s cameras" in note
