@@ -30,7 +30,10 @@ memory-bound layers slow less) and dynamic power (busy minus idle) scales as ``s
 voltage proportional to frequency, P = C V^2 f). The average power is then
 ``idle + D s^2`` while the chip keeps up (utilisation ``u/s < 1``; ``D`` = dynamic energy per
 second at full clock) and ``idle + (D/u) s^3`` when it is saturated; ``s`` solves ``P(s) = W``.
-A budget at or below idle power is an error.
+A budget at or below idle power is an error. The energy and average power reported are the steady state's, one
+cycle (a frame of every camera) at a time, by network (:mod:`~inferchip.sim.vision.rig_energy`): the same every
+cycle, so the budget is met exactly where it binds (a run's own average would also count the drain after its last
+capture).
 """
 
 from __future__ import annotations
