@@ -98,7 +98,8 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
             'the vision model\'s validated latency error. A chip keeps the rig when its p99 is within the deadline.'
             f'</p>{line}{chart}{table}'
             '<p class="note">Misses: frames late (after the deadline or the same camera\'s next frame); util.: '
-            'share of time busy; W: average chip power; frames / busy s: camera frames per busy second, to set '
+            'share of time busy; W: average chip power at the rig\'s rate; J / frame: energy per camera frame at '
+            'that rate, idle between frames included; frames / busy s: camera frames per busy second, to set '
             'beside Tesla\'s "up to 2,300 frames per second" for the two-chip HW3 computer (Talpes et al., IEEE '
             'Micro 2020), whose networks are not BEVFormer; P(fastest): share of samples in which the chip keeps '
             'the rig with the lowest p99.</p>' + (f'<ul class="note">{note_list}</ul>' if note_list else "")
