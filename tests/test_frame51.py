@@ -51,8 +51,8 @@ def test_tick_batching_energy_per_cycle_by_hand():
     assert nets["det"]["calls_per_cycle"] == 2 and nets["det"]["samples_per_cycle"] == 5
     assert nets["plan"]["energy_per_cycle_j"] == pytest.approx(plan_j, rel=1e-12)
     assert s["idle_energy_per_cycle_j"] == pytest.approx(idle_j, rel=1e-12)
-    assert s["rig_energy_per_cycle_j"] == pytest.approx(det_j + plan_j + idle_j, rel=1e-12)  # 0.7575 J
-    assert s["average_power_w"] == pytest.approx((det_j + plan_j + idle_j) * 20.0, rel=1e-12)  # 15.15 W
+    assert s["rig_energy_per_cycle_j"] == pytest.approx(det_j + plan_j + idle_j, rel=1e-12)  # 0.74 J
+    assert s["average_power_w"] == pytest.approx((det_j + plan_j + idle_j) * 20.0, rel=1e-12)  # 14.8 W
     assert s["energy_per_frame_j"] == pytest.approx((det_j + plan_j + idle_j) / 5, rel=1e-12)
     assert s["cycle_s"] == pytest.approx(0.05) and s["busy_per_cycle_s"] == pytest.approx(busy_s)
 
