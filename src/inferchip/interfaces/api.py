@@ -1,4 +1,5 @@
-"""The public API's vector and tool calls (``ic.sweep``, ``ic.chip_cost``, ``ic.curve``, ``ic.find_count``): what a
+"""The public API's vector and tool calls (``ic.sweep``, ``ic.chip_cost``, ``ic.curve``, ``ic.find_count``,
+``ic.drive``): what a
 notebook reaches for beside ``ic.predict``, answered as pandas DataFrames and records, never printed.
 
 ``sweep`` predicts every combination of chips, lengths and batch sizes, one DataFrame row each, the setting of each
@@ -8,7 +9,8 @@ sweep across the memory limit answers instead of stopping at the first batch tha
 ``inferchip cost``'s record and ``curve`` the throughput-interactivity curve ``ic.serve`` would simulate point by
 point (its scheduler: the same running-batch cap and step budget, :func:`inferchip.performance.serving.serve`), its
 points judged against an SLO at a percentile as ``inferchip curve`` judges them; ``find_count`` the fewest chips
-whose ``ic.serve`` run meets an SLO, ``inferchip serve --find-count``'s search (:mod:`inferchip.sim.runs.slo`).
+whose ``ic.serve`` run meets an SLO, ``inferchip serve --find-count``'s search (:mod:`inferchip.sim.runs.slo`);
+``drive`` a camera rig, ``inferchip drive``'s record.
 """
 
 from __future__ import annotations
@@ -272,3 +274,23 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
         layouts="the layout given at each count, tp x pp chips a replica (1 x 1 where none is given)")
     best = sizing.pop("run")
     return {**best, "sizing": sizing}
+
+
+def drive(chip: ChipInput, cameras: int, fps: float, models: Sequence[str] | None = None, *, count: int = 1,
+          weights: str = "int8", deadline_ms: float | None = None, power_budget_w: float | None = None,
+          duration_s: float = 60.0, seed: int = 0, batching: str = "tick", max_batch: int | None = None,
+          phase_spread: float = 0.1) -> dict[str, Any]:
+    """``inferchip drive --format json`` as a call: ``cameras`` cameras at ``fps`` frames/s through ``models``
+    (vision network ids or ONNX paths, ``@camera`` / ``@rig``; default BEVFormer-tiny over the rig) on ``count``
+    chips at the number format ``weights``, the options named as ``ic.predict``'s and the keys as the JSON's
+    (``chip_id``, ``num_chips``, ``weights``). At the rig's rate: ``average_power_w``, ``energy_per_frame_j`` (per
+    camera frame) and ``rig_energy_per_cycle_j`` (a frame of every camera) = the networks'
+    ``networks[i]["energy_per_cycle_j"]`` + ``idle_energy_per_cycle_j`` (:mod:`inferchip.sim.vision.rig_energy`).
+    A bad argument raises InvalidSettingError naming it."""
+    from inferchip.interfaces.cmd_drive import JSON_KEYS
+    from inferchip.performance.vision_drive import drive as simulate
+
+    r = simulate(chip if isinstance(chip, ChipSpec) else str(chip), cameras, fps, models, chips=count,
+                 precision=weights, deadline_ms=deadline_ms, power_budget_w=power_budget_w, duration_s=duration_s,
+                 seed=seed, batching=batching, max_batch=max_batch, phase_spread=phase_spread)
+    return {JSON_KEYS.get(k, k): v for k, v in r.items()}
