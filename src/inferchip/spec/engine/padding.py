@@ -135,13 +135,15 @@ class PaddingLadder:
         out: npt.NDArray[np.int64] = np.where((v <= 0) | (v > ladder[-1]), v, ladder[i])
         return out
 
-    def extra_rows(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike, ranks: int = 1
-                   ) -> npt.NDArray[np.int64]:
+    def extra_rows(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike, ranks: int = 1,
+                   prompt_tokens: npt.ArrayLike | None = None) -> npt.NDArray[np.int64]:
         """Rows the padding adds to a step of ``num_tokens`` tokens of which ``num_decode_seqs`` are decodes, each of
         ``ranks`` attention-DP ranks padding its even share: the step's tokens (``step_tokens``) or its decodes
         (``decode_batch``) padded, less the real ones, and where the back end has prompt buckets
         (:attr:`prompt_sizes`) the step's prefill tokens (its tokens less its decodes) padded to the next compiled
-        query length, less the real ones; never negative."""
+        query length, less the real ones: as one query per rank, or, given ``prompt_tokens`` (the step's prefill is
+        whole prompts of that length, each run apart: predict's static batch), each prompt padded as the plugin runs
+        it (:meth:`prompt_rows`), the step's prefill scaled by the padded over the real length; never negative."""
         base = np.ceil(np.asarray(num_tokens if self.pads == "step_tokens" else num_decode_seqs, dtype=float)
                        ).astype(np.int64)
         extra: npt.NDArray[np.int64] = np.where(base > 0, self._pad_rows(base, ranks, self.sizes), 0)
@@ -149,8 +151,24 @@ class PaddingLadder:
             prefill = np.ceil(np.maximum(np.asarray(num_tokens, dtype=float) - np.asarray(num_decode_seqs,
                                                                                           dtype=float), 0.0)
                               ).astype(np.int64)
-            extra = extra + np.where(prefill > 0, self._pad_rows(prefill, ranks, self.prompt_sizes), 0)
+            if prompt_tokens is None:
+                extra = extra + np.where(prefill > 0, self._pad_rows(prefill, ranks, self.prompt_sizes), 0)
+            else:
+                p = np.maximum(np.ceil(np.asarray(prompt_tokens, dtype=float)), 1.0)
+                scaled = np.ceil(prefill * (self.prompt_rows(p) / p) - 1e-9).astype(np.int64)
+                extra = extra + np.maximum(scaled - prefill, 0)
         return extra
+
+    def prompt_rows(self, prompt_tokens: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The rows a prompt of ``prompt_tokens`` tokens runs under the prompt buckets: its chunks of the step budget
+        (the largest bucket) whole, the rest padded to the next bucket; the prompt itself without prompt buckets."""
+        p: npt.NDArray[np.int64] = np.ceil(np.asarray(prompt_tokens, dtype=float)).astype(np.int64)
+        if not self.prompt_sizes:
+            return p
+        top = self.prompt_sizes[-1]
+        rest = p % top
+        out: npt.NDArray[np.int64] = (p // top) * top + np.where(rest > 0, self.padded(rest, self.prompt_sizes), 0)
+        return out
 
     def _pad_rows(self, base: npt.NDArray[np.int64], ranks: int, sizes: tuple[int, ...]) -> npt.NDArray[np.int64]:
         """Rows that padding ``base`` rows, each of ``ranks`` ranks its even share, to ``sizes`` adds; never
