@@ -24,7 +24,7 @@ import pandas as pd
 
 from inferchip.catalog.chips import ChipInput
 from inferchip.catalog.models import ModelInput
-from inferchip.errors import DoesNotFitError, InvalidSettingError
+from inferchip.errors import DoesNotFitError, InternalError, InvalidSettingError
 from inferchip.sim.load.lengths import RANGE_RATIO
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
@@ -223,24 +223,31 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
     """``inferchip serve --find-count`` as a call: the fewest chips whose ``ic.serve`` run of the load meets the SLO,
     its TTFT and TPOT at ``slo_percentile`` (99, 90, 50, "p99", ... or "mean"; default 99) within ``slo_ttft_s`` /
     ``slo_tpot_s`` (seconds; at least one). ``serve_args``: ``ic.serve``'s (``rate_per_s`` or ``concurrency``,
-    lengths, ``num_requests``, ``seed``, ``tp``, ``pp``, ``ep``, ``weights``, ...), the same at every count; the
-    layout is the one given (tp x pp chips a replica, 1 x 1 where none is given), the count's replicas count / (tp x
-    pp), where the command line searches one per count. The search, from ``count``: doubling until a run meets the
-    SLO, or halving while one does, then bisecting (:func:`inferchip.sim.runs.slo.smallest_count`, the CLI's); a count
-    the layout does not divide is a miss, its reason listed.
+    lengths, ``num_requests``, ``seed``, ``tp``, ``pp``, ``ep``, ``weights``, ...), the same at every count. One
+    search with the command line's (:class:`inferchip.performance.fleet.FleetQuestion`): the layout given (tp x pp
+    chips a replica, ``ic.serve``'s 1 where one of them is not given), or with none of tp/pp/ep given, at each count
+    the layouts that carry the load run in order of their mean end-to-end latency until one's run meets the SLO at
+    ``slo_percentile``, as ``inferchip serve --find-count`` runs them (each count run lists its ``layout_rule``). The
+    count search, from ``count``: doubling until a run meets the SLO, or halving while one does, then bisecting
+    (:func:`inferchip.sim.runs.slo.smallest_count`); a count the layout does not divide, or no layout of which holds
+    the model, is a miss, its reason listed.
 
     Returns ``ic.serve``'s summary at the count found (its ``slo`` verdict met) with ``sizing``: ``count``,
     ``counts_run`` (each count run: ``meets``, ``layout``, ``saturated``, ``ttft_s_at_statistic``,
-    ``tpot_s_at_statistic``, ``reason``) and ``rule``. Every argument is checked before the first run, on one
-    replica's system (a bad one raises InvalidSettingError naming it; a model one replica does not hold,
-    DoesNotFitError: no count of the layout holds it); no count meeting the SLO within 4,096 times ``count`` raises
-    InvalidSettingError too, listing the counts run."""
+    ``tpot_s_at_statistic``, ``reason``, ``layout_rule``) and ``rule``. Every argument is checked before the first
+    run, on one replica's system (a bad one raises InvalidSettingError naming it; with the layout given, a model one
+    replica does not hold raises DoesNotFitError: no count of the layout holds it); no count meeting the SLO within
+    4,096 times ``count`` raises InvalidSettingError too, listing the counts run."""
     import inspect
+    from functools import partial
     from numbers import Integral
 
+    from inferchip.catalog.models import api_inputs
+    from inferchip.performance.fleet import FleetQuestion, served_load
     from inferchip.performance.serving import serve, serve_inputs, serving_step
-    from inferchip.performance.setting import Setting
-    from inferchip.sim.runs.slo import checked_slo, layout_text, smallest_count
+    from inferchip.performance.setting import Setting, resolve_setting
+    from inferchip.sim.batching.scheduler import run_caps
+    from inferchip.sim.runs.slo import checked_slo, layout_text
 
     stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
     if slo_ttft_s is None and slo_tpot_s is None:
@@ -253,12 +260,31 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
     load = {k: a.arguments[k] for k in ("rate_per_s", "concurrency", "input_tokens", "output_tokens", "range_ratio",
                                         "num_requests", "duration_s", "seed")}
     system = dict(a.arguments["system"], chunk_tokens=a.arguments["chunk_tokens"])
+    searched = all(system.get(k) is None for k in ("tp", "pp", "ep"))
     sizes = [system.get("tp", 1), system.get("pp", 1)]
     one = int(sizes[0]) * int(sizes[1]) if all(isinstance(x, Integral) and not isinstance(x, bool) and
                                                1 <= int(x) <= MAX_CHIPS for x in sizes) else 1  # a bad one: named below
-    # every argument checked on one replica's system: the layout is fixed, so a model that does not fit one replica
-    # fits no count (DoesNotFitError, with what would make it fit), and only a count the layout does not divide misses
-    serving_step(serve_inputs(chip, model, **load, **{**system, "count": one})[0])
+    # every argument checked on one replica's system; a layout given is fixed, so a model that does not fit one
+    # replica fits no count (DoesNotFitError, with what would make it fit); a searched one may hold it on more chips
+    first = serve_inputs(chip, model, **load, **{**system, "count": one})[0]
+    try:
+        serving_step(first)
+    except DoesNotFitError:
+        if not searched:
+            raise
+    layout = None if searched else {k: system.get(k, 1) if k != "attn_dp" else system.get(k, False)
+                                    for k in ("tp", "pp", "ep", "attn_dp")}
+    attn_dp = system.get("attn_dp")
+    rest = {k: v for k, v in system.items() if k not in ("tp", "pp", "ep", "attn_dp", "chip_spec", "config")}
+    if model is None:
+        raise InternalError("serve_inputs refuses a chip id without its model")
+    c, m, spec, config = api_inputs(chip, model, system.get("chip_spec"), system.get("config"),
+                                    system.get("estimate", "central"))
+    served = served_load(load["input_tokens"], load["output_tokens"], concurrency=load["concurrency"],
+                         rate_per_s=load["rate_per_s"], running_cap=run_caps(None, first.chip).max_num_seqs)
+
+    def simulate(setting: Setting) -> dict[str, Any]:
+        return serve(setting, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, slo_percentile=stat, **load)
 
     def judged(summary: dict[str, Any]) -> dict[str, Any]:
         verdict = summary["slo"]
@@ -268,11 +294,10 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
                 "ttft_s_at_statistic": verdict["ttft_s_at_statistic"],
                 "tpot_s_at_statistic": verdict["tpot_s_at_statistic"]}
 
-    _, sizing = smallest_count(
-        lambda n: serve(chip, model, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, slo_percentile=stat,
-                        count=n, **serve_args), count, judged,
-        layouts="the layout given at each count, tp x pp chips a replica (1 x 1 where none is given)")
-    best = sizing.pop("run")
+    question = FleetQuestion(partial(resolve_setting, c, m, chip_spec=spec, config=config, **rest), layout, served,
+                             simulate, lambda summary: bool(summary["slo"]["meets"]), stat, attn_dp_given=attn_dp)
+    _, sizing = question.smallest(count, judged, option="find_count", start_option="count")
+    best, _ = sizing.pop("run")
     return {**best, "sizing": sizing}
 
 
