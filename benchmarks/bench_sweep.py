@@ -6,7 +6,7 @@
    priced on the array path in blocks (``cost.step_rows``). A sample of the points is priced again on the scalar
    path (``cost.scalar_step``, one point at a time) and the largest relative difference printed.
 2. ``ic.sweep`` of 10,000 static batches that all fit (Llama-3.2-1B on an H200, 128 prompt and 32 output tokens,
-   batch 1-10,000: stop 50's case), its steps primed on arrays (``performance.fast_static``), and the same sweep
+   batch 1-10,000: stop 50's case), its steps primed on arrays (``performance.fast_sweep.prime``), and the same sweep
    with the priming off (every step on the scalar path, as before stop 51); best of ``--repeat`` runs each, after
    one run that resolves the setting.
 
@@ -34,7 +34,7 @@ from inferchip.cost.step import cached_step_plan
 from inferchip.cost.step_rows import step_rows
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
-from inferchip.performance import fast_static
+from inferchip.performance import fast_sweep
 from inferchip.performance.mapped import map_model
 
 CHIPS = ("nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-b200-180gb", "nvidia-gb200-186gb",
@@ -99,9 +99,9 @@ def sweep_part(repeat: int) -> None:
     kw: dict[str, Any] = dict(batch=np.arange(1, 10_001), input_tokens=128, output_tokens=32)
     chip, model = "nvidia-h200-sxm-141gb", "meta-llama/Llama-3.2-1B"
     ic.sweep(chip, model, **kw)  # resolves and caches the setting (as a notebook's first call does)
-    real_prime = fast_static.prime
+    real_prime = fast_sweep.prime
     for label, prime in (("steps primed on arrays", real_prime), ("scalar steps (priming off)", None)):
-        fast_static.prime = prime or (lambda fast, pts: 0)  # type: ignore[assignment]
+        fast_sweep.prime = prime or (lambda fast, pts: 0)  # type: ignore[assignment]
         try:
             best = np.inf
             for _ in range(repeat):
@@ -109,7 +109,7 @@ def sweep_part(repeat: int) -> None:
                 df = ic.sweep(chip, model, **kw)
                 best = min(best, time.process_time() - t0)
         finally:
-            fast_static.prime = real_prime  # type: ignore[assignment]
+            fast_sweep.prime = real_prime  # type: ignore[assignment]
         print(f"ic.sweep, {len(df):,} points ({int(df['fits'].sum()):,} fit), {label}: CPU {best:.3f} s "
               f"(best of {repeat}), {len(df) / best:,.0f} points/s; peak memory {peak_mib():.0f} MiB")
 

@@ -111,7 +111,8 @@ def test_find_count_answers_the_fewest_chips_and_lists_every_count_run():
     assert [(t["count"], t["meets"]) for t in runs] == [(1, False), (2, False), (3, True), (4, True)]
     assert runs[2]["layout"] == "tp=1 pp=1 ep=1, 3 replica(s)" and all(t["reason"] is None for t in runs)
     assert runs[1]["ttft_s_at_statistic"] == _rate_run(count=2, **slo)["ttft_s_p99"]
-    assert "the layout given at each count" in d["sizing"]["rule"]
+    # since stop 51 (fleet51) the layout is searched at each count, as the CLI's: tp 1 x 3 is the first candidate
+    assert "the layout searched at each count" in d["sizing"]["rule"] and "p99 TTFT" in d["sizing"]["rule"]
 
 
 def test_find_count_is_the_clis_search():
@@ -119,7 +120,7 @@ def test_find_count_is_the_clis_search():
     cli = _cli("serve", "--chip", H100, "--model", L8, "--tp", "1", "--rate", "60", "--requests", "300",
                "--input-tokens", "512", "--output-tokens", "128", "--slo-ttft-ms", "50", "--slo-tpot-ms", "12",
                "--find-count")
-    d = ic.find_count(H100, L8, rate_per_s=60.0, num_requests=300, slo_ttft_s=0.05, slo_tpot_s=0.012, **SHORT)
+    d = ic.find_count(H100, L8, tp=1, rate_per_s=60.0, num_requests=300, slo_ttft_s=0.05, slo_tpot_s=0.012, **SHORT)
     assert d["sizing"]["counts_run"] == cli["sizing"]["counts_run"] and d["slo"] == cli["slo"]
 
 
@@ -163,7 +164,7 @@ def test_find_count_refuses_what_no_count_can_run(monkeypatch):
         ic.find_count("nvidia-h101", L8, rate_per_s=5.0, slo_ttft_s=1.0)
     # the layout is fixed: a model one replica does not hold fits no count of it (what would make it fit is said)
     with pytest.raises(DoesNotFitError, match="more chips"):
-        ic.find_count(H100, "meta-llama/Llama-3.1-70B-Instruct", rate_per_s=5.0, slo_ttft_s=1.0)
+        ic.find_count(H100, "meta-llama/Llama-3.1-70B-Instruct", tp=1, rate_per_s=5.0, slo_ttft_s=1.0)
     s = ic.resolve_setting(H100, L8, tp=1)
     with pytest.raises(InvalidSettingError, match="chip: a resolved Setting, whose count is fixed"):
         ic.find_count(s, rate_per_s=5.0, slo_ttft_s=1.0)  # type: ignore[arg-type]

@@ -192,7 +192,8 @@ def _fake_run(threshold: int, broken: frozenset[int] = frozenset()):
     return run, calls
 
 
-def _judge(res):
+def _judge(out):
+    res = out[4]
     return {"meets": res.meets, "ttft_s_at_statistic": 0.1, "tpot_s_at_statistic": 0.01}
 
 
@@ -203,16 +204,19 @@ def test_fuzz_find_count_finds_the_threshold_of_a_monotone_slo(threshold, start,
     """Where a run meets the SLO from k chips on, the search answers the fewest count >= k that builds a system
     (from any --count), runs each count once, and lists every count it ran."""
     from inferchip.interfaces.cli_options.fleet import MAX_DOUBLINGS, smallest_count
+    from inferchip.performance.fleet import FleetQuestion
 
     broken = broken - {threshold}
-    run, calls = _fake_run(threshold, broken)
+    fake, calls = _fake_run(threshold, broken)
+    # serve's search (stop 51: a FleetQuestion) with the layout given: each count's run is the fake's
+    run = FleetQuestion(lambda count, **_: count, {}, None, fake, None, "p99")  # type: ignore[arg-type]
     reach = start * 2 ** MAX_DOUBLINGS
     if start < threshold and reach < threshold:
         with pytest.raises(InvalidSettingError, match="--find-count: none of"):
             smallest_count(run, start, _judge, 100.0, None)
         return
     n, sizing = smallest_count(run, start, _judge, 100.0, None)
-    assert n >= threshold and n not in broken and sizing["count"] == n and sizing["run"][1] == n
+    assert n >= threshold and n not in broken and sizing["count"] == n and sizing["run"][0][1] == n
     assert len(calls) == len(set(calls)) and [t["count"] for t in sizing["counts_run"]] == sorted(calls)
     # the count below the answer was run and missed, unless the answer is 1 or a broken count lies below it
     assert n == 1 or n - 1 in calls or any(b < n for b in broken)

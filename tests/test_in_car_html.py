@@ -30,8 +30,9 @@ class _Cells(HTMLParser):
 
 def test_a_probability_below_one_percent_is_escaped():
     row = {"chip": "nvidia-drive-agx-thor", "estimate": True, "latency_p50_ms": 12.1, "latency_p99_ms": 13.4,
-           "p99_ms_p5": 9.4, "p99_ms_p95": 18.5, "deadline_miss_rate": 0.0, "utilisation": 0.38, "power_w": 10.5,
-           "energy_per_frame_j": 0.0366, "capacity_frames_per_s": 757.0, "p_fastest": 0.001, "notes": []}
+           "p99_ms_p5": 9.4, "p99_ms_p95": 18.5, "deadline_miss_rate": 0.0, "utilisation": 0.38,
+           "average_power_w": 10.5, "energy_per_frame_j": 0.0366, "capacity_frames_per_s": 757.0, "p_fastest": 0.001,
+           "notes": []}
     ic = {"rows": [row], "cameras": 8, "fps": 36.0, "networks": ["bevformer-tiny@rig"], "precision": "int8",
           "duration_s": 20.0, "deadline_ms": 27.8,
           "frame_deadlines": {"label": "frame deadlines", "verdict": "holds", "probability": 0.999, "decided_by": "x"}}

@@ -17,23 +17,23 @@ def _args() -> tuple[object, ...]:
 
 
 # ------------------------------------------------------------------ 1. serve --concurrency: one layout rule, stated
-def test_serve_at_c_clients_takes_the_lowest_latency_layout_within_the_slo_and_says_so():
-    """``serve --concurrency C`` with an SLO chose by tokens/s and printed no rule (``--rate`` printed its own): at C
-    clients the lowest mean E2E is the most requests/s (C / E2E), so both loads now take one rule, named in a note."""
+def test_serve_at_c_clients_takes_the_lowest_latency_layout_and_says_so():
+    """``serve --concurrency C`` chose by tokens/s and printed no rule (``--rate`` printed its own): at C clients the
+    lowest mean E2E is the most requests/s (C / E2E), so both loads now take one rule, named in a note. (With an SLO
+    the candidates are run in this order since stop 51, the first whose run meets it at its percentile kept:
+    ``inferchip.performance.fleet``, tests/test_fleet51.py.)"""
     import inferchip as ic
     from inferchip.errors import DoesNotFitError
     from inferchip.interfaces.serve_system import system
     from inferchip.performance.operating import operating_point
     from inferchip.performance.predict import ask
 
-    slo_tpot_s = 0.040
-    step, replicas, fields = system(*_args(), running_cap=1024, concurrency=64, slo_s=(None, slo_tpot_s))
+    step, replicas, fields = system(*_args(), running_cap=1024, concurrency=64)
     rule = fields["layout_rule"]
-    assert "lowest mean end-to-end latency at 64 clients" in rule and rule.endswith("meet the SLO by their mean TTFT "
-                                                                                   "and TPOT")
-    # by hand over every candidate: none that holds 64 clients within the SLO is faster end to end
+    assert "lowest mean end-to-end latency at 64 clients" in rule and "hold them in memory" in rule
+    # by hand over every candidate: none that holds 64 clients is faster end to end
     s = ic.resolve_setting(H100, L70, count=8)
-    q = replace(ask(1024, 256), mode="closed_loop", concurrency=64.0, max_seqs_per_rank=256.0)
+    q = replace(ask(1024, 256), mode="closed_loop", concurrency=64.0, max_seqs_per_rank=1024.0)
     points = {}
     for lay in s.layouts:
         try:
@@ -41,11 +41,7 @@ def test_serve_at_c_clients_takes_the_lowest_latency_layout_within_the_slo_and_s
         except DoesNotFitError:
             continue
     chosen = points[step.mm.layout]
-    assert chosen.tpot_s <= slo_tpot_s
-    assert all(pt.e2e_s >= chosen.e2e_s for pt in points.values() if pt.tpot_s <= slo_tpot_s)
-    # a limit no layout meets at 64 clients: the lowest latency among those that hold them, said so
-    _, _, none = system(*_args(), running_cap=1024, concurrency=64, slo_s=(None, 1e-4))
-    assert "none that holds them meets the SLO" in none["layout_rule"]
+    assert all(pt.e2e_s >= chosen.e2e_s for pt in points.values() if not pt.saturated)
     # clients no layout holds: the most throughput, said so
     _, _, huge = system(*_args(), running_cap=1024, concurrency=100_000)
     assert "no layout holds 100,000 clients in memory" in huge["layout_rule"]

@@ -22,21 +22,19 @@ def _trace(path: Path, gap_s: float, n: int = 21) -> Path:
     return path
 
 
-def test_serve_at_a_rate_with_an_slo_takes_the_lowest_latency_layout_that_carries_it_within_the_slo():
-    """Llama-3.1-70B (bf16) on 8 H100 at 2 requests/s, 1,024/256 tokens, TPOT <= 30 ms: the SLO search took the most
-    throughput within the SLO, tp 4 x 2 replicas (at main af23d872), where tp 8 carries the rate within it faster."""
+def test_serve_at_a_rate_takes_the_lowest_latency_layout_that_carries_it():
+    """Llama-3.1-70B (bf16) on 8 H100 at 2 requests/s, 1,024/256 tokens: the most throughput was tp 4 x 2 replicas (at
+    main af23d872), where tp 8 carries the rate faster. (An SLO was judged here by the analytic means until stop 51;
+    ``serve`` now runs the candidates in this order and keeps the first whose run meets it at its percentile,
+    ``inferchip.performance.fleet``, tests/test_fleet51.py.)"""
     from inferchip.interfaces.serve_system import system
 
-    step, replicas, fields = system(*_args(), running_cap=1024, rate_per_s=2.0, slo_s=(None, 0.030))
+    step, replicas, fields = system(*_args(), running_cap=1024, rate_per_s=2.0)
     assert (step.mm.layout.tp, step.mm.layout.pp, replicas) == (8, 1, 1)
-    assert fields["layout_rule"].endswith("and meet the SLO by their mean TTFT and TPOT")
-    # an SLO no layout meets at the load: the lowest latency among those that carry it, said so
-    none, _, none_fields = system(*_args(), running_cap=1024, rate_per_s=2.0, slo_s=(None, 0.001))
-    assert none.mm.layout == step.mm.layout and "none that carries it meets the SLO" in none_fields["layout_rule"]
-    # a rate no layout carries: the most throughput within the SLO, as before (tp 4 x 2 meets TPOT 30 ms)
-    over, _, over_fields = system(*_args(), running_cap=1024, rate_per_s=1e4, slo_s=(None, 0.030))
-    assert (over.mm.layout.tp, over.mm.layout.replicas) == (4, 2)
-    assert "within the SLO" in over_fields["layout_rule"] and "no layout carries 10000" in over_fields["layout_rule"]
+    assert "the lowest mean end-to-end latency at 2 requests/s" in fields["layout_rule"]
+    # a rate no layout carries: the most throughput, said so
+    over, _, over_fields = system(*_args(), running_cap=1024, rate_per_s=1e4)
+    assert "no layout carries 10000" in over_fields["layout_rule"] and over.mm.layout != step.mm.layout
 
 
 def test_lowest_latency_keeps_only_the_layouts_whose_point_meets_the_questions_limits():

@@ -1,7 +1,7 @@
 """``ic.sweep``'s static batches priced on arrays give the scalar path's answers.
 
 ``cost.step_rows`` prices a block of steps through the plan's array path and lays each out as the scalar step's
-flat tuple; ``performance.fast_static.prime`` keeps a sweep block's steps where ``FastLayout.static`` finds them.
+flat tuple; ``performance.fast_sweep.prime`` keeps a sweep block's steps where ``FastLayout.static`` finds them.
 Each step must equal the scalar step's to 1e-12 relative, and every column of a sweep the same sweep's with the
 priming switched off (every step then priced one at a time on the scalar path, as before stop 51), over settings of
 dense, MoE, sliding-window, chunked-attention, pipeline, attention-DP and 4-bit models and a chip without a TDP.
@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 import inferchip as ic
 from inferchip.cost.step_rows import BLOCK_POINTS, step_rows
-from inferchip.performance import fast_path, fast_static
+from inferchip.interfaces.api import recent_fast_layout
+from inferchip.performance import fast_path, fast_sweep
 from inferchip.performance.setting import resolve_setting
 
 SETTINGS: list[tuple[str, str, dict[str, Any]]] = [
@@ -86,7 +87,7 @@ def _sweep(k: int, batches: list[int], ins: list[int], outs: list[int], primed: 
     chip, model, kw = SETTINGS[k]
     with pytest.MonkeyPatch.context() as mp:
         if not primed:  # every step priced on the scalar path, one at a time (the sweep before stop 51)
-            mp.setattr(fast_static, "prime", lambda fast, pts: 0)
+            mp.setattr(fast_sweep, "prime", lambda fast, pts: 0)
         return ic.sweep(chip, model, batch=batches, input_tokens=ins, output_tokens=outs, **kw)
 
 
@@ -119,14 +120,14 @@ def test_a_sweep_primes_its_steps_and_drops_them() -> None:
     for _ in range(fast_path.FAST_AFTER):
         before = ic.predict(chip, model, **asked).to_dict()
     priced: list[int] = []
-    real = fast_static.prime
-    n = fast_static.PRIME_BLOCK + 100
+    real = fast_sweep.prime
+    n = fast_sweep.PRIME_BLOCK + 100
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fast_static, "prime", lambda fast, pts: priced.append(real(fast, pts)) or priced[-1])
+        mp.setattr(fast_sweep, "prime", lambda fast, pts: priced.append(real(fast, pts)) or priced[-1])
         df = ic.sweep(chip, model, batch=range(1, n + 1), input_tokens=128, output_tokens=32, **kw)
     # a decode step a batch (each its own), and the prefill steps (batches whose chunks are alike share one)
     assert df["fits"].all() and len(priced) == 2 and n < sum(priced) <= 2 * n
-    fast = fast_static.recent_fast_layout(chip, model, **kw)
+    fast = recent_fast_layout(chip, model, **kw)
     assert fast is not None and not fast.primed
     assert ic.predict(chip, model, **asked).to_dict() == before
 
@@ -136,8 +137,10 @@ def test_recent_fast_layout_keys_as_predict_does() -> None:
     applied), and none for keywords predict has not been called with."""
     for _ in range(fast_path.FAST_AFTER):
         ic.predict("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", tp=1, weights="fp8", batch=4)
-    got = fast_static.recent_fast_layout("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", weights="fp8", tp=1)
+    got = recent_fast_layout("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", weights="fp8", tp=1)
     assert got is not None and got.head[:3] == ("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", 1)
     assert got.head[5] == "fp8"
-    assert fast_static.recent_fast_layout("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", weights="fp8", tp=1,
+    assert recent_fast_layout("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", weights="fp8", tp=1,
                                           count=3) is None
+    assert recent_fast_layout("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", weights="fp8", tp=1, foo=1) is None
+    assert recent_fast_layout("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B", weights="fp8", tp=1, foo=1) is None

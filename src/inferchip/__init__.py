@@ -15,6 +15,8 @@ The public API (what a script uses; everything else may move)::
     p = ic.predict_setting(s, ic.ask(1024, 256, batch=8))  # the same prediction on the resolved setting
     net = ic.load_network("resnet50-v1.5")                # a vision network (bundled id, YAML or ONNX file)
     f = ic.frame_cost("nvidia-l4", net, [1, 8])            # FrameCost: seconds, joules, W per call of 1, 8 frames
+    rig = ic.drive("nvidia-jetson-agx-orin-64gb", cameras=8, fps=36, models=["yolov8n-640@camera"],
+                   deadline_ms=30)  # dict: frame latency, misses, average_power_w, energy per camera frame and cycle
     run = ic.serve(s, rate_per_s=4.0, num_requests=200)    # serving simulation summary (dict)
     rows = ic.validate()                                   # list of CaseResult (shipped cases)
     df = ic.sweep(["nvidia-h100-sxm-80gb", "amd-mi300x"], "meta-llama/Llama-3.1-8B",
@@ -63,6 +65,7 @@ _API: dict[str, str] = {
     "review": "inferchip.review.review",
     "frame_cost": "inferchip.performance.vision",
     "load_network": "inferchip.performance.vision",
+    "drive": "inferchip.interfaces.api",
     "sweep": "inferchip.interfaces.api",
     "chip_cost": "inferchip.interfaces.api",
     "curve": "inferchip.interfaces.api",
@@ -75,7 +78,7 @@ _API: dict[str, str] = {
 __all__ = [
     "__version__", "load_chip", "load_model", "predict", "predict_setting", "ask", "Prediction",
     "resolve_setting", "Setting", "Question", "LengthDist", "serve", "validate", "review", "frame_cost", "load_network",
-    "sweep", "chip_cost", "curve", "find_count", "ChipParams",
+    "drive", "sweep", "chip_cost", "curve", "find_count", "ChipParams",
 ]
 # ``ic.ChipSpec`` and ``ic.ModelSpec`` (the pydantic records load_chip and load_model return, for annotations and
 # ``model_copy``) resolve too but stay out of ``__all__``: help(ic) would print pydantic's ~500 lines of BaseModel
@@ -84,7 +87,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from inferchip.catalog.chips import load_chip
     from inferchip.catalog.models import load_model
-    from inferchip.interfaces.api import chip_cost, curve, find_count, sweep
+    from inferchip.interfaces.api import chip_cost, curve, drive, find_count, sweep
     from inferchip.performance.operating import LengthDist, Question
     from inferchip.performance.predict import Prediction, ask, predict, predict_setting
     from inferchip.performance.serving import serve

@@ -1,4 +1,5 @@
-"""The public API's vector and tool calls (``ic.sweep``, ``ic.chip_cost``, ``ic.curve``, ``ic.find_count``): what a
+"""The public API's vector and tool calls (``ic.sweep``, ``ic.chip_cost``, ``ic.curve``, ``ic.find_count``,
+``ic.drive``): what a
 notebook reaches for beside ``ic.predict``, answered as pandas DataFrames and records, never printed.
 
 ``sweep`` predicts every combination of chips, lengths and batch sizes, one DataFrame row each, the setting of each
@@ -8,7 +9,8 @@ sweep across the memory limit answers instead of stopping at the first batch tha
 ``inferchip cost``'s record and ``curve`` the throughput-interactivity curve ``ic.serve`` would simulate point by
 point (its scheduler: the same running-batch cap and step budget, :func:`inferchip.performance.serving.serve`), its
 points judged against an SLO at a percentile as ``inferchip curve`` judges them; ``find_count`` the fewest chips
-whose ``ic.serve`` run meets an SLO, ``inferchip serve --find-count``'s search (:mod:`inferchip.sim.runs.slo`).
+whose ``ic.serve`` run meets an SLO, ``inferchip serve --find-count``'s search (:mod:`inferchip.sim.runs.slo`);
+``drive`` a camera rig, ``inferchip drive``'s record.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 
 from inferchip.catalog.chips import ChipInput
 from inferchip.catalog.models import ModelInput
-from inferchip.errors import DoesNotFitError, InvalidSettingError
+from inferchip.errors import DoesNotFitError, InternalError, InvalidSettingError
 from inferchip.sim.load.lengths import RANGE_RATIO
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
@@ -76,7 +78,7 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     (``ttft_s``, ``tpot_s``, ``output_tokens_per_s``, ``memory_per_chip_bytes``, ``power_w_per_chip``,
     ``usd_per_million_tokens``, ...; units in their names). A bad argument (a batch of 0, an unknown chip) raises
     InvalidSettingError or UnknownIdError before any point is predicted. At most :data:`MAX_SWEEP_POINTS` points."""
-    from inferchip.performance.fast_static import release
+    from inferchip.performance.fast_sweep import release
     from inferchip.performance.predict import predict
 
     chips = _vector("chip", chip)
@@ -101,9 +103,9 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     # sizes across the limit took 5 s). With a latency limit a refusal may be the limit's: every point is predicted.
     memory_only = setting.get("max_ttft_s") is None and setting.get("max_tpot_s") is None
     refused: dict[tuple[int, Any, Any], tuple[float, str]] = {}
-    # Static batches on the fast path: each block's steps priced at once (fast_static.prime, the same figures to
+    # Static batches on the fast path: each block's steps priced at once (fast_sweep.prime, the same figures to
     # float rounding), once predict has made the setting's fast layout (its second question), then asked as before;
-    # the steps are dropped when the sweep ends (fast_static.release), so a later predict prices its own.
+    # the steps are dropped when the sweep ends (fast_sweep.release), so a later predict prices its own.
     primed: list[FastLayout] = []
     try:
         primed_to = 0
@@ -141,9 +143,9 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
 def _prime(chip: Any, model: Any, setting: dict[str, Any], i: Any, o: Any, batches: list[Any], n: int,
            primed: list[FastLayout]) -> int:
     """Prime the fast layout of ``predict(chip, model, **setting)`` with the static batches ``batches[n:]`` at these
-    lengths, a block of them (:func:`~inferchip.performance.fast_static.prime`; the layout added to ``primed``); the
+    lengths, a block of them (:func:`~inferchip.performance.fast_sweep.prime`; the layout added to ``primed``); the
     index to prime from next (two on where predict has not made its fast layout yet, the end where it never will)."""
-    from inferchip.performance.fast_static import PRIME_BLOCK, prime, recent_fast_layout
+    from inferchip.performance.fast_sweep import PRIME_BLOCK, prime
 
 
     fast = recent_fast_layout(chip, model, **setting)
@@ -156,6 +158,25 @@ def _prime(chip: Any, model: Any, setting: dict[str, Any], i: Any, o: Any, batch
     end = min(n + PRIME_BLOCK, len(batches))
     prime(fast, ((float(b), float(i), float(o)) for b in batches[n:end] if b is not None))  # (None: most throughput)
     return end
+
+
+def recent_fast_layout(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec, **kw: Any) -> FastLayout | None:
+    """The :class:`~inferchip.performance.fast_path.FastLayout` that ``predict(chip, model, **kw)`` answers a
+    fixed-length question on, where recent calls made one (None otherwise: no call yet, fewer than the fast path
+    waits for, or a setting it does not cover). ``kw``: predict's keywords other than the question's (lengths,
+    batch, limits), as the calls were given them."""
+    from inferchip.catalog.models import input_key
+    from inferchip.performance.fast_path import FastLayout
+    from inferchip.performance.predict import _RECENT, KEYED
+
+    if kw.keys() - KEYED.keys() - {"max_ttft_s", "max_tpot_s"}:  # one predict does not take: it says so, at the point
+        return None
+    try:
+        setting = _RECENT.get((input_key(chip), input_key(model), *(kw.get(k, d) for k, d in KEYED.items())))
+    except TypeError:  # an unhashable argument: predict keeps no setting for it
+        return None
+    held = None if setting is None else setting.derived.get("fast")
+    return held[0] if held is not None and isinstance(held[0], FastLayout) else None
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -263,24 +284,31 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
     """``inferchip serve --find-count`` as a call: the fewest chips whose ``ic.serve`` run of the load meets the SLO,
     its TTFT and TPOT at ``slo_percentile`` (99, 90, 50, "p99", ... or "mean"; default 99) within ``slo_ttft_s`` /
     ``slo_tpot_s`` (seconds; at least one). ``serve_args``: ``ic.serve``'s (``rate_per_s`` or ``concurrency``,
-    lengths, ``num_requests``, ``seed``, ``tp``, ``pp``, ``ep``, ``weights``, ...), the same at every count; the
-    layout is the one given (tp x pp chips a replica, 1 x 1 where none is given), the count's replicas count / (tp x
-    pp), where the command line searches one per count. The search, from ``count``: doubling until a run meets the
-    SLO, or halving while one does, then bisecting (:func:`inferchip.sim.runs.slo.smallest_count`, the CLI's); a count
-    the layout does not divide is a miss, its reason listed.
+    lengths, ``num_requests``, ``seed``, ``tp``, ``pp``, ``ep``, ``weights``, ...), the same at every count. One
+    search with the command line's (:class:`inferchip.performance.fleet.FleetQuestion`): the layout given (tp x pp
+    chips a replica, ``ic.serve``'s 1 where one of them is not given), or with none of tp/pp/ep given, at each count
+    the layouts that carry the load run in order of their mean end-to-end latency until one's run meets the SLO at
+    ``slo_percentile``, as ``inferchip serve --find-count`` runs them (each count run lists its ``layout_rule``). The
+    count search, from ``count``: doubling until a run meets the SLO, or halving while one does, then bisecting
+    (:func:`inferchip.sim.runs.slo.smallest_count`); a count the layout does not divide, or no layout of which holds
+    the model, is a miss, its reason listed.
 
     Returns ``ic.serve``'s summary at the count found (its ``slo`` verdict met) with ``sizing``: ``count``,
     ``counts_run`` (each count run: ``meets``, ``layout``, ``saturated``, ``ttft_s_at_statistic``,
-    ``tpot_s_at_statistic``, ``reason``) and ``rule``. Every argument is checked before the first run, on one
-    replica's system (a bad one raises InvalidSettingError naming it; a model one replica does not hold,
-    DoesNotFitError: no count of the layout holds it); no count meeting the SLO within 4,096 times ``count`` raises
-    InvalidSettingError too, listing the counts run."""
+    ``tpot_s_at_statistic``, ``reason``, ``layout_rule``) and ``rule``. Every argument is checked before the first
+    run, on one replica's system (a bad one raises InvalidSettingError naming it; with the layout given, a model one
+    replica does not hold raises DoesNotFitError: no count of the layout holds it); no count meeting the SLO within
+    4,096 times ``count`` raises InvalidSettingError too, listing the counts run."""
     import inspect
+    from functools import partial
     from numbers import Integral
 
+    from inferchip.catalog.models import api_inputs
+    from inferchip.performance.fleet import FleetQuestion, served_load
     from inferchip.performance.serving import serve, serve_inputs, serving_step
-    from inferchip.performance.setting import Setting
-    from inferchip.sim.runs.slo import checked_slo, layout_text, smallest_count
+    from inferchip.performance.setting import Setting, resolve_setting
+    from inferchip.sim.batching.scheduler import run_caps
+    from inferchip.sim.runs.slo import checked_slo, layout_text
 
     stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
     if slo_ttft_s is None and slo_tpot_s is None:
@@ -293,12 +321,31 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
     load = {k: a.arguments[k] for k in ("rate_per_s", "concurrency", "input_tokens", "output_tokens", "range_ratio",
                                         "num_requests", "duration_s", "seed")}
     system = dict(a.arguments["system"], chunk_tokens=a.arguments["chunk_tokens"])
+    searched = all(system.get(k) is None for k in ("tp", "pp", "ep"))
     sizes = [system.get("tp", 1), system.get("pp", 1)]
     one = int(sizes[0]) * int(sizes[1]) if all(isinstance(x, Integral) and not isinstance(x, bool) and
                                                1 <= int(x) <= MAX_CHIPS for x in sizes) else 1  # a bad one: named below
-    # every argument checked on one replica's system: the layout is fixed, so a model that does not fit one replica
-    # fits no count (DoesNotFitError, with what would make it fit), and only a count the layout does not divide misses
-    serving_step(serve_inputs(chip, model, **load, **{**system, "count": one})[0])
+    # every argument checked on one replica's system; a layout given is fixed, so a model that does not fit one
+    # replica fits no count (DoesNotFitError, with what would make it fit); a searched one may hold it on more chips
+    first = serve_inputs(chip, model, **load, **{**system, "count": one})[0]
+    try:
+        serving_step(first)
+    except DoesNotFitError:
+        if not searched:
+            raise
+    layout = None if searched else {k: system.get(k, 1) if k != "attn_dp" else system.get(k, False)
+                                    for k in ("tp", "pp", "ep", "attn_dp")}
+    attn_dp = system.get("attn_dp")
+    rest = {k: v for k, v in system.items() if k not in ("tp", "pp", "ep", "attn_dp", "chip_spec", "config")}
+    if model is None:
+        raise InternalError("serve_inputs refuses a chip id without its model")
+    c, m, spec, config = api_inputs(chip, model, system.get("chip_spec"), system.get("config"),
+                                    system.get("estimate", "central"))
+    served = served_load(load["input_tokens"], load["output_tokens"], concurrency=load["concurrency"],
+                         rate_per_s=load["rate_per_s"], running_cap=run_caps(None, first.chip).max_num_seqs)
+
+    def simulate(setting: Setting) -> dict[str, Any]:
+        return serve(setting, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, slo_percentile=stat, **load)
 
     def judged(summary: dict[str, Any]) -> dict[str, Any]:
         verdict = summary["slo"]
@@ -308,9 +355,28 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
                 "ttft_s_at_statistic": verdict["ttft_s_at_statistic"],
                 "tpot_s_at_statistic": verdict["tpot_s_at_statistic"]}
 
-    _, sizing = smallest_count(
-        lambda n: serve(chip, model, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, slo_percentile=stat,
-                        count=n, **serve_args), count, judged,
-        layouts="the layout given at each count, tp x pp chips a replica (1 x 1 where none is given)")
-    best = sizing.pop("run")
+    question = FleetQuestion(partial(resolve_setting, c, m, chip_spec=spec, config=config, **rest), layout, served,
+                             simulate, lambda summary: bool(summary["slo"]["meets"]), stat, attn_dp_given=attn_dp)
+    _, sizing = question.smallest(count, judged, option="find_count", start_option="count")
+    best, _ = sizing.pop("run")
     return {**best, "sizing": sizing}
+
+
+def drive(chip: ChipInput, cameras: int, fps: float, models: Sequence[str] | None = None, *, count: int = 1,
+          weights: str = "int8", deadline_ms: float | None = None, power_budget_w: float | None = None,
+          duration_s: float = 60.0, seed: int = 0, batching: str = "tick", max_batch: int | None = None,
+          phase_spread: float = 0.1) -> dict[str, Any]:
+    """``inferchip drive --format json`` as a call: ``cameras`` cameras at ``fps`` frames/s through ``models``
+    (vision network ids or ONNX paths, ``@camera`` / ``@rig``; default BEVFormer-tiny over the rig) on ``count``
+    chips at the number format ``weights``, the options named as ``ic.predict``'s and the keys as the JSON's
+    (``chip_id``, ``num_chips``, ``weights``). At the rig's rate: ``average_power_w``, ``energy_per_frame_j`` (per
+    camera frame) and ``rig_energy_per_cycle_j`` (a frame of every camera) = the networks'
+    ``networks[i]["energy_per_cycle_j"]`` + ``idle_energy_per_cycle_j`` (:mod:`inferchip.sim.vision.rig_energy`).
+    A bad argument raises InvalidSettingError naming it."""
+    from inferchip.interfaces.cmd_drive import JSON_KEYS
+    from inferchip.performance.vision_drive import drive as simulate
+
+    r = simulate(chip if isinstance(chip, ChipSpec) else str(chip), cameras, fps, models, chips=count,
+                 precision=weights, deadline_ms=deadline_ms, power_budget_w=power_budget_w, duration_s=duration_s,
+                 seed=seed, batching=batching, max_batch=max_batch, phase_spread=phase_spread)
+    return {JSON_KEYS.get(k, k): v for k, v in r.items()}

@@ -4,7 +4,8 @@ Frames from ``--cameras`` cameras at ``--fps`` (seeded phase offsets and jitter,
 through the ``--model`` networks (ONNX files' dynamic axes sized with ``--dim NAME=VALUE``) on ``--count``
 chips; the command reports frame-latency percentiles,
 jitter, the deadline-miss rate (late = after the same camera's next frame, or after ``--deadline-ms``),
-utilisation, power and energy per frame. ``--power-budget-w`` throttles the clock when the chips'
+utilisation, the average power and the energy per camera frame and per cycle (a frame of every camera) at the
+rig's rate, by network. ``--power-budget-w`` throttles the clock when the chips'
 average power would exceed it (model in :mod:`inferchip.sim.vision.rig`). ``--plot`` writes the
 deadline curve: the miss rate over cameras x fps, with the highest frame rate per camera count
 whose misses stay under ``--threshold``.
@@ -82,7 +83,7 @@ def curve_figure(curve: dict[str, Any], title: str) -> Any:
 def _table(r: dict[str, Any]) -> Table:
     n = r.get("runtime_devices_per_package", 1)  # chips counts the runtime's devices, as predict's num_chips
     t = Table(title=f"{r['cameras']:,} cameras at {r['fps']:,.6g} fps on {system_text(r['chip'], r['chips'] // n, n)} "
-                    f"({r['duration_s']:g} s, seed {r['seed']}, {r['batching']} batching)",
+                    f"({r['precision']}, {r['duration_s']:g} s, seed {r['seed']}, {r['batching']} batching)",
               show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")
@@ -117,8 +118,16 @@ def _table(r: dict[str, Any]) -> Table:
     t.add_row("capacity (camera frames per busy second)", f"{r['capacity_frames_per_s']:,.0f}")
     # the rig's power and budget are the chips' (devices') sum
     every = f" (all {r['chips']:,} {'devices' if n > 1 else 'chips'})" if r["chips"] > 1 else ""
-    t.add_row(f"average power{every}", f"{r['power_w']:,.1f} W")
+    rate = "at the rig's rate" if r["busy_per_cycle_s"] <= 1 / r["fps"] else "(chips always busy)"
+    t.add_row(f"average power{every} {rate}", f"{r['average_power_w']:,.1f} W")
     t.add_row("energy per camera frame", f"{r['energy_per_frame_j'] * 1e3:,.4g} mJ")
+    t.add_row(f"energy per cycle ({r['cameras']:,} frames)", f"{r['rig_energy_per_cycle_j'] * 1e3:,.4g} mJ")
+    for net in r["networks"]:  # the cycle's energy by network, then the idle rest: they sum to it
+        calls = f"{net['calls_per_cycle']:,} call{'s' if net['calls_per_cycle'] > 1 else ''}"
+        if net["role"] == "camera":
+            calls = f"{net['samples_per_cycle']:,} frames in {calls}"
+        t.add_row(escape(f"  {net['name']} ({calls})"), f"{net['energy_per_cycle_j'] * 1e3:,.4g} mJ")
+    t.add_row("  idle rest of the cycle", f"{r['idle_energy_per_cycle_j'] * 1e3:,.4g} mJ")
     if r["power_budget_w"] is not None:
         t.add_row(f"power budget{every}", f"{r['power_budget_w']:g} W (clock at {r['clock_fraction'] * 100:.1f}%)")
     return t

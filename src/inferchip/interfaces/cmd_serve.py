@@ -36,11 +36,16 @@ from inferchip.interfaces.serve_system import (
     layout_keys,
     layout_text,
     mean_prompt_tokens,
+    resolver,
+    step_fields,
     system,
+    trace_load,
+    trace_text,
 )
 
 if TYPE_CHECKING:
     from inferchip.interfaces.serve_rows import Pool
+    from inferchip.performance.setting import Setting
     from inferchip.sim.load.arrivals import ArrivalsLike
 
 
@@ -201,14 +206,17 @@ def serve_cmd(
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)
     slo_s = (None if slo_ttft_ms is None else slo_ttft_ms / 1e3, None if slo_tpot_ms is None else slo_tpot_ms / 1e3)
 
-    def run(n: int) -> tuple[Any, int, dict[str, str], Any, Any]:
-        """The system of ``n`` chips (its layout searched unless given) and its run: (step model, replicas, formats,
-        engine host, result)."""
-        step, replicas, formats = system(chip, loaded, n, tp, pp, ep, weights, activations, kv, calibration,
-                                         None if assumptions is None else str(assumptions), attn_dp, input_tokens,
-                                         output_tokens, eng, chunk, running_cap=caps.max_num_seqs,
-                                         concurrency=concurrency, rate_per_s=rate, slo_s=slo_s, trace=trace,
-                                         padding=choice.padding_at(chunk))
+    from inferchip.performance.fleet import FleetQuestion, served_load
+
+    resolve, extra = resolver(chip, loaded, weights, activations, kv, calibration,
+                              None if assumptions is None else str(assumptions), eng, chunk, choice.padding_at(chunk))
+    rate_at, lengths = (rate, (input_tokens, output_tokens)) if trace is None else trace_load(trace)
+    load = served_load(*lengths, concurrency=concurrency, rate_per_s=rate_at, running_cap=caps.max_num_seqs,
+                       text=None if trace is None else trace_text(rate_at, lengths))
+
+    def simulate(setting: Setting) -> tuple[Any, int, dict[str, str], Any, Any]:
+        """A one-layout setting's run: (step model, replicas, formats, engine host, result)."""
+        step, replicas, formats = step_fields(setting, extra)
         arr: ArrivalsLike
         if rate is not None:
             arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
@@ -218,7 +226,7 @@ def serve_cmd(
             arr = TraceArrivals(path=str(trace))
         host = None if eng is None else eng_opts.engine_host(  # a trace is read for its mean prompt only with --engine
             eng, chip, step.mm.formats.weights, loaded, mean_prompt_tokens(trace, input_tokens))
-        with progress_bar(f"simulating {n:,} chips") as prog:
+        with progress_bar(f"simulating {setting.count:,} chips") as prog:
             task = prog.add_task("sim", total=1.0)
             res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
                                   num_requests=requests, seed=seed, replicas=replicas,
@@ -226,13 +234,20 @@ def serve_cmd(
                                   slo_tpot_s=slo_s[1], progress=lambda f: prog.update(task, completed=f))
         return step, replicas, formats, host, res
 
+    def verdict(r: tuple[Any, ...]) -> dict[str, Any]:
+        return cs.judge_run(r[4].summary(), slo_ttft_ms, slo_tpot_ms, stat) or {}
+
+    # one search with ic.find_count: the layout given, or at each count the candidates that carry the load run in
+    # order of their mean end-to-end latency until one meets the SLO at its percentile
+    question = FleetQuestion(resolve, None if tp is None and pp is None and ep is None else
+                             {"tp": tp, "pp": pp, "ep": ep, "attn_dp": attn_dp}, load, simulate,
+                             None if slo_s == (None, None) else lambda r: bool(verdict(r).get("meets")), stat,
+                             attn_dp_given=attn_dp)
     sizing = None
     if find_count:  # the fewest chips whose run meets the SLO at its percentile (the search's runs, one table)
-        count, sizing = fleet.smallest_count(run, count, lambda r: cs.judge_run(r.summary(), slo_ttft_ms,
-                                                                                 slo_tpot_ms, stat), slo_ttft_ms,
-                                             slo_tpot_ms)
-    step, replicas, formats, host, res = sizing.pop("run") if sizing else run(count)
-    layout_rule = formats.pop("layout_rule", None)  # how the layout was searched (--rate, --trace): a note
+        count, sizing = fleet.smallest_count(question, count, verdict, slo_ttft_ms, slo_tpot_ms)
+    (step, replicas, formats, host, res), layout_rule = sizing.pop("run") if sizing else question.run(count)
+    layout_rule = layout_rule or None  # how the layout was searched: a note
     summary = res.summary()
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))

@@ -117,10 +117,12 @@ def vision_cmd(
     n = f.runtime_devices_per_package  # a package its runtime sees as n devices: per-chip figures are a device's
     system = system_text(spec.id, chips, n)
     _refuse_batches_that_do_not_fit(f, net.named, system, precision, chips * n)
-    # power_w is the call's power on all the chips together (frame_cost's), as energy per frame is the whole call's
+    # power_w is the call's power on all the chips together (frame_cost's); call_energy_per_frame_j the call's energy
+    # over its frames (calls back to back, no idle between them): drive's energy_per_frame_j is per camera frame at a
+    # rig's rate, idle included (sim.vision.rig_energy), a different figure, so a different name
     split = f.time_split_s or {}
     rows: list[dict[str, Any]] = [
-        {"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "energy_per_frame_j": float(e / b),
+        {"batch": int(b), "latency_s": float(t), "frames_per_s": float(b / t), "call_energy_per_frame_j": float(e / b),
          "power_w": float(p), "power_w_per_chip": float(p) / (chips * n),
          "time_split_s": {k: float(v[i]) for k, v in split.items()}, "binds": _binds(split, i)}
         for i, (b, t, e, p) in enumerate(zip(f.batch, f.latency_s, f.energy_j, f.power_w, strict=True))]
@@ -145,12 +147,12 @@ def vision_cmd(
     t = Table(title=f"{net.id} on {system}, {precision}: {fmt.sig(f.flop_per_frame / 1e9)} GFLOP and "
               f"{fmt.sig(f.bytes_per_frame / 1e6)} MB DRAM traffic per frame (batch 1)", title_justify="left")
     power = "power W" if chips * n == 1 else f"power W (all {chips * n:,} {'devices' if n > 1 else 'chips'})"
-    for c in ("batch", "latency ms", "frames/s", "mJ/frame", power, "bound by"):
+    for c in ("batch", "latency ms", "frames/s", "mJ/frame\nin the call", power, "bound by"):
         t.add_column(c, justify="right")
     for r in rows:
         b = r["binds"]
         t.add_row(str(r["batch"]), f"{low}{r['latency_s'] * 1e3:,.3f}", f"{high}{r['frames_per_s']:,.1f}",
-                  f"{low}{r['energy_per_frame_j'] * 1e3:,.2f}", f"{r['power_w']:,.0f}",
+                  f"{low}{r['call_energy_per_frame_j'] * 1e3:,.2f}", f"{r['power_w']:,.0f}",
                   "-" if b is None else f"{BOUND_SHORT.get(b['by'], b['by'])} {b['share']:.0%}")
     con = console()
     con.print(t)

@@ -4,6 +4,7 @@ prompt length the engine's tokenisation is resolved for (:func:`mean_prompt_toke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,9 +14,6 @@ from inferchip.interfaces.cli_options import engine as eng_opts
 from inferchip.interfaces.cli_options import options as opts
 
 if TYPE_CHECKING:
-    from inferchip.mapping.layout import Layout
-    from inferchip.performance.operating import OperatingPoint
-    from inferchip.performance.question import Question
     from inferchip.performance.serving import ServingStepModel
     from inferchip.performance.setting import Setting
     from inferchip.sim.batching.scheduler import SchedulerConfig
@@ -24,126 +22,106 @@ if TYPE_CHECKING:
     from inferchip.spec.engine.padding import PaddingLadder
 
 
+def resolver(chip: str, model: opts.GivenModel, weights: str | None, activations: str | None, kv: str | None,
+             calibration: Calibration | str | None, assumptions: str | None, engine: EngineSpec | None = None,
+             chunk_tokens: int | None = None, padding: PaddingLadder | None = None
+             ) -> tuple[Callable[..., Setting], dict[str, str]]:
+    """(``resolve(count=..., tp=..., ...)``: the setting ``serve``/``curve`` run at a count of chips and a layout, or
+    every candidate layout where none of tp/pp/ep is given; the fields its runs add to the formats:
+    ``attention_source``, how ``engine`` runs the served checkpoint's attention,
+    ``cli_options.engine.served_attention``, where it has an entry for it). ``chunk_tokens``: the prefill chunk per
+    step and chip the memory fit keeps a step's activations for (None: 8,192); ``padding``: the back end's compiled
+    step shapes (``cli_options.engine.EngineChoice.padding_at``), resolved with the setting (``resolve_setting``'s
+    ``padding``), so the layout search prices the steps the simulation runs (None: unpadded)."""
+    from inferchip.performance.setting import resolve_setting
+
+    attention = eng_opts.served_attention(engine, model, weights)
+    resolve = partial(resolve_setting, chip, model.spec, config=model.config, weights=weights,
+                      activations=activations, kv=kv, calibration=calibration, assumptions=assumptions,
+                      attention_weights=None if attention is None else attention[0],
+                      attention_out_weights=None if attention is None else attention[1], chunk_tokens=chunk_tokens,
+                      padding=padding)  # the run's step budget and its back end's padding, resolved with the setting
+    return resolve, {} if attention is None else {"attention_source": attention[2]}
+
+
+def step_fields(setting: Setting, extra: dict[str, str]) -> tuple[ServingStepModel, int, dict[str, str]]:
+    """A one-layout setting's (serving step model, replicas, its formats and where the weights' came from:
+    ``performance.serving.format_fields``, with ``extra``: :func:`resolver`'s fields)."""
+    from inferchip.performance.serving import format_fields, serving_step
+
+    step, replicas = serving_step(setting)
+    return step, replicas, {**format_fields(setting), **extra}
+
+
 def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: int | None, ep: int | None,
            weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
-            assumptions: str | None, attn_dp: bool | None, input_tokens: int,
+           assumptions: str | None, attn_dp: bool | None, input_tokens: int,
            output_tokens: int, engine: EngineSpec | None = None, chunk_tokens: int | None = None,
            searched_rows: bool = False, running_cap: int | None = None, concurrency: int | None = None,
            slo_s: tuple[float | None, float | None] = (None, None), rate_per_s: float | None = None,
            trace: Path | None = None, padding: PaddingLadder | None = None
            ) -> tuple[ServingStepModel, int, dict[str, str]]:
-    """The resolved setting (one layout) and its serving step model: (step model, replicas, its formats and where
-    the weights' came from: ``performance.serving.format_fields``; ``attention_source``: how ``engine`` runs the
-    served checkpoint's attention, ``cli_options.engine.served_attention``, where it has an entry for it).
+    """The resolved setting (one layout) and its serving step model, as ``curve`` and the ``--mtp``/``--disagg``
+    rows take it (``serve`` searches its layout with :class:`inferchip.performance.fleet.FleetQuestion`, which judges
+    an SLO at its percentile by the candidates' runs): (step model, replicas, :func:`step_fields`'s fields).
 
-    With none of tp/pp/ep given the layout is ``predict``'s: the one with the most output tokens/s
-    at ``input_tokens``/``output_tokens`` that fits (attention DP searched too unless given). ``chunk_tokens``: the
-    prefill chunk per step and chip the memory fit keeps a step's activations for (None: 8,192). ``searched_rows``:
-    search only the layouts a closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the
-    running-batch cap per attention-DP rank the simulation admits (``cli_options.engine.EngineChoice.caps``), within
-    which the search's concurrency stays (None: uncapped). ``padding``: the back end's compiled step shapes
-    (``cli_options.engine.EngineChoice.padding_at``), set on the setting the layout search prices and the step model
-    the simulation runs (resolved with the setting: ``resolve_setting``'s ``padding``; None: unpadded).
-    ``slo_s``: (TTFT, TPOT) limits, s (``serve --slo-ttft-ms/--slo-tpot-ms``). A
-    load, ``concurrency`` closed-loop clients (``serve --concurrency``), ``rate_per_s`` (``serve --rate``) or
-    ``trace`` (``serve --trace``: its mean arrival rate and mean lengths, :func:`trace_load`), is one rule whatever
-    the SLO: the layout that carries the load (clients held in memory; a rate at an unsaturated Little's-law point)
-    and meets the SLO (where given; its mean TTFT and TPOT at the load) with the lowest mean end-to-end latency
-    (``layout_choice.lowest_latency``; at C clients that is also the most throughput, requests/s = C / E2E); then,
-    in order, the lowest latency among those that carry the load, the most throughput within the SLO, the most
-    throughput. The fields' ``layout_rule`` says which rule chose it (where there were two or more candidate
-    layouts)."""
+    With none of tp/pp/ep given the layout is searched (attention DP too unless given): with a load,
+    ``concurrency`` closed-loop clients or ``rate_per_s`` (or ``trace``'s mean rate and lengths,
+    :func:`trace_load`), the first of :func:`inferchip.performance.fleet.candidates` (the lowest mean end-to-end
+    latency among the layouts that carry it; where none does, the most output tokens/s), its rule in the fields'
+    ``layout_rule`` where there were two or more candidates; without one, ``predict``'s layout at
+    ``input_tokens``/``output_tokens`` (the most output tokens/s that fits, within ``slo_s``'s (TTFT, TPOT) limits
+    by the analytic model's means where a layout meets them). ``searched_rows``: search only the layouts a
+    closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the running-batch cap per attention-DP
+    rank the simulation admits (``cli_options.engine.EngineChoice.caps``), within which the search's concurrency
+    stays (None: uncapped). ``chunk_tokens``, ``padding``: :func:`resolver`'s."""
     from dataclasses import replace
 
-    from inferchip.performance.predict import ask, best_layout, predict_setting
-    from inferchip.performance.serving import format_fields, serving_step
-    from inferchip.performance.setting import resolve_setting
+    from inferchip.performance.fleet import candidates, served_load
+    from inferchip.performance.predict import best_layout, predict_setting
 
     if isinstance(running_cap, bool):  # the cap is a number of sequences (the flag it replaced read True)
         raise InternalError(f"running_cap {running_cap!r}: a number of sequences per rank is needed")
-    attention = eng_opts.served_attention(engine, model, weights)
+    resolve, extra = resolver(chip, model, weights, activations, kv, calibration, assumptions, engine, chunk_tokens,
+                              padding)
     rule = ""
-    resolve = partial(resolve_setting, chip, model.spec, config=model.config, count=count, weights=weights,
-                      activations=activations, kv=kv, calibration=calibration, assumptions=assumptions,
-                      attention_weights=None if attention is None else attention[0],
-                      attention_out_weights=None if attention is None else attention[1], chunk_tokens=chunk_tokens,
-                      padding=padding)  # the run's step budget and its back end's padding, resolved with the setting
     if tp is None and pp is None and ep is None:
-        searched = resolve(attn_dp=attn_dp)
+        searched = resolve(count=count, attn_dp=attn_dp)
         if searched_rows:
             from inferchip.interfaces.serve_rows import row_layouts
 
             searched = row_layouts(searched)
-        # the search's concurrency stays within the running-batch cap the simulation then runs under (engine_config):
-        # uncapped, a layout of few attention-DP ranks won on thousands of sequences the scheduler never admits
-        # (DeepSeek-R1 on 8 B200: tp 2 pp 4 at 7,068 sequences, simulated at 512: 745 tok/s per chip against tp 8's
-        # 2,393)
-        rate, lengths = (rate_per_s, (input_tokens, output_tokens)) if trace is None else trace_load(trace)
-        question = ask(*lengths)
-        if running_cap is not None:
-            question = replace(question, max_seqs_per_rank=float(running_cap))
-        # the load asked for: Llama-3.1-70B on 8 H100 at 64 clients ran tp 1 pp 8, the best at ~1,000 sequences (111
-        # tok/s per chip, TPOT 73 ms), where tp 8 runs 338 tok/s, TPOT 25 ms; the SLO asked for: at 2 requests/s with
-        # TPOT <= 30 ms it ran tp 2 pp 2 (p99 TPOT 40 ms, no request within the SLO), where tp 8 meets it for all
-        limited = [replace(question, max_ttft_s=slo_s[0], max_tpot_s=slo_s[1])] if slo_s != (None, None) else []
-        found = None
-        if concurrency or rate_per_s is not None or trace is not None:  # a load: one rule, any SLO
-            loaded: Question | None
-            if concurrency:
-                load, rate = f"{concurrency:,} clients", None
-                loaded = replace(question, mode="closed_loop", concurrency=float(concurrency))
-            else:
-                load = (f"{rate_per_s:g} requests/s" if trace is None else f"the trace's mean rate ({rate or 0:.3g} "
-                        f"requests/s of {lengths[0]:,.0f}/{lengths[1]:,.0f} mean input/output tokens)")
-                loaded = None if rate is None else replace(question, mode="open_loop", rate_per_s=rate)
-            found, rule = (None, "") if loaded is None else _lowest_latency(searched, loaded, slo_s, load)
+        if concurrency or rate_per_s is not None or trace is not None:  # a load: the search serve runs
+            rate, lengths = (rate_per_s, (input_tokens, output_tokens)) if trace is None else trace_load(trace)
+            load = served_load(*lengths, concurrency=concurrency, rate_per_s=rate, running_cap=running_cap,
+                               text=None if trace is None else trace_text(rate, lengths))
+            layouts, why = candidates(searched, load)
+            lay = layouts[0]
+            rule = f"layout: {why}" if len(searched.layouts) > 1 else ""
+        else:
+            question = served_load(input_tokens, output_tokens, concurrency=None, rate_per_s=None,
+                                   running_cap=running_cap).question
+            limited = [replace(question, max_ttft_s=slo_s[0], max_tpot_s=slo_s[1])] if slo_s != (None, None) else []
+            found = None
+            for q in (*limited, question):
+                found = best_layout(searched, q)
+                if found is not None:
+                    break
             if found is None:
-                why = ("the trace states no arrival rate (one request, or all at one instant)" if loaded is None else
-                       f"no layout holds {load} in memory" if concurrency else f"no layout carries {load}")
-                within = " (within the SLO where a layout meets it)" if limited else ""
-                rule = f"layout: the most output tokens/s{within}, as {why}"
-            rule = rule if len(searched.layouts) > 1 else ""  # a note where there was a choice
-        for q in () if found else (*limited, question):
-            found = best_layout(searched, q)
-            if found is not None:
-                break
-        if found is None:
-            predict_setting(searched, question)  # raises the reason: does not fit, or no layout suits
-        if found is None:
-            raise InternalError("predict_setting raises where best_layout finds no layout")
-        lay = found[0]
+                predict_setting(searched, question)  # raises the reason: does not fit, or no layout suits
+                raise InternalError("predict_setting raises where best_layout finds no layout")
+            lay = found[0]
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
-    setting = resolve(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp)
-    fields = format_fields(setting)
+    step, replicas, fields = step_fields(resolve(count=count, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp), extra)
     if rule:
         fields["layout_rule"] = rule
-    if attention is not None:
-        fields["attention_source"] = attention[2]
-    step, replicas = serving_step(setting)
     return step, replicas, fields
 
 
-def _lowest_latency(searched: Setting, q: Question, slo_s: tuple[float | None, float | None], load: str
-                    ) -> tuple[tuple[Layout, OperatingPoint] | None, str]:
-    """The lowest-latency layout that carries a question's load (an open loop's rate, a closed loop's clients) and
-    meets the SLO, else the lowest-latency one that carries it (``layout_choice.lowest_latency``), and the rule that
-    chose it in words; (None, "") where no layout carries the load."""
-    from dataclasses import replace
-
-    from inferchip.performance.layout_choice import lowest_latency
-
-    carry = ("the most throughput there (requests/s = clients / E2E), among the layouts that hold them in memory"
-             if q.mode == "closed_loop" else
-             "among the layouts that carry it (each at its Little's-law load, within the running-batch cap)")
-    rule = f"layout: the lowest mean end-to-end latency at {load}, {carry}"
-    if slo_s != (None, None):
-        met = lowest_latency(searched, replace(q, max_ttft_s=slo_s[0], max_tpot_s=slo_s[1]))
-        if met is not None:
-            return (met.layout, met.point), f"{rule} and meet the SLO by their mean TTFT and TPOT"
-        rule += (", as none that holds them" if q.mode == "closed_loop" else ", as none that carries it") + \
-            " meets the SLO by its mean TTFT and TPOT"
-    found = lowest_latency(searched, q)
-    return (None, "") if found is None else ((found.layout, found.point), rule)
+def trace_text(rate: float | None, lengths: tuple[float, float]) -> str:
+    """A trace's load in words, as the layout rule names it."""
+    return (f"the trace's mean rate ({rate or 0:.3g} requests/s of {lengths[0]:,.0f}/{lengths[1]:,.0f} mean "
+            "input/output tokens)")
 
 
 def trace_load(trace: Path) -> tuple[float | None, tuple[float, float]]:

@@ -27,7 +27,7 @@ from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step import StepPlan, cached_step_plan, replica_point, step_points
 from inferchip.errors import InferchipError
 from inferchip.performance.fast_compiled import StepTuple, breakdown_function, power_function
-from inferchip.performance.fast_sweep import SweepParts, decode_times, sweep_parts
+from inferchip.performance.fast_sweep import StaticSteps, SweepParts, decode_times, sweep_parts
 from inferchip.performance.operating import BATCH_GRID
 from inferchip.performance.prediction import Prediction
 from inferchip.performance.setting import Setting
@@ -39,7 +39,6 @@ _GRID = [float(x) for x in BATCH_GRID]
 DOES_NOT_FIT = "does not fit"  # what the fast path answers where the general one raises DoesNotFitError
 Deferred = tuple[Callable[[dict[str, Any], StepTuple, StepTuple, float | None, bool, float], None], StepTuple,
                  StepTuple, float | None, bool, float]  # FastLayout._fill and its arguments, called when read
-StaticSteps = tuple[StepTuple, StepTuple, float]  # a static batch's prefill and decode step points, its chunks
 
 
 def throttle_note(tdp_w: float, prefill: bool, decode: bool, static: bool, stretch: float = math.nan) -> str:
@@ -113,7 +112,7 @@ class FastLayout:
         # Static prefill steps by their point: a loop over output lengths (or anything but the prompt
         # length and the batch) prefills the same prompts again; the step is a pure function of the point.
         self.prefills: dict[tuple[float, ...], tuple[float, ...]] = {}
-        # A sweep's steps priced on arrays by their point (fast_static.prime; a prefill point's decode rows are 0, a
+        # A sweep's steps priced on arrays by their point (fast_sweep.prime; a prefill point's decode rows are 0, a
         # decode point's never), held while the sweep runs: a later question prices its steps as before.
         self.primed: dict[tuple[float, ...], tuple[float, ...]] = {}
 
@@ -218,7 +217,7 @@ class FastLayout:
 
     def static(self, b: float, i: float, o: float) -> Prediction | str | None:
         """A static batch of ``b`` sequences of ``i`` input and ``o`` output tokens per replica (its steps from
-        :attr:`primed` where a sweep priced them: :func:`~inferchip.performance.fast_static.prime`)."""
+        :attr:`primed` where a sweep priced them: :func:`~inferchip.performance.fast_sweep.prime`)."""
         pp, dp = self.pp, self.dp
         if dp == 1:
             got = self.static_steps(b, i, o)

@@ -40,7 +40,8 @@ from inferchip.mapping.layout import Layout
 from inferchip.performance.operating import OperatingPoint, Question, operating_point
 from inferchip.performance.setting import Setting
 
-__all__ = ["TIE_RELATIVE", "Choice", "choose_layout", "lowest_latency", "pick", "system_tokens_per_s", "tie_key"]
+__all__ = ["TIE_RELATIVE", "Choice", "carrying", "choose_layout", "lowest_latency", "pick", "system_tokens_per_s",
+           "tie_key"]
 
 TIE_RELATIVE = 1e-9  # objectives within this fraction of the best are tied (float rounding of the step sums)
 
@@ -117,6 +118,14 @@ def lowest_latency(setting: Setting, q: Question) -> Choice | None:
     would choose the slowest; latency is what differs (stop 45's tour: Llama-3.1-70B on
     8 H100 at 2 requests/s ran tp 2 pp 2, p99 TPOT 40 ms, where tp 8 gives 17 ms). At C clients the lowest latency
     is the most throughput (a closed loop's Little's law, requests/s = C / E2E), so both loads take one rule."""
+    found = [c for c in carrying(setting, q) if _within(c.point, q)]
+    return found[0] if found else None
+
+
+def carrying(setting: Setting, q: Question) -> list[Choice]:
+    """Every candidate that carries an open- or closed-loop question's load (:func:`lowest_latency`'s test, without
+    its limits), lowest mean end-to-end latency first, ties by :func:`tie_key`: the order in which a served load's
+    layout search (:mod:`inferchip.performance.fleet`) runs them against an SLO judged at a percentile."""
     if q.mode not in ("open_loop", "closed_loop"):
         raise InvalidSettingError(f"lowest_latency ranks an open-loop or a closed-loop question, not mode {q.mode!r}")
     choices = []
@@ -125,9 +134,9 @@ def lowest_latency(setting: Setting, q: Question) -> Choice | None:
             pt = operating_point(setting.mapped(lay), q, lay.replicas, sweeps=setting.sweeps)
         except DoesNotFitError:
             continue
-        if not pt.saturated and _within(pt, q):
+        if not pt.saturated:
             choices.append(Choice(lay, pt))
-    return min(choices, key=lambda c: (c.point.e2e_s, tie_key(c.layout)), default=None)
+    return sorted(choices, key=lambda c: (c.point.e2e_s, tie_key(c.layout)))
 
 
 def _within(pt: OperatingPoint, q: Question) -> bool:

@@ -146,23 +146,25 @@ class MappedModel:
         fit: FloatArray = dp * np.floor(np.maximum(free, 0.0) / (self.kv_bytes_per_seq(ctx) * dp))
         return fit
 
-    def padded_rows(self, num_tokens: Numbers, num_decode_seqs: Numbers) -> tuple[Numbers, Numbers]:
+    def padded_rows(self, num_tokens: Numbers, num_decode_seqs: Numbers, prompt_tokens: Numbers | None = None
+                    ) -> tuple[Numbers, Numbers]:
         """(tokens, decodes) one stage's step of ``num_tokens`` tokens, ``num_decode_seqs`` of them decodes, runs
         under the back end's compiled step shapes (:attr:`padding`): each attention-DP rank's even share padded to
         the next compiled size (:meth:`~inferchip.spec.engine.padding.PaddingLadder.extra_rows`), the padded rows
         priced as decode rows that read no KV cache (as the closed-loop rows' CUDA-graph padding is). The one place
         the padding is applied: predict's static batch and continuous batching, the layout search and the serving
         simulator (``ServingStepModel``) all price their steps through :meth:`stage_step` /
-        :meth:`stage_step_point`. Unchanged without padding."""
+        :meth:`stage_step_point`. Unchanged without padding. ``prompt_tokens``: the prompts' length where the step's
+        prefill is whole prompts of one length (predict's static batch), each padded to its prompt bucket."""
         if self.padding is None:
             return num_tokens, num_decode_seqs
-        extra = self.padding.extra_rows(num_tokens, num_decode_seqs, self.layout.attn_dp_ways)
+        extra = self.padding.extra_rows(num_tokens, num_decode_seqs, self.layout.attn_dp_ways, prompt_tokens)
         return np.asarray(num_tokens, dtype=float) + extra, np.asarray(num_decode_seqs, dtype=float) + extra
 
     def stage_step(self, num_tokens: Numbers, num_decode_seqs: Numbers, decode_kv_tokens: Numbers,
                    prefill_attn_pairs: Numbers, logit_rows: Numbers | None = None,
-                   prefill_chip: Numbers | None = None) -> StepCost:
-        num_tokens, num_decode_seqs = self.padded_rows(num_tokens, num_decode_seqs)
+                   prefill_chip: Numbers | None = None, prompt_tokens: Numbers | None = None) -> StepCost:
+        num_tokens, num_decode_seqs = self.padded_rows(num_tokens, num_decode_seqs, prompt_tokens)
         # The step compiled once for this mapping (recompiled if sm, chip, formats or cal change).
         self._plan: StepPlan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats,
                                                 self.cal)
@@ -171,11 +173,13 @@ class MappedModel:
 
     def stage_step_point(self, shape: tuple[int, ...], num_tokens: float, num_decode_seqs: float,
                          decode_kv_tokens: float, prefill_attn_pairs: float,
-                         logit_rows: float | None = None, prefill_chip: float | None = None) -> StepCost:
+                         logit_rows: float | None = None, prefill_chip: float | None = None,
+                         prompt_tokens: float | None = None) -> StepCost:
         """:meth:`stage_step` of one point given as finite floats, its arrays of ``shape`` (all of size one);
         ``prefill_chip``: the busiest attention-DP chip's prefill tokens (cost.step.step_points)."""
         if self.padding is not None:  # :meth:`padded_rows` in floats
-            extra = float(self.padding.extra_rows(num_tokens, num_decode_seqs, self.layout.attn_dp_ways))
+            extra = float(self.padding.extra_rows(num_tokens, num_decode_seqs, self.layout.attn_dp_ways,
+                                                  prompt_tokens))
             num_tokens, num_decode_seqs = num_tokens + extra, num_decode_seqs + extra
         self._plan = cached_step_plan(getattr(self, "_plan", None), self.sm, self.chip, self.formats, self.cal)
         return self._plan.point_cost(shape, num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
@@ -185,16 +189,18 @@ class MappedModel:
     def replica_step_s(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike,
                        decode_kv_tokens: npt.ArrayLike, prefill_attn_pairs: npt.ArrayLike,
                        logit_rows: npt.ArrayLike | None = None,
-                       prefill_chip: npt.ArrayLike | None = None) -> tuple[FloatArray, StepCost]:
+                       prefill_chip: npt.ArrayLike | None = None, prompt_tokens: npt.ArrayLike | None = None
+                       ) -> tuple[FloatArray, StepCost]:
         """Time for a whole batch to advance one iteration through all ``pp`` stages, the
         batch split into ``pp`` micro-batches (each chip runs its stage once per micro-batch).
-        ``prefill_chip``: one point's prefill tokens on its busiest attention-DP chip (cost.step.step_points)."""
+        ``prefill_chip``: one point's prefill tokens on its busiest attention-DP chip (cost.step.step_points);
+        ``prompt_tokens``: :meth:`padded_rows`'."""
         pp = self.layout.pp
         lr = None if logit_rows is None else np.asarray(logit_rows, float) / pp
         pc = None if prefill_chip is None else np.asarray(prefill_chip, float) / pp
         c = self.stage_step(np.asarray(num_tokens, float) / pp, np.asarray(num_decode_seqs, float) / pp,
                             np.asarray(decode_kv_tokens, float) / pp, np.asarray(prefill_attn_pairs, float) / pp, lr,
-                            pc)
+                            pc, None if prompt_tokens is None else np.asarray(prompt_tokens, float))
         return pp * c.time_s, c
 
 

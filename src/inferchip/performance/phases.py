@@ -77,7 +77,8 @@ def static_batch(mm: MappedModel, batch: npt.ArrayLike, input_tokens: npt.ArrayL
         n_chunks = np.maximum(np.ceil(b * i / mm.replica_chunk_tokens), 1.0)
     chunk = b * i / n_chunks
     pre_t, pre = mm.replica_step_s(chunk, 0.0, 0.0, pairs / n_chunks, logit_rows=b / n_chunks,
-                                   prefill_chip=None if rank_prompts is None else rank_prompts / n_chunks)
+                                   prefill_chip=None if rank_prompts is None else rank_prompts / n_chunks,
+                                   prompt_tokens=i)  # whole prompts of i tokens (a back end's prompt buckets)
     # Pipeline fill: the last micro-batch leaves the last stage after 2 pp - 1 stage times.
     ttft = n_chunks * pre_t * (2 * pp - 1) / pp
     ctx = i + o / 2.0
@@ -115,7 +116,7 @@ def _static_one(mm: MappedModel, batch: npt.ArrayLike, input_tokens: npt.ArrayLi
     n_chunks = max(float(math.ceil(b * i / mm.replica_chunk_tokens)), 1.0)
     chunk = b * i / n_chunks
     pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
-    pre = mm.stage_step_point(shape, chunk / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp)
+    pre = mm.stage_step_point(shape, chunk / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp, prompt_tokens=i)
     pre_t = pp * (pre.point.time_s if pre.point is not None else float(np.asarray(pre.time_s).reshape(-1)[0]))
     ttft = n_chunks * pre_t * (2 * pp - 1) / pp
     ctx = i + o / 2.0

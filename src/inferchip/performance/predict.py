@@ -8,6 +8,7 @@ the optional TTFT/TPOT limits is found by a vectorised sweep.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -181,9 +182,9 @@ def predict(
 
 
 # :data:`_RECENT`'s key after the chip's and the model's input_key: predict's other arguments but the question's, in
-# the order predict writes its key (fast_static.recent_fast_layout builds the key of predict's keywords by it).
-KEYED = ("count", "weights", "activations", "kv", "tp", "pp", "ep", "attn_dp", "estimate", "calibration",
-         "assumptions", "chip_spec", "attention_weights", "attention_out_weights", "chunk_tokens", "config", "padding")
+# the order predict writes its key, with their defaults (interfaces.api.recent_fast_layout builds the key by it).
+KEYED = {name: p.default for name, p in inspect.signature(predict).parameters.items()
+         if name not in ("chip", "model", "input_tokens", "output_tokens", "batch", "max_ttft_s", "max_tpot_s")}
 
 
 # predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before

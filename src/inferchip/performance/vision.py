@@ -107,15 +107,23 @@ class FrameCost:
     def frames_per_s(self) -> npt.NDArray[np.float64]:
         return self.batch / self.latency_s
 
+    @property
+    def call_energy_per_frame_j(self) -> npt.NDArray[np.float64]:
+        """A call's energy over its frames (calls back to back, no idle between them): ``inferchip vision``'s JSON
+        key. A camera rig's energy per frame at its rate, idle included, is ``drive``'s ``energy_per_frame_j``."""
+        return self.energy_j / self.batch
+
     def to_dataframe(self) -> pd.DataFrame:
         """One row per batch point: ``batch`` (frames per call), ``latency_s``, ``frames_per_s``, ``energy_j`` (per
-        call), ``power_w``, and where given ``input_copy_s``, ``pipelined_s``, ``memory_per_chip_bytes`` and
-        ``over_memory`` (the call cannot run: its memory floor exceeds the usable memory), and the latency's split
+        call), ``call_energy_per_frame_j``, ``power_w`` (through the call), and where given ``input_copy_s``,
+        ``pipelined_s``, ``memory_per_chip_bytes`` and ``over_memory`` (the call cannot run: its memory floor
+        exceeds the usable memory), and the latency's split
         (``time_split_s``) as ``latency_compute_s``, ``latency_memory_s``, ... summing to ``latency_s``."""
         import pandas as pd
 
         cols = {"batch": self.batch, "latency_s": self.latency_s, "frames_per_s": self.frames_per_s,
-                "energy_j": self.energy_j, "power_w": self.power_w, "input_copy_s": self.input_copy_s,
+                "energy_j": self.energy_j, "call_energy_per_frame_j": self.call_energy_per_frame_j,
+                "power_w": self.power_w, "input_copy_s": self.input_copy_s,
                 "pipelined_s": self.pipelined_s, "memory_per_chip_bytes": self.memory_per_chip_bytes,
                 **{f"latency_{part}_s": t for part, t in (self.time_split_s or {}).items()}}
         df = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in cols.items() if v is not None})
@@ -125,7 +133,8 @@ class FrameCost:
     def to_dict(self) -> dict[str, Any]:
         """Every figure, arrays as lists (one value per batch point), for JSON."""
         d = {k: _plain(v) for k, v in self.__dict__.items() if k != "memory"}
-        return {**d, "frames_per_s": self.frames_per_s.tolist(), "notes": list(self.notes),
+        return {**d, "frames_per_s": self.frames_per_s.tolist(),
+                "call_energy_per_frame_j": self.call_energy_per_frame_j.tolist(), "notes": list(self.notes),
                 "memory": None if self.memory is None else asdict(self.memory)}
 
     def __repr__(self) -> str:  # the dataclass's printed every array and note (~700 characters for two points)

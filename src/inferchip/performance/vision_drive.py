@@ -1,9 +1,10 @@
 """Driving rigs on a chip: the vision cost model's service times through the camera-rig simulation.
 
 :func:`drive` answers ``inferchip drive``: N cameras at F fps through one or more networks on
-``chips`` chips, with frame-latency percentiles, jitter, deadline misses, utilisation, power and energy
-per frame. :func:`drive_curve` sweeps cameras x fps for the deadline curve, and :func:`in_car_table`
-puts the in-car chips (AI4, AI5, DRIVE Thor, Jetson Orin, FSD HW3) on the same rig (8 cameras at
+``chips`` chips, with frame-latency percentiles, jitter, deadline misses, utilisation, the average power and the
+energy per camera frame at the rig's rate, and each network's energy per cycle
+(:mod:`~inferchip.sim.vision.rig_energy`). :func:`drive_curve` sweeps cameras x fps for the deadline curve, and
+:func:`in_car_table` puts the in-car chips (AI4, AI5, DRIVE Thor, Jetson Orin, FSD HW3) on the same rig (8 cameras at
 36 fps) for the review.
 
 Networks. Each ``--model`` is a vision network id or ONNX path, optionally suffixed ``@camera`` (one
@@ -201,7 +202,11 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
           seed: int = 0, batching: str = "tick", precision: str = "int8", phase_spread: float = 0.1,
           max_batch: int | None = None, cost_fn: CostFn | None = None,
           loader: Loader | None = None) -> dict[str, Any]:
-    """Simulate the rig and return its summary (see :meth:`~inferchip.sim.vision.rig.RigResult.summary`)."""
+    """Simulate the rig and return its summary (see :meth:`~inferchip.sim.vision.rig.RigResult.summary`): frame
+    latency percentiles (``latency_ms``), deadline misses and verdict, what binds; at the rig's rate
+    (:mod:`~inferchip.sim.vision.rig_energy`) ``average_power_w``, ``energy_per_frame_j`` (per camera frame),
+    ``rig_energy_per_cycle_j`` (a frame of every camera) = each network's ``networks[i]["energy_per_cycle_j"]`` +
+    ``idle_energy_per_cycle_j``. ``chips``: chips (``--count``); ``precision``: the number format (``--weights``)."""
     load = RigLoad(cameras, fps, duration_s=duration_s, seed=seed,
                    deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3, batching=batching,
                    phase_spread=phase_spread, max_batch=max_batch)
@@ -209,8 +214,11 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
               cost_fn=cost_fn, loader=loader, batching=batching)
     res = simulate_rig(load, s.stages, idle_w=s.idle_w, power_budget_w=power_budget_w)
     out = res.summary()
+    energy = out.pop("network_energy")  # each network's calls in a cycle, in the networks' own entries
     out.update(chip=s.chip.id, **s.counted(), precision=precision,
-               networks=[{"name": n.name, "role": "camera" if n.per_camera else "rig"} for n in s.networks])
+               networks=[{"name": n.name, "role": "camera" if n.per_camera else "rig",
+                          **{k: v for k, v in e.items() if k != "name"}} for n, e in zip(s.networks, energy,
+                                                                                        strict=True)])
     out["service_split"] = {name: _shares(sp) for name, sp in s.splits}
     over = float(out.get("offered_load", 0.0)) >= 1.0  # binds' rule: then a tick's work, else a frame's job
     out["binds"] = binds(out, dict(s.splits), {st.name: _work_s(st, load, over) for st in s.stages})
@@ -349,7 +357,7 @@ def in_car_table(chips: Sequence[str] = IN_CAR_CHIPS, *, cameras: int = IN_CAR_C
                      "latency_p50_ms": lat["p50"], "latency_p99_ms": lat["p99"], "latency_max_ms": lat["max"],
                      "deadline_miss_rate": r["deadline_miss_rate"], "utilisation": r["utilisation"],
                      "capacity_frames_per_s": r["capacity_frames_per_s"],
-                     "power_w": r["power_w"], "energy_per_frame_j": r["energy_per_frame_j"],
+                     "average_power_w": r["average_power_w"], "energy_per_frame_j": r["energy_per_frame_j"],
                      "networks": [n["name"] for n in r["networks"]], "notes": r["notes"]})
     return rows
 

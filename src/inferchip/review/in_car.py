@@ -132,7 +132,7 @@ def _row(spec: Any, s: RigSetting) -> dict[str, Any]:
     return {"chip": spec.id, "estimate": is_estimate(spec), "cameras": s.cameras,
             "fps": s.fps, "deadline_ms": s.deadline_ms, "latency_p50_ms": lat["p50"], "latency_p99_ms": lat["p99"],
             "deadline_miss_rate": r["deadline_miss_rate"], "utilisation": r["utilisation"],
-            "capacity_frames_per_s": r["capacity_frames_per_s"], "power_w": r["power_w"],
+            "capacity_frames_per_s": r["capacity_frames_per_s"], "average_power_w": r["average_power_w"],
             "energy_per_frame_j": r["energy_per_frame_j"], "networks": [n["name"] for n in r["networks"]],
             "notes": r["notes"]}
 

@@ -111,7 +111,17 @@ def run_line(slo: dict[str, Any], goodput: bool = True) -> str:
     verdict = "met" if slo["meets"] else "missed" + (" (saturated: the queue grows)" if slo.get("saturated") else "")
     tail = ("goodput and SLO attainment count each request against the same limits" if goodput else
             "the case row's benchmark figures (no goodput)")
-    return f"SLO ({limits_text(slo)}): {verdict}: {', '.join(got) or 'no request has the figure'}; {tail}"
+    return (f"SLO ({limits_text(slo)}): {verdict}: {', '.join(got) or 'no request has the figure'}"
+            f"{requests_text(slo.get('requests_judged'), slo.get('first_wave_requests'))}; {tail}")
+
+
+def requests_text(judged: int | None, wave: int | None) -> str:
+    """Which requests a percentile read, as serve's and curve's lines say it (nothing where the record has no
+    count: a case row's)."""
+    if judged is None:
+        return ""
+    first = f", the first wave of {wave:,} (one a client, sent at the start) included" if wave else ""
+    return f" over all {judged:,} finished requests{first}"
 
 
 def limits_text(slo: dict[str, Any]) -> str:
@@ -129,7 +139,8 @@ def slo_line(slo: dict[str, Any], points: int) -> str:
     return (f"SLO ({limits_text(slo)}): {slo['points_meeting']} of {points} points meet it; the best, "
             f"{slo['best_output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip at "
             f"{slo['best_output_tokens_per_s_per_user']:,.1f} tokens/s per user, is concurrency "
-            f"{slo['best_concurrency']:,}")
+            f"{slo['best_concurrency']:,}, its percentiles"
+            f"{requests_text(slo.get('best_requests_judged'), slo.get('best_first_wave_requests'))}")
 
 
 def print_line(con: Console, slo: dict[str, Any] | None, points: int) -> None:

@@ -70,7 +70,7 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
         rows.append(([f'<span title="{esc(name)} ({esc(r["chip"])})">{esc(short_name(name))}</span>'
                       + (" (estimate)" if r["estimate"] else ""), cell(r["latency_p50_ms"], "g"),
                       cell(r["latency_p99_ms"], "g"), esc(band), f"{r['deadline_miss_rate']:.2%}",
-                      f"{r['utilisation']:.0%}", cell(r["power_w"], "g"), cell(r["energy_per_frame_j"], "g"),
+                      f"{r['utilisation']:.0%}", cell(r["average_power_w"], "g"), cell(r["energy_per_frame_j"], "g"),
                       cell(r.get("capacity_frames_per_s"), "g"),
                       esc(pct(r.get("p_fastest")))], cls))
     table = html_table([("chip", True), ("p50 ms", False), ("p99 ms", False), ("p99 5-95 % of samples, ms", False),
@@ -98,7 +98,8 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
             'the vision model\'s validated latency error. A chip keeps the rig when its p99 is within the deadline.'
             f'</p>{line}{chart}{table}'
             '<p class="note">Misses: frames late (after the deadline or the same camera\'s next frame); util.: '
-            'share of time busy; W: average chip power; frames / busy s: camera frames per busy second, to set '
+            'share of time busy; W: average chip power at the rig\'s rate; J / frame: energy per camera frame at '
+            'that rate, idle between frames included; frames / busy s: camera frames per busy second, to set '
             'beside Tesla\'s "up to 2,300 frames per second" for the two-chip HW3 computer (Talpes et al., IEEE '
             'Micro 2020), whose networks are not BEVFormer; P(fastest): share of samples in which the chip keeps '
             'the rig with the lowest p99.</p>' + (f'<ul class="note">{note_list}</ul>' if note_list else "")

@@ -5,6 +5,10 @@ Definitions (vLLM ``benchmarks/serve.py`` and MLPerf LoadGen conventions):
 * TTFT: arrival -> first output token; E2E: arrival -> last output token.
 * TPOT per request: ``(e2e - ttft) / (output_tokens - 1)`` (undefined for 1-token outputs).
 * ITL: every gap between two consecutive tokens of a request, over all requests.
+* Percentiles (and means) of TTFT, TPOT, E2E and queueing read every finished request of the run
+  (``percentile_requests``), as ``benchmark_serving`` reads a run of ``num_prompts`` requests: a
+  closed loop's first wave (``first_wave_requests``: each client's first request, all sent at the
+  start) is included, so at many clients and few requests a client the p99 TTFT is that wave's.
 * Throughputs count what happens inside a *measurement window* (:meth:`SimResult.window_s`)
   to leave out the start-up ramp and the final drain: for Poisson and trace arrivals the
   second half of the arrival period; for a closed loop from the moment the first
@@ -218,6 +222,11 @@ class SimResult:
             "num_unfinished": int(np.count_nonzero(~self.finished & ~r["rejected"])),
         }
         fin = self.finished
+        # the requests every percentile below reads: all that finished, a closed loop's first wave (one request a
+        # client, sent at the start) included, as benchmark_serving reads a run of num_prompts requests; each copy's
+        out["percentile_requests"] = int(np.count_nonzero(fin)) * self.window_copies
+        out["first_wave_requests"] = (self.concurrency * self.window_copies
+                                      if self.arrival_kind == "closed_loop" and self.concurrency else None)
         _stats("ttft_s", self.ttft_s[fin], out)
         _stats("tpot_s", self.tpot_s[fin], out)
         itl, w = self.itl_samples()

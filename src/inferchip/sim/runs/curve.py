@@ -40,7 +40,8 @@ from inferchip.sim.step.steptime import StepTimer
 
 POINT_FIELDS = ("output_tokens_per_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                 "requests_per_s", "ttft_s_mean", "ttft_s_p50", "ttft_s_p90", "ttft_s_p99", "tpot_s_mean",
-                "tpot_s_p50", "tpot_s_p90", "tpot_s_p99", "e2e_s_p50", "preemptions")
+                "tpot_s_p50", "tpot_s_p90", "tpot_s_p99", "e2e_s_p50", "preemptions", "percentile_requests",
+                "first_wave_requests")
 SLO_STATISTICS = ("p99", "p90", "p50", "mean")
 """What an SLO on a curve point is judged by: a percentile of the run's per-request TTFT and TPOT (each point
 carries ``ttft_s_<stat>`` and ``tpot_s_<stat>``), or their mean."""

@@ -87,7 +87,8 @@ def checked_slo(slo_ttft_s: float | None, slo_tpot_s: float | None, slo_percenti
 
 def rule(stat: str) -> str:
     """The rule in words: what is judged against the limits."""
-    what = "mean TTFT and mean TPOT" if stat == "mean" else f"{stat} TTFT and {stat} TPOT over the run's requests"
+    what = (f"{'mean' if stat == 'mean' else stat} TTFT and {'mean' if stat == 'mean' else stat} TPOT over all the "
+            "run's finished requests (a closed loop's first wave included)")
     return f"{what} within the limits given" + (" (a TPOT limit: tokens/s per user >= 1000 / limit ms)"
                                                  if stat == "mean" else "")
 
@@ -96,7 +97,8 @@ def mark_points(points: list[dict[str, Any]], slo_ttft_s: float | None, slo_tpot
                 stat: str) -> dict[str, Any] | None:
     """Set each point's ``meets_slo`` and return the SLO's record (None, points untouched: no limit given): the
     limits (s), the statistic, the rule, how many points meet it and the best of them (the most output tokens/s per
-    chip) with its figures at the statistic."""
+    chip) with its figures at the statistic and the requests they read (``best_requests_judged``, of them
+    ``best_first_wave_requests`` the first wave)."""
     if slo_ttft_s is None and slo_tpot_s is None:
         return None
     marks, best = slo_marks(points, slo_ttft_s, slo_tpot_s, stat)
@@ -109,18 +111,22 @@ def mark_points(points: list[dict[str, Any]], slo_ttft_s: float | None, slo_tpot
             "best_output_tokens_per_s_per_chip": None if b is None else b["output_tokens_per_s_per_chip"],
             "best_output_tokens_per_s_per_user": None if b is None else b["output_tokens_per_s_per_user"],
             "best_ttft_s_at_statistic": None if b is None else b[f"ttft_s_{stat}"],
-            "best_tpot_s_at_statistic": None if b is None else b[f"tpot_s_{stat}"]}
+            "best_tpot_s_at_statistic": None if b is None else b[f"tpot_s_{stat}"],
+            "best_requests_judged": None if b is None else b.get("percentile_requests"),
+            "best_first_wave_requests": None if b is None else b.get("first_wave_requests")}
 
 
 def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: float | None,
               stat: str) -> dict[str, Any] | None:
-    """A run's verdict (``serve``'s and ``ic.serve``'s ``slo``): the limits (s), the statistic, the rule, the run's
-    TTFT and TPOT at it and whether both are within (None: no limit given); the run is the one point
+    """A run's verdict (``serve``'s and ``ic.serve``'s ``slo``): the limits (s), the statistic, the rule, the run's TTFT
+    and TPOT at it, whether both are within (None: no limit given), and the requests the statistic read
+    (``requests_judged``: every finished request, ``first_wave_requests`` of them a closed loop's first wave, None in an
+    open loop; :class:`~inferchip.sim.results.metrics.SimResult`'s ``percentile_requests``); the run is the one point
     :func:`mark_points` judges. A saturated run (``summary['saturated']``: its queue grows without bound, or the time
-    cap stopped it) meets no SLO, whatever its figures: they are of the requests that finished and grow with the
-    run's length (a TPOT limit alone was met by a queue that never drains); MLPerf's Server scenario holds the offered
-    rate for at least 600 s (LoadGen ``mlperf.conf`` ``*.Server.min_duration``), over which such a queue breaks any
-    latency bound."""
+    cap stopped it) meets no SLO, whatever its figures: they are of the requests that finished and grow with the run's
+    length (a TPOT limit alone was met by a queue that never drains); MLPerf's Server scenario holds the offered rate
+    for at least 600 s (LoadGen ``mlperf.conf`` ``*.Server.min_duration``), over which such a queue breaks any latency
+    bound."""
     point = {"concurrency": None, **summary}
     slo = mark_points([point], slo_ttft_s, slo_tpot_s, stat)
     if slo is None:
@@ -128,7 +134,9 @@ def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: flo
     saturated = bool(summary.get("saturated", False))
     return {"ttft_s": slo["ttft_s"], "tpot_s": slo["tpot_s"], "statistic": stat, "rule": slo["rule"],
             "meets": bool(point["meets_slo"]) and not saturated, "saturated": saturated,
-            "ttft_s_at_statistic": summary[f"ttft_s_{stat}"], "tpot_s_at_statistic": summary[f"tpot_s_{stat}"]}
+            "ttft_s_at_statistic": summary[f"ttft_s_{stat}"], "tpot_s_at_statistic": summary[f"tpot_s_{stat}"],
+            "requests_judged": summary.get("percentile_requests"),
+            "first_wave_requests": summary.get("first_wave_requests")}
 
 
 def layout_text(tp: int, pp: int, ep: int, attn_dp: bool, replicas: int) -> str:
@@ -141,7 +149,8 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
                    layouts: str = "the layout searched at each count unless given") -> tuple[int, dict[str, Any]]:
     """(the fewest chips found whose run meets the SLO, the ``sizing`` record: ``count``, ``counts_run`` (each count
     run: ``count``, ``meets``, ``layout``, ``saturated``, ``ttft_s_at_statistic``, ``tpot_s_at_statistic``,
-    ``reason`` where no system was built), ``rule`` and ``run``, that count's run, for the caller to report and pop).
+    ``reason`` where no system was built, and ``layout_rule`` where ``judged`` gives one), ``rule`` and ``run``,
+    that count's run, for the caller to report and pop).
 
     ``run(n)``: the system of ``n`` chips and its run (an InferchipError: no system of ``n`` chips, a miss with its
     reason); ``judged(out)``: a run's ``meets``, ``layout``, ``saturated`` and figures at the statistic. ``option``
@@ -167,7 +176,7 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
         j = judged(out)
         tried[n] = {"count": n, "meets": bool(j["meets"]), "layout": j["layout"], "saturated": bool(j["saturated"]),
                     "ttft_s_at_statistic": j["ttft_s_at_statistic"], "tpot_s_at_statistic": j["tpot_s_at_statistic"],
-                    "reason": None}
+                    "reason": None, **({"layout_rule": j["layout_rule"]} if "layout_rule" in j else {})}
         if tried[n]["meets"]:
             met.clear()  # keep only the fewest chips' run
             met[n] = out

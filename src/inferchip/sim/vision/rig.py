@@ -30,7 +30,10 @@ memory-bound layers slow less) and dynamic power (busy minus idle) scales as ``s
 voltage proportional to frequency, P = C V^2 f). The average power is then
 ``idle + D s^2`` while the chip keeps up (utilisation ``u/s < 1``; ``D`` = dynamic energy per
 second at full clock) and ``idle + (D/u) s^3`` when it is saturated; ``s`` solves ``P(s) = W``.
-A budget at or below idle power is an error.
+A budget at or below idle power is an error. The energy and average power reported are the steady state's, one
+cycle (a frame of every camera) at a time, by network (:mod:`~inferchip.sim.vision.rig_energy`): the same every
+cycle, so the budget is met exactly where it binds (a run's own average would also count the drain after its last
+capture).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import numpy.typing as npt
 from inferchip.errors import InvalidSettingError
 from inferchip.sim.step.protocol import BoolArray, FloatArray
 from inferchip.sim.vision.queue import fifo_finish_s, latency_summary_s
+from inferchip.sim.vision.rig_energy import RigCycle, rig_cycle
 from inferchip.workload.limits import MAX_SEED
 
 BATCHING = ("tick", "frame")
@@ -215,6 +219,9 @@ class RigResult:
     for the whole tick (tick batching, or a rig network), else the frame's own capture; None: not given."""
     service_s: float = math.nan
     """Seconds of chip work in the job that gives a frame its result, at the run's clock."""
+    cycle: RigCycle | None = None
+    """The energy of one cycle (a frame of every camera), per network and per rig, at the run's clock
+    (:mod:`~inferchip.sim.vision.rig_energy`); None: not given (power and energy figures NaN)."""
 
     @property
     def latency_s(self) -> FloatArray:
@@ -237,7 +244,10 @@ class RigResult:
         frames = int(lat.size)
         start = min(0.0, float(self.arrivals_s.min()))  # jitter may put the first frame just before 0
         makespan = max(self.load.duration_s, float(self.result_s.max())) - start
-        energy = self.idle_w * makespan + self.dynamic_energy_j
+        nan = float("nan")
+        energy = self.cycle.summary() if self.cycle is not None else {
+            "average_power_w": nan, "energy_per_frame_j": nan, "rig_energy_per_cycle_j": nan,
+            "idle_energy_per_cycle_j": nan, "cycle_s": nan, "busy_per_cycle_s": nan, "network_energy": []}
         stats = latency_summary_s(lat)
         return {
             "cameras": self.load.cameras, "fps": self.load.fps, "duration_s": self.load.duration_s,
@@ -251,8 +261,7 @@ class RigResult:
             "utilisation": self.busy_s / makespan,
             "offered_load": self.busy_s / self.load.duration_s,
             "capacity_frames_per_s": frames / self.busy_s if self.busy_s > 0 else float("inf"),
-            "power_w": energy / makespan,
-            "energy_per_frame_j": energy / frames,
+            **energy,
             "clock_fraction": self.throttle.clock_fraction,
             "power_unthrottled_w": self.throttle.power_unthrottled_w,
             "power_budget_w": self.throttle.budget_w,
@@ -314,7 +323,9 @@ def simulate_rig(load: RigLoad, stages: tuple[Stage, ...], *, idle_w: float,
     else:
         busy1 = arr.size * t_cam + n_frames * t_rig
         dyn1 = arr.size * e_cam + n_frames * e_rig
-    thr = throttle_for_budget(idle_w, dyn1 / load.duration_s, busy1 / load.duration_s, power_budget_w)
+    # per second of the rig's steady state (a cycle's work x the cycle rate), so that a budget is met exactly by the
+    # average power at the frame rate (sim.vision.rig_energy)
+    thr = throttle_for_budget(idle_w, dyn1 / n_frames * load.fps, busy1 / n_frames * load.fps, power_budget_w)
     s = thr.clock_fraction
     if load.batching == "tick":
         ready = arr.max(axis=0)
@@ -342,7 +353,7 @@ def simulate_rig(load: RigLoad, stages: tuple[Stage, ...], *, idle_w: float,
     ready_all = np.broadcast_to(arr.max(axis=0), arr.shape) if whole_tick else arr
     job_s = (t_cam + t_rig if whole_tick else t_cam) / s
     return RigResult(load, tuple(st.name for st in stages), arr, result, busy1 / s, dyn1 * s * s, idle_w, thr,
-                     tuple(notes), ready_all, job_s)
+                     tuple(notes), ready_all, job_s, rig_cycle(stages, load, idle_w, s))
 
 
 def deadline_curve(stages: tuple[Stage, ...], *, idle_w: float, cameras: npt.ArrayLike, fps: npt.ArrayLike,

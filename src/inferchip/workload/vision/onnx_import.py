@@ -151,11 +151,13 @@ def _leading_axis_notes(model: Any, given: dict[str, int]) -> list[str]:
             continue
         n = size
         how = f"--dim {name}={n}" if name else "fixed in the file"
-        fix = (f"--dim {name}=1 with --batch {n}" if name else
-               f"a graph exported with a first axis of 1, with --batch {n}")
+        fix = f"--dim {name}=1" if name else "a graph exported with a first axis of 1"
+        # the way to batch images differs by command (the note is the network's, read by vision and drive alike):
+        # vision batches a call's frames by --batch, drive by its cameras (a tick's frames, up to --max-batch)
         notes.append(f"graph input '{vi.name}' has a first axis of {n} ({how}): one frame here is one run of the "
                      f"graph; if that axis is the batch, each frame is {n} images and frames/s and energy per frame "
-                     f"count runs, not images ({fix} gives per-image figures)")
+                     f"count runs, not images ({fix} gives per-image figures, batched by `vision --batch {n}` or "
+                     "by `drive`'s cameras)")
     return notes
 
 
