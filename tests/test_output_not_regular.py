@@ -316,3 +316,19 @@ def test_review_commit_refuses_a_pipe_made_during_the_run_and_replaces_nothing(t
         commit_output(staging, out)
     assert (out / "results.json").read_text() == "earlier" and (out / "results.csv").is_fifo()
     assert not (out / "report.html").exists()
+
+
+def test_output_target_names_where_the_write_lands(tmp_path, monkeypatch):
+    fifo, real, link = tmp_path / "p", tmp_path / "r.txt", tmp_path / "l.txt"
+    os.mkfifo(fifo)
+    real.write_text("")
+    link.symlink_to(real.name)
+    assert output_target(fifo, "x") == (fifo, True) and output_target(real, "x") == (real, False)
+    assert output_target(link, "x") == (real, False) and output_target(tmp_path / "new", "x") == (tmp_path / "new", False)
+
+    def endless(path: object) -> str:
+        raise RecursionError  # CPython issue 128098: realpath's loop detection can recurse without end
+
+    monkeypatch.setattr(atomic_io.os.path, "realpath", endless)
+    with pytest.raises(OutputError, match=r"^x: a symbolic link that cannot be followed \(too many links\)"):
+        output_target(link, "x")

@@ -63,7 +63,7 @@ def output_target(path: Path, lead: str, streams: bool = True, links: bool = Tru
         try:
             mode = os.stat(path).st_mode
         except FileNotFoundError:  # dangling: the file it names, made where its folder is
-            target = Path(os.path.realpath(path))
+            target = _realpath(path, lead, allowed)
             if not target.parent.is_dir():
                 raise OutputError(f"{lead}: a symbolic link to {target}, whose folder does not exist; "
                                   f"allowed: {allowed}") from None
@@ -81,10 +81,20 @@ def output_target(path: Path, lead: str, streams: bool = True, links: bool = Tru
     raise OutputError(f"{lead}: is {kind_name(mode)}{via}; allowed: {allowed}")
 
 
+def _realpath(link: Path, lead: str, allowed: str) -> Path:
+    """``os.path.realpath``, whose loop detection can recurse without end on a crafted chain (CPython issue
+    128098): that is an OutputError too."""
+    try:
+        return Path(os.path.realpath(link))
+    except (OSError, RecursionError) as exc:
+        reason = os_reason(exc) if isinstance(exc, OSError) else "too many links"
+        raise OutputError(f"{lead}: a symbolic link that cannot be followed ({reason}); allowed: {allowed}") from None
+
+
 def _resolved(link: Path, lead: str, allowed: str) -> Path:
     """The regular file a symbolic link resolves to, checked to be the file the kernel opens through it (a link
     of ``/proc`` whose name resolves elsewhere, a file deleted since, is refused rather than guessed)."""
-    target = Path(os.path.realpath(link))
+    target = _realpath(link, lead, allowed)
     try:
         a, b = os.stat(link), os.stat(target)
         same = (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
