@@ -324,7 +324,8 @@ def test_output_target_names_where_the_write_lands(tmp_path, monkeypatch):
     real.write_text("")
     link.symlink_to(real.name)
     assert output_target(fifo, "x") == (fifo, True) and output_target(real, "x") == (real, False)
-    assert output_target(link, "x") == (real, False) and output_target(tmp_path / "new", "x") == (tmp_path / "new", False)
+    new = tmp_path / "new"
+    assert output_target(link, "x") == (real, False) and output_target(new, "x") == (new, False)
 
     def endless(path: object) -> str:
         raise RecursionError  # CPython issue 128098: realpath's loop detection can recurse without end
