@@ -252,6 +252,10 @@ def test_check_writable_lets_a_stream_through_whatever_its_name_and_refuses_it_f
     with pytest.raises(OutputError, match=r"--output .*std \(a symbolic link to .*cal\.txt\): this option writes YAML"):
         check_writable(tmp_path / "std", "--output", suffixes=YAML_SUFFIXES)
     assert _listing(tmp_path) == {"pipe", "f.yaml", "std"}
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "page.md").symlink_to("docs/validation.md")  # the page's plots go beside the file it names
+    assert check_writable(tmp_path / "page.md", "--page", suffixes=MARKDOWN_SUFFIXES, streams=False) == (
+        tmp_path / "docs" / "validation.md").resolve()
 
 
 CASE = ("case_id,source_kind,source,accelerator,num_accelerators,software,model,weight_dtype,act_dtype,kv_dtype,tp,"

@@ -30,7 +30,9 @@ def check_writable(path: Path, option: str, make_folder: bool = False,
     folder exists (or, with ``make_folder``, can be made) and is writable; with ``suffixes``, its name ends in one
     of them (an HTML page is not written under a .png name). A named pipe or a character device (``/dev/stdout``)
     is written straight into where ``streams`` allows it, its name then free (a stream's name says nothing of the
-    file type); a folder, socket, block device or link loop is refused (:func:`~inferchip.atomic_io.output_target`)."""
+    file type); a folder, socket, block device or link loop is refused (:func:`~inferchip.atomic_io.output_target`).
+    Returns the path to write: the file a symbolic link names (the page's plots, written beside the page, then sit
+    beside the file the user reads), else the path as given."""
     text = str(path)
     if not text.strip():
         raise OutputError(f"{option}: empty path; give a file name")
@@ -63,7 +65,7 @@ def check_writable(path: Path, option: str, make_folder: bool = False,
         raise OutputError(f"{option} {text}: {os_reason(exc)}") from None
     except ValueError as exc:  # a NUL in the path
         raise OutputError(f"{option} {text!r}: {exc}") from None
-    return p
+    return target  # a link's file: what is written beside it (the page's plots) goes beside that file
 
 
 def _probe(folder: Path, option: str, text: str) -> None:
