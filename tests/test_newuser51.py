@@ -1,0 +1,41 @@
+"""A new user's tour at stop 51 (branch newuser51): a chip maker's claim ("the best inference chip under 250B
+parameters: the lowest cost and the best performance per watt; milliseconds matter") checked for AMD MI355X, NVIDIA
+B200 and Google TPU7x with review, chips, predict, serve and cost. Each defect found, in the order a user meets it,
+with the test that fails on main 6a172d8."""
+
+from __future__ import annotations
+
+import re
+
+from typer.testing import CliRunner
+
+from inferchip.interfaces.cli import main
+
+
+def run(*args: str, columns: int | None = None) -> tuple[int, str, str]:
+    """``inferchip ARGS`` through the CLI's own entry point (its error boundary), captured by typer's CliRunner;
+    ``columns``: the terminal width the run sees (COLUMNS), else the runner's."""
+    env = None if columns is None else {"COLUMNS": str(columns)}
+    with CliRunner().isolation(env=env) as (out, err, _):
+        rc = main(list(args))
+        return rc, out.getvalue().decode(), err.getvalue().decode()
+
+
+def flat(text: str) -> str:
+    """The text with table borders and runs of white space as single spaces (a wrapped cell read as one line)."""
+    return " ".join(re.sub(r"[│┃]", " ", text).split())
+
+
+# ------------------------------------------------------------------ 1. the chips table's memory
+def test_the_chips_table_shows_each_capacity_as_its_source_states_it_beside_the_decimal_gb():
+    """``inferchip chips`` listed the MI355X (AMD: "288 GB HBM3E") at "309.2 GB", the B200 of id nvidia-b200-180gb
+    at "193.3 GB" and the H100 80GB at "85.9 GB": the catalogue reads HBM capacities as GiB and the table shows
+    decimal GB, which no datasheet a user knows states. A GroqChip's 230 MB of SRAM showed as "0.2 GB"."""
+    rc, out, err = run("chips", "--format", "table", columns=200)
+    assert rc == 0, err
+    text = flat(out)
+    for chip_id, memory in (("amd-mi355x", "309.2 GB (288 GiB) hbm3e"),
+                            ("nvidia-b200-180gb *", "193.3 GB (180 GiB) hbm3e"),
+                            ("nvidia-h100-sxm-80gb", "85.9 GB (80 GiB) hbm3"),
+                            ("groq-lpu-v1", "0.2 GB (230 MB) sram")):
+        assert re.search(re.escape(chip_id) + r" [\d,-]+ [\d,-]+ " + re.escape(memory), text), (chip_id, memory)
