@@ -39,3 +39,20 @@ def test_the_chips_table_shows_each_capacity_as_its_source_states_it_beside_the_
                             ("nvidia-h100-sxm-80gb", "85.9 GB (80 GiB) hbm3"),
                             ("groq-lpu-v1", "0.2 GB (230 MB) sram")):
         assert re.search(re.escape(chip_id) + r" [\d,-]+ [\d,-]+ " + re.escape(memory), text), (chip_id, memory)
+
+
+# ------------------------------------------------------------------ 2. --help on an 80-column terminal
+def test_help_on_an_80_column_terminal_folds_long_words_and_cuts_none():
+    """On an 80-column terminal (and in a pipe, which rich reads as 80) ``serve --help`` cut 17 words to "…": the
+    option ``--kv-link-latency-…`` (its name unreadable), the seed's bound ``9,223,372,036,854,7…``, file names
+    (``catalog/engine_har…``) and option names in the help text; ``predict``, ``curve``, ``validate`` and
+    ``calibrate`` cut 5, 15, 2 and 2."""
+    for command in ("predict", "serve", "curve", "validate", "calibrate", "review", "vision"):
+        rc, out, err = run(command, "--help", columns=80)
+        assert rc == 0, err
+        assert "…" not in out, (command, [ln for ln in out.splitlines() if "…" in ln])
+        assert max(len(ln) for ln in out.splitlines()) <= 80, command
+    rc, out, _ = run("serve", "--help", columns=80)
+    joined = re.sub(r"[│\s]+", "", out)  # a help cell's folded words joined again
+    for word in ("9,223,372,036,854,775,807", "catalog/engine_hardware.yaml"):
+        assert word in joined, word
