@@ -56,3 +56,28 @@ def test_help_on_an_80_column_terminal_folds_long_words_and_cuts_none():
     joined = re.sub(r"[│\s]+", "", out)  # a help cell's folded words joined again
     for word in ("9,223,372,036,854,775,807", "catalog/engine_hardware.yaml"):
         assert word in joined, word
+
+
+# ------------------------------------------------------------------ 3. predict's TCO by hand
+def test_predicts_table_shows_the_wall_power_its_money_line_prices():
+    """``predict --chip amd-mi355x --model meta-llama/Llama-3.1-70B-Instruct --weights fp8 --batch 1`` gave $7.329
+    per million output tokens beside "power per chip (board) 909 W". By hand from the table and its ``money:`` line
+    ($23,000 x 1.5 x CRF(10 %, 5 y) 0.26380 / 8,760 h = $1.039/h; 909 W x 1.56 x $0.0806/kWh = $0.114/h; 0.909 kW x
+    $184.06 x 12 / 8,760 h = $0.229/h: $1.382/h over 56.70 tok/s x 3,600 s) it is $6.77: the TCO prices the wall
+    power, 1,212 W (board + the host's share), which only the JSON (``wall_power_w_per_chip``) held, and the money
+    line said "energy at $0.0806/kWh" without saying of which watts. The table now shows it, and the line says it,
+    and the hand calculation from them gives the table's $ per million tokens."""
+    rc, out, err = run("predict", "--chip", "amd-mi355x", "--model", "meta-llama/Llama-3.1-70B-Instruct",
+                       "--weights", "fp8", "--batch", "1", columns=100)
+    assert rc == 0, err
+    text = flat(out)
+    wall_w = float(re.search(r"power per chip \(wall share\) ([\d,]+) W", text).group(1).replace(",", ""))
+    board_w = float(re.search(r"power per chip \(board\) ([\d,]+) W", text).group(1).replace(",", ""))
+    assert wall_w > board_w
+    assert "energy: the wall power (board + host share) at $0.0806/kWh" in text
+    price = float(re.search(r"chip price used \$([\d,]+)", text).group(1).replace(",", ""))
+    tok_s = float(re.search(r"output tokens/s per chip ([\d,.]+) tok/s", text).group(1).replace(",", ""))
+    usd_mtok = float(re.search(r"\$ per million output tokens \(TCO\) \$([\d,.]+)", text).group(1).replace(",", ""))
+    crf = 0.1 * 1.1**5 / (1.1**5 - 1)
+    per_h = price * 1.5 * crf / 8760 + wall_w / 1e3 * 1.56 * 0.0806 + wall_w / 1e3 * 184.06 * 12 / 8760
+    assert abs(per_h / (tok_s * 3600) * 1e6 - usd_mtok) / usd_mtok < 0.005, (per_h, tok_s, usd_mtok)
