@@ -81,3 +81,24 @@ def test_predicts_table_shows_the_wall_power_its_money_line_prices():
     crf = 0.1 * 1.1**5 / (1.1**5 - 1)
     per_h = price * 1.5 * crf / 8760 + wall_w / 1e3 * 1.56 * 0.0806 + wall_w / 1e3 * 184.06 * 12 / 8760
     assert abs(per_h / (tok_s * 3600) * 1e6 - usd_mtok) / usd_mtok < 0.005, (per_h, tok_s, usd_mtok)
+
+
+# ------------------------------------------------------------------ 4. a GroqChip's memory fit, by hand
+def test_a_does_not_fit_error_on_an_sram_chip_states_its_megabytes():
+    """Llama-3.1-70B on GroqChips (the review: "no deployment up to the bound serves" it) was refused with "per chip
+    it needs 0.5 GB (weights 0.4, KV cache 0.0 ..., activations 0.1) but 0.2 GB is usable: short by 0.3 GB": one
+    figure of each, which the next line's "262.7 MB" LM head could not be checked against. By hand: the LM head
+    stage at tp=8 holds 128,256 x 8,192 x 2 B / 8 = 262.7 MB; 230 MB of SRAM less the reserve leaves 211.6 MB."""
+    rc, _, err = run("predict", "--chip", "groq-lpu-v1", "--count", "1024", "--model",
+                     "meta-llama/Llama-3.1-70B-Instruct", "--weights", "fp8", "--batch", "1")
+    assert rc == 2, err
+    m = re.search(r"needs ([\d,.]+) MB \(weights ([\d,.]+), KV cache ([\d,.]+) .*, activations ([\d,.]+)\) but "
+                  r"([\d,.]+) MB is usable: short by ([\d,.]+) MB", err)
+    assert m, err
+    need, w, kv, act, usable, short = (float(g.replace(",", "")) for g in m.groups())
+    assert abs(w + kv + act - need) <= 0.2 and abs(need - usable - short) <= 0.2
+    assert usable == 211.6 and w > 128_256 * 8_192 * 2 / 8 / 1e6
+    assert "262.7 MB a chip at tp=8" in err
+    rc, _, err = run("predict", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-70B-Instruct",
+                     "--weights", "bf16", "--batch", "1", "--tp", "1")
+    assert rc == 2 and re.search(r"GB is usable: short by [\d,.]+ GB", err), err  # a GB-sized chip: GB as before
