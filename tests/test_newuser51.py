@@ -102,3 +102,16 @@ def test_a_does_not_fit_error_on_an_sram_chip_states_its_megabytes():
     rc, _, err = run("predict", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-70B-Instruct",
                      "--weights", "bf16", "--batch", "1", "--tp", "1")
     assert rc == 2 and re.search(r"GB is usable: short by [\d,.]+ GB", err), err  # a GB-sized chip: GB as before
+
+
+def test_a_commands_help_paragraphs_wrap_at_the_terminal_not_at_the_docstrings_line_breaks():
+    """``serve --help`` on 80 columns printed its second paragraph with the docstring's own line breaks inside the
+    terminal's: "... the layout is the one with the lowest mean" / "end-to-end latency at the load" /
+    "(--concurrency C: C clients, ..." (a 31-column line mid-sentence), and ``curve --help`` the same."""
+    for command in ("serve", "curve"):
+        _, out, _ = run(command, "--help", columns=80)
+        prose = out.split("─ Options")[0].splitlines()
+        for line, after in zip(prose, prose[1:]):
+            if line.strip() and after.strip() and not line.startswith("╭"):  # a line inside a paragraph
+                # wrapped at the width: the next line's first word would not have fitted on it
+                assert len(line.rstrip()) + 1 + len(after.split()[0]) > 79, (command, line, after)
