@@ -111,7 +111,7 @@ def test_a_commands_help_paragraphs_wrap_at_the_terminal_not_at_the_docstrings_l
     for command in ("serve", "curve"):
         _, out, _ = run(command, "--help", columns=80)
         prose = out.split("─ Options")[0].splitlines()
-        for line, after in zip(prose, prose[1:]):
+        for line, after in zip(prose[:-1], prose[1:], strict=True):
             if line.strip() and after.strip() and not line.startswith("╭"):  # a line inside a paragraph
                 # wrapped at the width: the next line's first word would not have fitted on it
                 assert len(line.rstrip()) + 1 + len(after.split()[0]) > 79, (command, line, after)
