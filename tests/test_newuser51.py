@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+import inferchip as ic
+from inferchip.errors import DoesNotFitError
 from inferchip.interfaces.cli import main
 
 
@@ -115,3 +119,27 @@ def test_a_commands_help_paragraphs_wrap_at_the_terminal_not_at_the_docstrings_l
             if line.strip() and after.strip() and not line.startswith("╭"):  # a line inside a paragraph
                 # wrapped at the width: the next line's first word would not have fitted on it
                 assert len(line.rstrip()) + 1 + len(after.split()[0]) > 79, (command, line, after)
+
+
+FIT_LINE = re.compile(r"needs ([\d,.]+) (MB|GB) \(weights ([\d,.]+), KV cache ([\d,.]+) .*, activations ([\d,.]+)\) "
+                      r"but ([\d,.]+) (MB|GB) is usable: short by ([\d,.]+) (MB|GB)\.")
+
+
+@settings(max_examples=12, deadline=None)
+@given(chip=st.sampled_from(["groq-lpu-v1", "nvidia-h100-sxm-80gb", "amd-mi355x"]),
+       batch=st.integers(1, 100_000), tp=st.sampled_from([1, 2, 8]))
+def test_a_does_not_fit_error_states_one_unit_and_its_parts_add_up(chip, batch, tp):
+    """Whatever the chip and batch, a refusal's headline gives every figure in one unit (MB where under 1 GB is
+    usable, GB else), its parts sum to the need and the need less the usable is the shortfall, to the rounding."""
+    try:
+        ic.predict(chip, "meta-llama/Llama-3.1-70B-Instruct", count=tp, weights="fp8", batch=batch, tp=tp)
+    except DoesNotFitError as e:
+        m = FIT_LINE.search(str(e))
+        assert m, str(e)
+        need, unit, w, kv, act, usable, unit2, short, unit3 = m.groups()
+        assert unit == unit2 == unit3 == ("MB" if chip == "groq-lpu-v1" else "GB")
+        need_x, w_x, kv_x, act_x, usable_x, short_x = (float(x.replace(",", "")) for x in
+                                                       (need, w, kv, act, usable, short))
+        assert abs(w_x + kv_x + act_x - need_x) <= 0.2 and abs(need_x - usable_x - short_x) <= 0.2
+    else:
+        assert chip != "groq-lpu-v1"  # 70B never fits GroqChips at tp <= 8 and one stage
