@@ -126,11 +126,11 @@ def chips_cmd(
     console().print(t)
 
 
-def _stated_capacity(value: float, unit: str) -> str:
+def _stated_capacity(value: float | None, unit: str) -> str:
     """The capacity as the chip's source states it, in brackets after the table's decimal GB (" (288 GiB)": AMD's
     "288 GB" of HBM3E is 288 GiB, 309.2 GB; " (230 MB)": an SRAM-only chip's on-die memory, 0.2 GB); "" where the
     source states decimal GB, which the table shows as it is."""
-    return "" if unit == "GB" else f" ({value:,g} {unit})"
+    return "" if unit == "GB" or value is None else f" ({value:,g} {unit})"
 
 
 @app.command("models")
