@@ -46,7 +46,9 @@ class FoldingHelpCommand(TyperCommand):
     def format_help(self, ctx: Any, formatter: Any) -> None:
         from typer import rich_utils
 
-        folding = {"Table": _FoldingTable, "Columns": _FoldingColumns}
+        # a typer release that no longer names them there draws its own help, cut as before, never an error
+        folding = {name: cls for name, cls in (("Table", _FoldingTable), ("Columns", _FoldingColumns))
+                   if hasattr(rich_utils, name)}
         saved = {name: getattr(rich_utils, name) for name in folding}
         for name, cls in folding.items():
             setattr(rich_utils, name, cls)
