@@ -16,8 +16,14 @@ from pathlib import Path
 from inferchip.errors import SpecError, os_reason
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"))
 
+
+def kind_name(mode: int) -> str:
+    """What a ``stat`` mode names, as an error says it ("a named pipe (FIFO)", "a regular file")."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return next((name for test, name in _KINDS if test(mode)), "something else")
 
 
 def path_argument(given: object, option: str, allowed: str) -> Path:
@@ -55,8 +61,7 @@ def read_regular_bytes(path: str | os.PathLike[str], what: str = "file") -> byte
         os.close(fd)
         if stat.S_ISDIR(mode):
             raise SpecError(f"{p}: is a folder; allowed: a regular file")
-        kind = next((name for test, name in _KINDS if test(mode)), "something else")
-        raise SpecError(f"{p}: is {kind}, not a regular file; allowed: a regular file")
+        raise SpecError(f"{p}: is {kind_name(mode)}, not a regular file; allowed: a regular file")
     with os.fdopen(fd, "rb") as fh:
         try:
             return fh.read()

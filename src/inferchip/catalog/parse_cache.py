@@ -137,6 +137,6 @@ def store(path: Path, raw: bytes, data: dict[str, Any]) -> None:
 
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes(entry, _MAGIC + _digest(payload) + payload)
+        write_bytes(entry, _MAGIC + _digest(payload) + payload, streams=False)  # a pipe there would block
     except (OSError, OutputError):
         pass

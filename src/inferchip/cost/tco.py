@@ -77,9 +77,9 @@ class TcoTerms:
         system = (f"system ${self.system_usd:,.0f} a chip ({k['system']})" if self.absolute_system
                   else f"system {self.overhead_fraction:g} x the price ({k['system']})")
         return (f"{self.system}: capex = price + {system}, {self.lifetime_years:g} years at "
-                f"{self.annual_rate:g}/year; energy at ${self.usd_per_kwh:g}/kWh x overhead {self.energy_overhead:g} "
-                f"({k['energy_overhead']}); space ${self.space_usd_per_kw_month:g}/(kW month) "
-                f"({k['space']})")
+                f"{self.annual_rate:g}/year; energy: the wall power (board + host share) at "
+                f"${self.usd_per_kwh:g}/kWh x overhead {self.energy_overhead:g} ({k['energy_overhead']}); space: "
+                f"${self.space_usd_per_kw_month:g}/(kW month) of it ({k['space']})")
 
 
 def tco_terms(system: str, assumptions: Assumptions) -> TcoTerms:

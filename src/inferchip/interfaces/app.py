@@ -7,7 +7,56 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+from rich.columns import Columns
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperCommand
 from typer.models import CommandInfo
+
+
+class _FoldingTable(Table):
+    """A rich table whose every column folds a word wider than itself onto the next line (rich's default cuts it
+    to "…")."""
+
+    def add_row(self, *renderables: Any, **kwargs: Any) -> None:
+        super().add_row(*renderables, **kwargs)
+        for column in self.columns:
+            column.overflow = "fold"
+
+
+class _FoldingColumns(Columns):
+    """Rich columns whose text folds a word wider than its column (an option's help and its default)."""
+
+    def __init__(self, renderables: Any = None, *args: Any, **kwargs: Any) -> None:
+        items = list(renderables or [])
+        for item in items:
+            if isinstance(item, Text):
+                item.overflow = "fold"
+        super().__init__(items, *args, **kwargs)
+
+
+class FoldingHelpCommand(TyperCommand):
+    """A command whose ``--help`` folds, never cuts, a long word in its options table: on an 80-column terminal
+    typer's table cut ``serve --help``'s option ``--kv-link-latency-…``, the bound ``9,223,372,036,854,7…`` and
+    17 file and option names of its help text. Typer builds that table in ``typer.rich_utils`` with rich's default
+    column overflow ("ellipsis") and no setting for it: its ``Table`` and ``Columns`` (an option's help beside its
+    default) are swapped for :class:`_FoldingTable` and :class:`_FoldingColumns` while the help is written, and put
+    back."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from typer import rich_utils
+
+        # a typer release that no longer names them there draws its own help, cut as before, never an error
+        folding = {name: cls for name, cls in (("Table", _FoldingTable), ("Columns", _FoldingColumns))
+                   if hasattr(rich_utils, name)}
+        saved = {name: getattr(rich_utils, name) for name in folding}
+        for name, cls in folding.items():
+            setattr(rich_utils, name, cls)
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            for name, cls in saved.items():
+                setattr(rich_utils, name, cls)
 
 
 class LazyApp(typer.Typer):
@@ -36,8 +85,10 @@ class LazyApp(typer.Typer):
 
         def register(f: Any) -> Any:
             given = dict(kwargs)
+            given.setdefault("cls", FoldingHelpCommand)
             if "short_help" not in given and "help" not in given and f.__doc__:
                 given["short_help"] = one_line(f.__doc__)
+                given["help"] = reflowed(f.__doc__)
             decorator = super(LazyApp, self).command(*args, **given)
             load, self.load_all = self.load_all, None
             try:
@@ -51,6 +102,13 @@ class LazyApp(typer.Typer):
         """The commands registered so far (no module imported)."""
         commands: list[CommandInfo] = self.__dict__["_commands"]
         return commands
+
+
+def reflowed(doc: str) -> str:
+    """A docstring with each paragraph on one line, paragraphs kept: ``--help`` wraps them at the terminal's width
+    (rich kept the docstring's own line breaks in every paragraph after the first: ``serve --help`` on 80 columns
+    broke "... the lowest mean" / "end-to-end latency at the load" / "(--concurrency C: ...")."""
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))
 
 
 def one_line(doc: str) -> str:

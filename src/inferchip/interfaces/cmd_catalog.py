@@ -69,7 +69,9 @@ def chips_cmd(
         None, "--number-format", help="Only chips with a published dense peak in this number format (fp4: "
         "NVFP4 (nvfp4), mxfp4: OCP MX, fp8 (e4m3, e5m2), int8, bf16, ...; any case). --format is the output's."),
     min_memory_gb: float | None = typer.Option(None, "--min-memory-gb", help="Only chips with at least this memory "
-                                               "capacity, GB = 1e9 bytes (as the table shows it).",
+                                               "capacity, GB = 1e9 bytes: the table's first figure (its "
+                                               "bracket: the capacity as the source states it, 288 GiB = "
+                                               "309.2 GB).",
                                                callback=filters.check_memory_gb),
     name: str | None = typer.Option(None, "--name", help=NAME_HELP.format(what="chips", or_name=" or name")),
 ) -> None:
@@ -85,12 +87,14 @@ def chips_cmd(
                                min_memory_gb=min_memory_gb, name=name, vendors=[s.vendor for s in specs],
                                formats=ALL_FORMATS)
     rows: list[ChipRow] = []
+    stated: dict[str, str] = {}  # the capacity as the chip's source states it, where its unit is not GB
     for spec in specs:
         p = get_chip_params(spec.id)
         if not keep.keeps(chip_id=spec.id, chip_name=spec.name, vendor=spec.vendor, system=spec.system,
                           formats=p.peak_flop_per_s, memory_capacity_bytes=p.memory_capacity_bytes):
             continue
         tdp = pick(spec.power.tdp_w)  # None (JSON null) when the chip publishes none
+        stated[spec.id] = _stated_capacity(pick(spec.memory.capacity), spec.memory.capacity_unit)
         rows.append({
             "id": spec.id, "name": spec.name, "vendor": spec.vendor, "status": spec.status,
             "estimate": is_estimate(spec),
@@ -107,18 +111,26 @@ def chips_cmd(
         console().print("no chip meets the filters given (see `inferchip chips --help`)")
         return
     t = Table(title=f"{_n(len(rows), 'chip')} (dense peaks; * = estimated figures)")
-    for c in ("id", "bf16 TFLOP/s", "fp8 TFLOP/s", "memory", "TB/s", "TDP W"):
+    # the peaks' headers on two lines: the column as wide as its figures, the memory's stated capacity room
+    for c in ("id", "bf16\nTFLOP/s", "fp8\nTFLOP/s", "memory", "TB/s", "TDP W"):
         t.add_column(c, justify="left" if c in ("id", "memory") else "right", overflow="fold")  # wrapped, never cut
     for r in rows:
         t.add_row(
             r["id"] + (" *" if r["estimate"] else ""),
             f"{r['bf16_flop_per_s'] / 1e12:,.0f}" if r["bf16_flop_per_s"] else "-",
             f"{r['fp8_flop_per_s'] / 1e12:,.0f}" if r["fp8_flop_per_s"] else "-",
-            f"{fmt.gb(r['memory_capacity_bytes'])} {r['memory_type'] or r['memory_description']}",
+            f"{fmt.gb(r['memory_capacity_bytes'])}{stated[r['id']]} {r['memory_type'] or r['memory_description']}",
             f"{r['memory_bytes_per_s'] / 1e12:,.2f}",
             f"{r['tdp_w']:,.0f}" if r["tdp_w"] is not None else "-",
         )
     console().print(t)
+
+
+def _stated_capacity(value: float | None, unit: str) -> str:
+    """The capacity as the chip's source states it, in brackets after the table's decimal GB (" (288 GiB)": AMD's
+    "288 GB" of HBM3E is 288 GiB, 309.2 GB; " (230 MB)": an SRAM-only chip's on-die memory, 0.2 GB); "" where the
+    source states decimal GB, which the table shows as it is."""
+    return "" if unit == "GB" or value is None else f" ({value:,g} {unit})"
 
 
 @app.command("models")

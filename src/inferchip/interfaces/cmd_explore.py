@@ -79,9 +79,12 @@ def explore_cmd(
     """Design-space exploration (see docs/explore.md)."""
     model_ids = _ids(models, "--models")
     if out is not None:  # a file where the folder should be is refused before any work, in every mode
+        from inferchip.interfaces.report.explore_page import BEAT_PAGE_FILE, PAGE_FILE
         from inferchip.interfaces.report.output import check_out_folder
 
-        check_out_folder(out)
+        beat_mode = target is not None or beat is not None  # the files the run writes, checked before its work too
+        check_out_folder(out, ("beat.json", "boundary_map.json", BEAT_PAGE_FILE) if beat_mode
+                         else (PAGE_FILE,) if page else ())
     _check_mode(ctx, target is not None or beat is not None)
     if target is not None or beat is not None:
         _beat(target, _ids(beat, "--beat") or [], model_ids, out, boundary_map, silicon, _ids(parts, "--parts"))
@@ -289,7 +292,7 @@ def _figure(x: float) -> str:
 
 def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: Path | None,
           boundary_map: Path | None = None, silicon: str = "chip", parts: list[str] | None = None) -> None:
-    from inferchip.atomic_io import write_text
+    from inferchip.atomic_io import write_report_file
     from inferchip.explore.beat import beat, with_beat_points
 
     if target is None:
@@ -325,11 +328,11 @@ def _beat(target: str | None, rivals: list[str], models: list[str] | None, out: 
         from inferchip.interfaces.report.explore_page import write_beat_page
 
         out.mkdir(parents=True, exist_ok=True)
-        write_text(out / "beat.json", json.dumps({**res.to_dict(), "boundary_points": res.boundary_points()},
-                                                 indent=1))
+        write_report_file(out / "beat.json", json.dumps({**res.to_dict(), "boundary_points": res.boundary_points()},
+                                                        indent=1))
         console().print(f"written: {out / 'beat.json'}")
         if bmap is not None:
-            write_text(out / "boundary_map.json", json.dumps(with_beat_points(bmap, res), indent=1))
+            write_report_file(out / "boundary_map.json", json.dumps(with_beat_points(bmap, res), indent=1))
             console().print(f"written: {out / 'boundary_map.json'}")
         console().print(f"written: {write_beat_page(out, res, bmap)}")
 

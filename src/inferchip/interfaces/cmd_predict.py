@@ -138,6 +138,8 @@ def prediction_table(p: Prediction) -> list[Table]:
     e = p.extra
     if e.get("power_w_per_chip") is not None:
         rows.append(("power per chip (board)", f"{e['power_w_per_chip']:,.0f} W"))
+        if e.get("wall_power_w_per_chip") is not None:  # the watts the TCO's energy and space terms price
+            rows.append(("power per chip (wall share)", f"{e['wall_power_w_per_chip']:,.0f} W"))
         rows.append(("output tokens per joule", f"{e['output_tokens_per_j']:,.2f} tok/J"))
     if e.get("usd_per_million_tokens") is not None:
         rows.append(("$ per million output tokens (TCO)", f"${e['usd_per_million_tokens']:,.3f}"))

@@ -29,7 +29,7 @@ from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.engine.padding import PaddingLadder
 from inferchip.spec.model import ModelSpec
-from inferchip.units import GIGA
+from inferchip.units import GIGA, MEGA
 
 LOGIT_ROWS = 4096  # mapping.memory_fit.activation_bytes_per_chip keeps fp32 logits of at most this many rows
 DEFAULT_CHUNK_TOKENS = 8192  # prefill token budget per step (vLLM max_num_batched_tokens / TRT-LLM max_num_tokens)
@@ -344,14 +344,15 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
     act = mm.step_activation_bytes(step)
     budget = mm.budget_bytes
     short = need_w + kv + act - budget
+    per, unit = (MEGA, "MB") if budget < GIGA else (GIGA, "GB")  # an SRAM chip's 211.6 MB, not "0.2 GB"
     lines = [
         f"{mm.model.id} does not fit on {mm.chip.id} with tp={mm.layout.tp} pp={mm.layout.pp} ep={mm.layout.ep}"
         f"{' (attention data-parallel)' if mm.layout.attn_dp else ''}: "
-        f"per chip it needs {(need_w + kv + act) / GIGA:,.1f} GB (weights {need_w / GIGA:,.1f}, "
-        f"KV cache {kv / GIGA:,.1f} for batch {_count(batch)} at {_count(input_tokens + output_tokens)} "
+        f"per chip it needs {(need_w + kv + act) / per:,.1f} {unit} (weights {need_w / per:,.1f}, "
+        f"KV cache {kv / per:,.1f} for batch {_count(batch)} at {_count(input_tokens + output_tokens)} "
         f"{'token' if input_tokens + output_tokens == 1 else 'tokens'}, "
-        f"activations {act / GIGA:,.1f}) but "
-        f"{budget / GIGA:,.1f} GB is usable: short by {short / GIGA:,.1f} GB.",
+        f"activations {act / per:,.1f}) but "
+        f"{budget / per:,.1f} {unit} is usable: short by {short / per:,.1f} {unit}.",
         "What would make it fit:",
     ]
     chunk_line = _smaller_chunk(mm, budget - need_w - kv, step)
@@ -368,7 +369,7 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
         what = (f"one {step:,.0f}-token prefill chunk" if step >= mm.chunk_tokens else
                 f"its largest step, {step:,.0f} tokens (batch x prompt; the chunk is {mm.chunk_tokens:,})")
         lines.append(f"  - the activations of {what} at tp={mm.layout.tp} "
-                     f"({act / GIGA:.1f} GB) alone exceed the {budget / GIGA:.1f} GB usable per chip: {helps}; "
+                     f"({act / per:,.1f} {unit}) alone exceed the {budget / per:,.1f} {unit} usable per chip: {helps}; "
                      "else a chip with more memory (check its memory.capacity and memory.capacity_unit)")
         lines.extend(chunk_line)
         return DoesNotFitError("\n".join(lines))

@@ -1,7 +1,8 @@
 """Files the commands write: checked before any work, written atomically, never half-written.
 
 :func:`check_writable` refuses an output path whose folder is missing or read-only before a
-long run starts. :mod:`inferchip.atomic_io` writes them atomically (temporary sibling, fsync, rename).
+long run starts. :mod:`inferchip.atomic_io` writes them atomically (temporary sibling, fsync, rename), through a
+symbolic link to its file, straight into a named pipe or a character device, and refuses anything else.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from inferchip.atomic_io import fsync_file, write_bytes, write_text
+from inferchip.atomic_io import fsync_file, output_target, write_bytes, write_text
 from inferchip.errors import OutputError, SpecError, os_reason
 from inferchip.input_files import read_regular_bytes, user_path
 
@@ -24,22 +25,30 @@ YAML_SUFFIXES = (".yaml", ".yml")  # calibrate --output, read back by --calibrat
 
 
 def check_writable(path: Path, option: str, make_folder: bool = False,
-                   suffixes: tuple[str, ...] | None = None) -> Path:
-    """``path`` can be created or replaced: its folder exists (or, with ``make_folder``, can be made)
-    and is writable, and it is not a folder; with ``suffixes``, its name ends in one of them (an HTML
-    page is not written under a .png name)."""
+                   suffixes: tuple[str, ...] | None = None, streams: bool = True) -> Path:
+    """``path`` can be written, checked before any work: a new or regular file (or a symbolic link to one) whose
+    folder exists (or, with ``make_folder``, can be made) and is writable; with ``suffixes``, its name ends in one
+    of them (an HTML page is not written under a .png name). A named pipe or a character device (``/dev/stdout``)
+    is written straight into where ``streams`` allows it, its name then free (a stream's name says nothing of the
+    file type); a folder, socket, block device or link loop is refused (:func:`~inferchip.atomic_io.output_target`).
+    Returns the path to write: the file a symbolic link names (the page's plots, written beside the page, then sit
+    beside the file the user reads), else the path as given."""
     text = str(path)
     if not text.strip():
         raise OutputError(f"{option}: empty path; give a file name")
-    if suffixes and not path.name.lower().endswith(suffixes):
-        kind = {".md": "Markdown"}.get(suffixes[0], suffixes[0].lstrip(".").upper())
-        raise OutputError(f"{option} {text}: this option writes {kind}; give a file name "
-                          f"ending in {' or '.join(suffixes)}")
     try:
         p = user_path(path)
-        if p.is_dir():
-            raise OutputError(f"{option} {text}: is a folder; give a file name")
-        parent = p.absolute().parent
+        target, stream = output_target(p, f"{option} {text}", streams)
+        if stream:
+            if not os.access(p, os.W_OK):
+                raise OutputError(f"{option} {text}: not writable (a stream this user cannot write to)")
+            return p
+        if suffixes and not p.name.lower().endswith(suffixes):
+            kind = {".md": "Markdown"}.get(suffixes[0], suffixes[0].lstrip(".").upper())
+            linked = f" (a symbolic link to {target})" if target != p else ""  # /dev/stdout redirected to a file
+            raise OutputError(f"{option} {text}{linked}: this option writes {kind}; give a file name "
+                              f"ending in {' or '.join(suffixes)}")
+        parent = target.absolute().parent
         if make_folder:
             while not parent.exists() and parent.parent != parent:
                 parent = parent.parent
@@ -47,7 +56,7 @@ def check_writable(path: Path, option: str, make_folder: bool = False,
             raise OutputError(f"{option} {text}: folder {parent} does not exist")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise OutputError(f"{option} {text}: folder {parent} is not writable")
-        if p.exists() and not os.access(p, os.W_OK):
+        if target.exists() and not os.access(target, os.W_OK):
             raise OutputError(f"{option} {text}: file is read-only")
         _probe(parent, option, text)
         if len(p.name.encode("utf-8", "surrogateescape")) > 250:
@@ -56,7 +65,7 @@ def check_writable(path: Path, option: str, make_folder: bool = False,
         raise OutputError(f"{option} {text}: {os_reason(exc)}") from None
     except ValueError as exc:  # a NUL in the path
         raise OutputError(f"{option} {text!r}: {exc}") from None
-    return p
+    return target  # a link's file: what is written beside it (the page's plots) goes beside that file
 
 
 def _probe(folder: Path, option: str, text: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.atomic_io import write_text
+from inferchip.atomic_io import write_report_file
 from inferchip.explore.evaluate import ALL_OBJECTIVES, METRICS, NO_LATENCY_S, ZERO_FLOOR, suite_objectives
 from inferchip.explore.search import to_minimise
 from inferchip.interfaces.fmt import sig
@@ -156,7 +156,7 @@ def build_page(frame: Any, workload_ids: list[str], real: dict[str, dict[str, fl
 def write_page(out_dir: str | Path, frame: Any, workload_ids: list[str], real: dict[str, dict[str, float]],
                title: str = "inferchip explore") -> Path:
     path = Path(out_dir) / PAGE_FILE
-    write_text(path, build_page(frame, workload_ids, real, title))
+    write_report_file(path, build_page(frame, workload_ids, real, title))
     return path
 
 
@@ -223,6 +223,6 @@ def write_beat_page(out_dir: str | Path, result: Any, boundary_map: dict[str, An
             f"<ul>{missing}{unscored}</ul>"
             + to_html(fig, include_plotlyjs=True, full_html=False, div_id="beat", config={"displaylogo": False}))
     path = Path(out_dir) / BEAT_PAGE_FILE
-    write_text(path, f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>beat</title></head><body>{body}"
-                     "</body></html>")
+    write_report_file(path, f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>beat</title></head>"
+                            f"<body>{body}</body></html>")
     return path

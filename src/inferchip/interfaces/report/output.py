@@ -2,7 +2,10 @@
 ``--out`` (:func:`prepare_output`) and are renamed into place one by one at the end
 (:func:`commit_output`), so a failed or interrupted run leaves no half-written report and
 nothing that inferchip did not write is ever deleted: an existing ``--out`` keeps every other
-file in it; only the report's own files (report.html, results.csv, results.json) are replaced.
+file in it; only the report's own files (report.html, results.csv, results.json) are replaced, and
+only where they are regular files: a symbolic link, a named pipe, a device, a socket or a folder of
+one of those names is refused before any work (:func:`check_report_names`), as it is again before
+the first rename.
 
 A staging folder is named ``.<out>.partial-XXXX`` and holds a marker with the id of the
 process that made it. A run interrupted by SIGINT or SIGTERM removes its staging folder at
@@ -14,12 +17,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from inferchip.errors import InvalidSettingError
+from inferchip.input_files import kind_name
 from inferchip.interfaces.cli_options.files import OutputError, fsync_file
 
+REPORT_FILES = ("report.html", "results.csv", "results.json")  # what review writes into --out
 STAGING_MARK = ".inferchip-staging"
 STAGING_INFIX = ".partial-"
 
@@ -76,25 +83,47 @@ def clean_stale_staging(out: Path) -> list[Path]:
     return removed
 
 
-def check_out_folder(given: Path) -> Path:
+def check_report_names(out: Path, names: Iterable[str], given: Path | str) -> None:
+    """Refuse an ``out`` folder where a file the run writes (``names``) is there as anything but a regular file: a
+    symbolic link (replacing it would leave the user's file it names stale), a named pipe, a device, a socket or a
+    folder. InvalidSettingError naming the file, what it is and what is allowed; nothing is changed."""
+    for name in names:
+        try:
+            mode = os.lstat(out / name).st_mode
+        except OSError:
+            continue  # absent (or unreadable: the write will say)
+        if not stat.S_ISREG(mode):
+            raise InvalidSettingError(f"--out {given}: {name} there is {kind_name(mode)}, not a file of inferchip's "
+                                      f"that it may replace; allowed: a folder where {', '.join(names)} are absent "
+                                      "or regular files (nothing was changed)")
+
+
+def check_out_folder(given: Path, names: Iterable[str] = ()) -> Path:
     """``--out`` as an absolute folder path, refused before any work where it or a folder above it is a file (the
     folder could never be made there), or where the folder, or the nearest folder above it that exists, cannot be
-    written in (a read-only or immutable folder: the run's files could never be written)."""
+    written in (a read-only or immutable folder: the run's files could never be written), or where one of the files
+    the run writes (``names``) is there as a link, pipe, device, socket or folder (:func:`check_report_names`)."""
     out = _out_path(given)
+    if out.is_symlink() and not out.exists():  # a folder could be made neither there nor where it points, unasked
+        raise InvalidSettingError(f"--out {given}: a symbolic link to {os.readlink(out)}, which does not exist (or "
+                                  "loops); allowed: a folder, new or existing, or a link to an existing one")
     for p in (out, *out.parents):
         if p.exists() and not p.is_dir():
-            raise InvalidSettingError(f"--out {given}: {p} is a file, not a folder; allowed: a folder, new or existing")
+            what = "a file" if p.is_file() else kind_name(os.stat(p).st_mode)
+            raise InvalidSettingError(f"--out {given}: {p} is {what}, not a folder; allowed: a folder, new or "
+                                      "existing")
     nearest = next(p for p in (out, *out.parents) if p.exists())
     if not os.access(nearest, os.W_OK | os.X_OK):
         raise InvalidSettingError(f"--out {given}: folder {nearest} is not writable; allowed: a folder that can be "
                                   "written in, new or existing")
+    check_report_names(out, names, given)
     return out
 
 
 def prepare_output(out: Path) -> Path:
     """Refuse an unwritable ``out`` before any work, and make the staging folder beside it."""
     given = out
-    out = check_out_folder(out)
+    out = check_out_folder(out, REPORT_FILES)
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -126,9 +155,10 @@ def commit_output(staging: Path, out: Path) -> None:
             mark.unlink()
             os.replace(staging, out)
             return
-        for n in names:
-            if (out / n).is_dir() and not (out / n).is_symlink():
-                raise OutputError(f"--out {out}: {n} is a folder there; the report writes a file of that name")
+        try:
+            check_report_names(out, names, out)  # again: one made during the run is not replaced either
+        except InvalidSettingError as exc:
+            raise OutputError(str(exc)) from None
         for n in names:
             os.replace(staging / n, out / n)
     except OSError as exc:

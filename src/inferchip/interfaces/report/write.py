@@ -35,6 +35,7 @@ from inferchip.interfaces.report.charts import (
 )
 from inferchip.interfaces.report.data import collect_assumptions, results_json
 from inferchip.interfaces.report.output import (
+    REPORT_FILES,
     commit_output,
     discard_output,
     prepare_output,
@@ -49,7 +50,7 @@ __all__ = [
     "prepare_output", "render_html", "results_json", "roofline_figure", "sections", "tornado_figure", "write_report",
 ]
 
-FILES = ("report.html", "results.csv", "results.json")
+FILES = REPORT_FILES
 
 
 def write_report(res: ReviewResult, folder: Path) -> None:

@@ -222,7 +222,7 @@ def validate_cmd(
     cases, vision_files = split_case_files(cases)
     if page is not None:
         page = out_files.check_writable(page, "--page", make_folder=True,  # before the predictions, not after them
-                                        suffixes=out_files.MARKDOWN_SUFFIXES)
+                                        suffixes=out_files.MARKDOWN_SUFFIXES, streams=False)  # a page + its plots
     if not cases:  # vision case files alone: the LLM rows' options would act on nothing
         _refuse_llm_options(vision_files, {"--engine": engine, "--assumptions": assumptions,
                                            "--server-model": None if server_model == ServerModel.auto else
