@@ -32,11 +32,13 @@ from inferchip.workload.limits import MAX_CHIPS, MAX_REQUESTS
 
 if TYPE_CHECKING:
     from inferchip.cost.chip_cost import ChipCost
+    from inferchip.performance.fast_path import FastLayout
     from inferchip.performance.setting import Setting
     from inferchip.sim.runs.curve import CurveResult
 
 MAX_SWEEP_POINTS = 1_000_000
-"""The most points one :func:`sweep` takes (the product of its vectors' lengths): ~0.2 ms a point, minutes at most."""
+"""The most points one :func:`sweep` takes (the product of its vectors' lengths): ~40 us of CPU a static batch that
+fits (its steps priced on arrays, ``benchmarks/bench_sweep.py``), ~0.3 ms a most-throughput point: minutes at most."""
 
 _SKIP = ("breakdown", "notes", "memory_breakdown_bytes")  # per-point structures: the Prediction's own, not columns
 
@@ -76,6 +78,7 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     (``ttft_s``, ``tpot_s``, ``output_tokens_per_s``, ``memory_per_chip_bytes``, ``power_w_per_chip``,
     ``usd_per_million_tokens``, ...; units in their names). A bad argument (a batch of 0, an unknown chip) raises
     InvalidSettingError or UnknownIdError before any point is predicted. At most :data:`MAX_SWEEP_POINTS` points."""
+    from inferchip.performance.fast_sweep import release
     from inferchip.performance.predict import predict
 
     chips = _vector("chip", chip)
@@ -100,26 +103,80 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     # sizes across the limit took 5 s). With a latency limit a refusal may be the limit's: every point is predicted.
     memory_only = setting.get("max_ttft_s") is None and setting.get("max_tpot_s") is None
     refused: dict[tuple[int, Any, Any], tuple[float, str]] = {}
-    for (k, c), i, o, b in itertools.product(enumerate(chips), ins, outs, batches):
-        row: dict[str, Any] = {"chip": _chip_label(c), "input_tokens_asked": i, "output_tokens_asked": o,
-                               "batch_asked": b}
-        first = refused.get((k, i, o)) if memory_only and b is not None else None
-        if first is not None and b > first[0]:
-            row.update(fits=False, refusal=f"batch {b:,} does not fit memory: the first that does not at these "
-                                           f"lengths is {first[0]:,} ({first[1]})")
+    # Static batches on the fast path: each block's steps priced at once (fast_sweep.prime, the same figures to
+    # float rounding), once predict has made the setting's fast layout (its second question), then asked as before;
+    # the steps are dropped when the sweep ends (fast_sweep.release), so a later predict prices its own.
+    primed: list[FastLayout] = []
+    try:
+        primed_to = 0
+        for (k, c), i, o, (n, b) in itertools.product(enumerate(chips), ins, outs, enumerate(batches)):
+            if n == 0:
+                primed_to = 0 if memory_only else len(batches)
+            if n >= primed_to:
+                primed_to = _prime(c, model, setting, i, o, batches, n, primed)
+            row: dict[str, Any] = {"chip": _chip_label(c), "input_tokens_asked": i, "output_tokens_asked": o,
+                                   "batch_asked": b}
+            first = refused.get((k, i, o)) if memory_only and b is not None else None
+            if first is not None and b > first[0]:
+                row.update(fits=False, refusal=f"batch {b:,} does not fit memory: the first that does not at "
+                                               f"these lengths is {first[0]:,} ({first[1]})")
+                rows.append(row)
+                continue
+            try:
+                d = predict(c, model, input_tokens=i, output_tokens=o, batch=b, **setting).to_dict()
+            except DoesNotFitError as exc:
+                row.update(fits=False, refusal=str(exc).split("\n", 1)[0])
+                if b is not None and (first is None or b < first[0]):
+                    refused[(k, i, o)] = (b, row["refusal"])
+            else:
+                row.update(fits=True, refusal=None)
+                for key in _SKIP:
+                    d.pop(key, None)
+                row.update(d)
             rows.append(row)
-            continue
-        try:
-            d = predict(c, model, input_tokens=i, output_tokens=o, batch=b, **setting).to_dict()
-        except DoesNotFitError as exc:
-            row.update(fits=False, refusal=str(exc).split("\n", 1)[0])
-            if b is not None and (first is None or b < first[0]):
-                refused[(k, i, o)] = (b, row["refusal"])
-        else:
-            row.update(fits=True, refusal=None)
-            row.update((k, v) for k, v in d.items() if k not in _SKIP)
-        rows.append(row)
+    finally:
+        for fast in primed:
+            release(fast)
     return pd.DataFrame.from_records(rows, columns=_columns(rows))
+
+
+def _prime(chip: Any, model: Any, setting: dict[str, Any], i: Any, o: Any, batches: list[Any], n: int,
+           primed: list[FastLayout]) -> int:
+    """Prime the fast layout of ``predict(chip, model, **setting)`` with the static batches ``batches[n:]`` at these
+    lengths, a block of them (:func:`~inferchip.performance.fast_sweep.prime`; the layout added to ``primed``); the
+    index to prime from next (two on where predict has not made its fast layout yet, the end where it never will)."""
+    from inferchip.performance.fast_sweep import PRIME_BLOCK, prime
+
+
+    fast = recent_fast_layout(chip, model, **setting)
+    if fast is None:
+        return n + 2 if n < 2 else len(batches)
+    if fast.dp > 1:  # the float path prices attention-DP steps point by point
+        return len(batches)
+    if not primed or primed[-1] is not fast:
+        primed.append(fast)
+    end = min(n + PRIME_BLOCK, len(batches))
+    prime(fast, ((float(b), float(i), float(o)) for b in batches[n:end] if b is not None))  # (None: most throughput)
+    return end
+
+
+def recent_fast_layout(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec, **kw: Any) -> FastLayout | None:
+    """The :class:`~inferchip.performance.fast_path.FastLayout` that ``predict(chip, model, **kw)`` answers a
+    fixed-length question on, where recent calls made one (None otherwise: no call yet, fewer than the fast path
+    waits for, or a setting it does not cover). ``kw``: predict's keywords other than the question's (lengths,
+    batch, limits), as the calls were given them."""
+    from inferchip.catalog.models import input_key
+    from inferchip.performance.fast_path import FastLayout
+    from inferchip.performance.predict import _RECENT, KEYED
+
+    if kw.keys() - KEYED.keys() - {"max_ttft_s", "max_tpot_s"}:  # one predict does not take: it says so, at the point
+        return None
+    try:
+        setting = _RECENT.get((input_key(chip), input_key(model), *(kw.get(k, d) for k, d in KEYED.items())))
+    except TypeError:  # an unhashable argument: predict keeps no setting for it
+        return None
+    held = None if setting is None else setting.derived.get("fast")
+    return held[0] if held is not None and isinstance(held[0], FastLayout) else None
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -132,7 +189,11 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
     cols = ["chip", "input_tokens_asked", "output_tokens_asked", "batch_asked", "fits", "refusal"]
     cols += [f.name for f in fields(Prediction) if f.name not in ("extra", *_SKIP)]
     cols += ["ttft_includes_queueing", "calibration", *ENERGY_AND_MONEY_KEYS]
-    return list(dict.fromkeys([*cols, *(k for r in rows for k in r)]))
+    seen = dict.fromkeys(cols)
+    for r in rows:  # (rows mostly hold the same keys: a set comparison each, not a loop over every key)
+        if not r.keys() <= seen.keys():
+            seen.update(dict.fromkeys(r))
+    return list(seen)
 
 
 def _checked_point(name: str, v: object) -> None:

@@ -27,7 +27,7 @@ from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step import StepPlan, cached_step_plan, replica_point, step_points
 from inferchip.errors import InferchipError
 from inferchip.performance.fast_compiled import StepTuple, breakdown_function, power_function
-from inferchip.performance.fast_sweep import SweepParts, decode_times, sweep_parts
+from inferchip.performance.fast_sweep import StaticSteps, SweepParts, decode_times, sweep_parts
 from inferchip.performance.operating import BATCH_GRID
 from inferchip.performance.prediction import Prediction
 from inferchip.performance.setting import Setting
@@ -112,6 +112,9 @@ class FastLayout:
         # Static prefill steps by their point: a loop over output lengths (or anything but the prompt
         # length and the batch) prefills the same prompts again; the step is a pure function of the point.
         self.prefills: dict[tuple[float, ...], tuple[float, ...]] = {}
+        # A sweep's steps priced on arrays by their point (fast_sweep.prime; a prefill point's decode rows are 0, a
+        # decode point's never), held while the sweep runs: a later question prices its steps as before.
+        self.primed: dict[tuple[float, ...], tuple[float, ...]] = {}
 
     def _throttled_notes(self, prefill: bool, decode: bool, static: bool, stretch: float) -> tuple[str, ...]:
         """The priced notes with the throttling note of these steps and their stretch."""
@@ -192,34 +195,59 @@ class FastLayout:
         return k
 
     # --- questions ------------------------------------------------------------------------
-    def static(self, b: float, i: float, o: float) -> Prediction | str | None:
-        """A static batch of ``b`` sequences of ``i`` input and ``o`` output tokens per replica."""
+    def static_steps(self, b: float, i: float, o: float) -> StaticSteps | str | None:
+        """The points of a static batch's prefill and decode steps (the scalar step's arguments, dp = 1) and its
+        prefill chunks; DOES_NOT_FIT; or None where the float path does not apply (:meth:`static` answers then)."""
         # (max(a, b) written out below as ``b if b > a else a``: the same value, without the call)
         bmax = self.max_batch(i + o * o / (1.0 if 1.0 > o else o), b * i)  # beside the activations of its prompts
         if bmax is None:
             return None
         if b > bmax:
             return DOES_NOT_FIT
-        pp, dp = self.pp, self.dp
-        # attention DP: whole prompts on each chip, the busiest holding ceil(b / dp) (phases.static_batch)
-        rank_prompts = math.ceil(b / dp) * i if dp > 1 else 0.0
-        n_chunks = float(math.ceil((rank_prompts / self.chunk_tokens) if dp > 1 else b * i / self.replica_chunk_tokens))
+        if self.dp > 1:
+            return None
+        pp = self.pp
+        n_chunks = float(math.ceil(b * i / self.replica_chunk_tokens))
         n_chunks = 1.0 if 1.0 > n_chunks else n_chunks
         pairs = i * (0.0 + (i + 1.0) / 2.0) * b / n_chunks
-        if dp > 1:  # the busiest chip's own prompts' pairs, in the step's worker form (dp x): phases.static_batch
-            pairs = dp * (math.ceil(b / dp) * (i * (0.0 + (i + 1.0) / 2.0))) / n_chunks
-        if dp == 1:  # point() written out: a prefill step (no decode) and a decode step (no prompt)
-            step, t, s_dec = self.scalar.step, b * i / n_chunks / pp, b / pp
-            t_pre = t - 0.0
-            at = (t, t, 0.0, 0.0 if 0.0 > t_pre else t_pre, 0.0, pairs / pp, b / n_chunks / pp)
-            pre = self.prefills.get(at)
+        t, s_dec = b * i / n_chunks / pp, b / pp  # point() written out: a prefill step (no decode), a decode step
+        t_pre = t - 0.0
+        return ((t, t, 0.0, 0.0 if 0.0 > t_pre else t_pre, 0.0, pairs / pp, b / n_chunks / pp),
+                (s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0), n_chunks)
+
+    def static(self, b: float, i: float, o: float) -> Prediction | str | None:
+        """A static batch of ``b`` sequences of ``i`` input and ``o`` output tokens per replica (its steps from
+        :attr:`primed` where a sweep priced them: :func:`~inferchip.performance.fast_sweep.prime`)."""
+        pp, dp = self.pp, self.dp
+        if dp == 1:
+            got = self.static_steps(b, i, o)
+            if not isinstance(got, tuple):  # DOES_NOT_FIT, or None
+                return got
+            at, dec_at, n_chunks = got
+            primed = self.primed
+            pre = primed.get(at) if primed else None
+            if pre is None:
+                pre = self.prefills.get(at)
             if pre is None:  # a prompt length and batch new to this layout
-                pre = step(*at)
+                pre = self.scalar.step(*at)
                 if len(self.prefills) >= PREFILLS_KEPT:
                     self.prefills.clear()
                 self.prefills[at] = pre
-            dec = step(s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0)
+            dec = primed.get(dec_at) if primed else None
+            if dec is None:
+                dec = self.scalar.step(*dec_at)
         else:
+            bmax = self.max_batch(i + o * o / (1.0 if 1.0 > o else o), b * i)
+            if bmax is None:
+                return None
+            if b > bmax:
+                return DOES_NOT_FIT
+            # attention DP: whole prompts on each chip, the busiest holding ceil(b / dp) (phases.static_batch)
+            rank_prompts = math.ceil(b / dp) * i
+            n_chunks = float(math.ceil(rank_prompts / self.chunk_tokens))
+            n_chunks = 1.0 if 1.0 > n_chunks else n_chunks
+            # the busiest chip's own prompts' pairs, in the step's worker form (dp x): phases.static_batch
+            pairs = dp * (math.ceil(b / dp) * (i * (0.0 + (i + 1.0) / 2.0))) / n_chunks
             pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp,
                              rank_prompts / n_chunks / pp)
             dec = self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp)

@@ -1,10 +1,19 @@
-"""The fast path's decode sweep (:meth:`inferchip.performance.fast_path.FastLayout.max_throughput`):
-the steady-state decode step's time over the concurrency grid, on arrays, for one layout."""
+"""The fast path's sweeps on arrays, for one layout.
+
+The decode sweep (:meth:`inferchip.performance.fast_path.FastLayout.max_throughput`): the steady-state decode step's
+time over the concurrency grid. The static batches of ``ic.sweep`` (:func:`prime`): ``predict`` answers thousands of
+static-batch questions on one setting, each costing two steps of the scalar path (:mod:`inferchip.cost.scalar_step`,
+a few microseconds each, most of a question's time); :func:`prime` takes a block of them, finds each one's prefill
+and decode step points as ``FastLayout.static`` would (its ``static_steps``, the same code), prices the distinct ones
+at once (:func:`~inferchip.cost.step_rows.step_rows`: equal to the scalar step to float rounding) and holds them where
+``static`` looks them up. The questions are then asked as before, through ``predict`` with all its checks; only the
+steps are found instead of priced.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +24,20 @@ from inferchip.cost.gemm import cublas_tile_compute_s, gemm_waves, m_tile, split
 from inferchip.cost.kernels.attention import chunked_reads_scalar
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step import KindGroup, StepPlan, step_points
+from inferchip.cost.step_rows import step_rows
+
+StaticSteps = tuple[tuple[float, ...], tuple[float, ...], float]  # a static batch's prefill and decode points, chunks
+
+
+class Primable(Protocol):
+    """What :func:`prime` reads of a :class:`~inferchip.performance.fast_path.FastLayout` (which imports this
+    module): its plan, where it holds primed steps, and a static batch's step points."""
+
+    plan: StepPlan
+    primed: dict[tuple[float, ...], tuple[float, ...]]
+
+    def static_steps(self, b: float, i: float, o: float) -> StaticSteps | str | None:
+        ...
 
 LinearOp = tuple[Callable[[OpTable, CostContext, StepPoints], KernelCost], dict[str, float], float]
 """An operator whose time grows linearly with the concurrency: (its rule's cost, its columns, its runs)."""
@@ -176,3 +199,31 @@ def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i
             reps_g = plan.reps[g.start:g.stop]
             total = total + np.broadcast_to(body, (len(grid), len(reps_g))) @ reps_g
     return total * pp if pp != 1 else total
+
+
+PRIME_BLOCK = 2048
+"""Questions primed at once (:func:`prime`): enough to spread numpy's per-call cost over thousands of points, few
+enough that the steps held (two tuples of a few dozen floats a question, ~2 kB) stay within a few MB."""
+
+
+def prime(fast: Primable, points: Iterable[tuple[float, float, float]]) -> int:
+    """Price the steps of the static batches ``points`` ((batch, input tokens, output tokens) per replica, as
+    ``FastLayout.static`` takes them) at once, held in ``fast.primed`` (those of an earlier call dropped) for
+    ``static`` to find; :func:`release` drops them. Points that do not fit, or where the float path does not apply
+    (attention data parallelism), are left to ``static``. Returns the steps priced."""
+    steps: dict[tuple[float, ...], None] = {}
+    for b, i, o in points:
+        got = fast.static_steps(b, i, o)
+        if isinstance(got, tuple):
+            steps[got[0]] = steps[got[1]] = None
+    fast.primed.clear()
+    if steps:
+        rows = step_rows(fast.plan, list(zip(*steps, strict=True))).tolist()
+        fast.primed.update(zip(steps, map(tuple, rows), strict=True))
+    return len(steps)
+
+
+def release(fast: Primable) -> None:
+    """Drop the steps :func:`prime` held: questions asked after a sweep price their steps on the scalar path, as
+    they would have without it (the same figures to the last bit)."""
+    fast.primed.clear()

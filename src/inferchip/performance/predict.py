@@ -8,6 +8,7 @@ the optional TTFT/TPOT limits is found by a vectorised sweep.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -178,6 +179,12 @@ def predict(
                 raise fit_error(setting.mapped(setting.layouts[-1]), float(batch) if batch is not None else 1, i, o,
                                 setting.count, None if batch is None else float(batch) * i)
     return predict_setting(setting, ask(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s), fast=False)
+
+
+# :data:`_RECENT`'s key after the chip's and the model's input_key: predict's other arguments but the question's, in
+# the order predict writes its key, with their defaults (interfaces.api.recent_fast_layout builds the key by it).
+KEYED = {name: p.default for name, p in inspect.signature(predict).parameters.items()
+         if name not in ("chip", "model", "input_tokens", "output_tokens", "batch", "max_ttft_s", "max_tpot_s")}
 
 
 # predict's recent settings by their arguments (a subset of resolve_setting's cache, looked up before

@@ -126,7 +126,10 @@ class Prediction:
     def to_dict(self) -> dict[str, Any]:
         """The figures as the JSON answer gives them: ``tpot_s`` and ``output_tokens_per_s_per_user`` None where
         no token follows the first (:attr:`has_tpot`); ``ttft_includes_queueing`` (:attr:`ttft_includes_queueing`)."""
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        own = self.__dict__
+        if "_deferred" in own:  # a fast-path prediction's breakdown and extra, filled now (read below)
+            self.__getattr__("extra")
+        d = {k: own[k] if k in own else getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
         d["ttft_includes_queueing"] = self.ttft_includes_queueing
         if not self.has_tpot:
             d["tpot_s"] = d["output_tokens_per_s_per_user"] = None

@@ -1,0 +1,130 @@
+"""Speed and memory of sweeps: the analytic step cost at a million (chip, batch, lengths) points, and ``ic.sweep``.
+
+1. Step cost: Llama-3.1-8B (fp8 weights, activations and KV cache, one chip, tp1) on eight catalogue chips, each
+   chip's plan compiled once; at each chip 250 batch sizes (1-250) x 250 prompt lengths (16-4,000 tokens, 128 output
+   tokens), a static batch's prefill step and decode step each: 125,000 step evaluations a chip, 1,000,000 in all,
+   priced on the array path in blocks (``cost.step_rows``). A sample of the points is priced again on the scalar
+   path (``cost.scalar_step``, one point at a time) and the largest relative difference printed.
+2. ``ic.sweep`` of 10,000 static batches that all fit (Llama-3.2-1B on an H200, 128 prompt and 32 output tokens,
+   batch 1-10,000: stop 50's case), its steps primed on arrays (``performance.fast_sweep.prime``), and the same sweep
+   with the priming off (every step on the scalar path, as before stop 51); best of ``--repeat`` runs each, after
+   one run that resolves the setting.
+
+Prints CPU seconds of this process (process time: the figure that holds on a shared machine; wall time depends on
+what else runs), evaluations or points per second, and the peak resident memory of the process after each part.
+
+Run: ``.venv/bin/python benchmarks/bench_sweep.py [--points-per-chip 62500] [--repeat 3] [--check 2000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+from typing import Any
+
+import numpy as np
+
+import inferchip as ic
+from inferchip.catalog.calibration_file import load_calibration
+from inferchip.catalog.chips import get_chip_params
+from inferchip.catalog.models import load_model
+from inferchip.cost.step import cached_step_plan
+from inferchip.cost.step_rows import step_rows
+from inferchip.mapping.layout import Layout
+from inferchip.mapping.memory_fit import Formats
+from inferchip.performance import fast_sweep
+from inferchip.performance.mapped import map_model
+
+CHIPS = ("nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-b200-180gb", "nvidia-gb200-186gb",
+         "nvidia-a100-sxm-80gb", "amd-mi300x", "amd-mi325x", "google-tpu-v5e")
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def static_points(points: int, out_tokens: float = 128.0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The prefill and decode steps' seven columns (one prompt chunk: the whole batch's prompts in one step) of
+    ``points`` static batches on a batch x prompt-length grid."""
+    side = max(int(round(points ** 0.5)), 1)
+    b, i = (x.ravel()[:points] for x in np.meshgrid(np.arange(1.0, side + 1), np.linspace(16.0, 4000.0, side)))
+    zero = np.zeros_like(b)
+    prefill = [b * i, b * i, zero, b * i, zero, i * (i + 1.0) / 2.0 * b, b]
+    decode = [b, b, b, zero, b * (i + out_tokens / 2.0), zero, b]
+    return prefill, decode
+
+
+def step_cost_part(points_per_chip: int, check: int) -> None:
+    model, cal, fmt = load_model("meta-llama/Llama-3.1-8B"), load_calibration(), Formats("fp8", "fp8", "fp8")
+    t0 = time.process_time()
+    plans = []
+    for chip in CHIPS:
+        mm = map_model(model, get_chip_params(chip), Layout(), fmt, cal)
+        plans.append(cached_step_plan(None, mm.sm, mm.chip, mm.formats, mm.cal))
+    compile_s = time.process_time() - t0
+    prefill, decode = static_points(points_per_chip)
+    t0, w0 = time.process_time(), time.perf_counter()
+    evaluations, worst, scalar_s, scalar_n = 0, 0.0, 0.0, 0
+    rng = np.random.default_rng(0)
+    for plan in plans:
+        for cols in (prefill, decode):
+            rows = step_rows(plan, cols)
+            evaluations += len(rows)
+            if check and plan.scalar is not None:  # outside the timing would be fairer: it is a small share
+                c0 = time.process_time()
+                picked = rng.choice(len(rows), size=min(check, len(rows)), replace=False)
+                args = [tuple(float(c[k]) for c in cols) for k in picked]
+                for p in args[:20]:  # compiled on its 16th call (scalar_step.COMPILE_AFTER): timed compiled
+                    plan.scalar.step(*p)
+                s0 = time.process_time()
+                refs = [plan.scalar.step(*p) for p in args]
+                scalar_s, scalar_n = scalar_s + time.process_time() - s0, scalar_n + len(args)
+                for k, ref in zip(picked, refs, strict=True):
+                    r = np.array(ref)
+                    worst = max(worst, float(np.max(np.abs(rows[k] - r) / np.maximum(np.abs(r), 1e-300))))
+                t0 += time.process_time() - c0
+    cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+    print(f"step cost: {evaluations:,} evaluations ({len(CHIPS)} chips x {points_per_chip:,} static batches x "
+          f"prefill and decode steps), CPU {cpu:.2f} s, {evaluations / cpu:,.0f} evaluations/s "
+          f"(wall {wall:.2f} s); plans compiled in {compile_s:.2f} s CPU; peak memory {peak_mib():.0f} MiB")
+    if check:
+        print(f"  array path vs scalar path, {check:,} points a chip and step: largest relative difference "
+              f"{worst:.1e}; the scalar path (compiled step, one point a call) {scalar_s / scalar_n * 1e6:.1f} us "
+              f"a step, {evaluations * scalar_s / scalar_n:.1f} s for the {evaluations:,}")
+
+
+def sweep_part(repeat: int) -> None:
+    kw: dict[str, Any] = dict(batch=np.arange(1, 10_001), input_tokens=128, output_tokens=32)
+    chip, model = "nvidia-h200-sxm-141gb", "meta-llama/Llama-3.2-1B"
+    ic.sweep(chip, model, **kw)  # resolves and caches the setting (as a notebook's first call does)
+    real_prime = fast_sweep.prime
+    for label, prime in (("steps primed on arrays", real_prime), ("scalar steps (priming off)", None)):
+        fast_sweep.prime = prime or (lambda fast, pts: 0)  # type: ignore[assignment]
+        try:
+            best = np.inf
+            for _ in range(repeat):
+                t0 = time.process_time()
+                df = ic.sweep(chip, model, **kw)
+                best = min(best, time.process_time() - t0)
+        finally:
+            fast_sweep.prime = real_prime  # type: ignore[assignment]
+        print(f"ic.sweep, {len(df):,} points ({int(df['fits'].sum()):,} fit), {label}: CPU {best:.3f} s "
+              f"(best of {repeat}), {len(df) / best:,.0f} points/s; peak memory {peak_mib():.0f} MiB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--points-per-chip", type=int, default=62_500, help="static batches a chip (two steps each)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--check", type=int, default=2000, help="points a chip and step priced on the scalar path too")
+    a = ap.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f} at the start")
+    step_cost_part(a.points_per_chip, a.check)
+    sweep_part(a.repeat)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()
