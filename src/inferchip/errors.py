@@ -172,11 +172,12 @@ def spelled(spelling: Spelling) -> Iterator[None]:
         _SPELLING.reset(token)
 
 
-def positive(key: str, v: int | float | None) -> None:
+def positive(key: str, v: int | float | None, *, bounded: bool = False) -> None:
     """Refuse a setting value that is not a finite number above 0 (None: not given), naming it (``key``: the
     setting's field key, spelled by :func:`named`; a text with a blank in it, "max_ttft_s (seconds)", as it is):
     a NaN or an infinity would pass ``v <= 0`` and fail later as a raw ValueError or OverflowError, a string as a
-    TypeError, an integer beyond a float's range (10**400) as an OverflowError."""
+    TypeError, an integer beyond a float's range (10**400) as an OverflowError, unless ``bounded``: the caller's own
+    upper bound refuses it next, saying the bound (``input_tokens``: at most 10,000,000)."""
     if v is None:
         return
     name = key if " " in key else named(key)
@@ -185,7 +186,10 @@ def positive(key: str, v: int | float | None) -> None:
                                   "allowed: a finite number above 0")
     try:
         finite = 0 < float(v) < math.inf
-    except OverflowError:
-        finite = False
+    except OverflowError:  # an integer no float holds
+        if bounded:
+            return
+        raise InvalidSettingError(f"{name} must be a finite number, got {v}; "
+                                  "allowed: a finite number above 0") from None
     if not finite:
         raise InvalidSettingError(f"{name} must be positive, got {v}; allowed: a finite number above 0")

@@ -42,6 +42,7 @@ __all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
 # The latency limits as the API takes them, in seconds (the CLI's --max-ttft-ms/--max-tpot-ms are checked in ms
 # before they reach here): a bad one is named in its own unit, not as the CLI's millisecond option.
 TTFT_LIMIT, TPOT_LIMIT = "max_ttft_s (seconds)", "max_tpot_s (seconds)"
+BOUNDED = ("input_tokens", "output_tokens", "batch")  # bounded after positive() (lengths_given, whole_batch)
 
 
 def ask(input_tokens: float, output_tokens: float, batch: int | None = None, max_ttft_s: float | None = None,
@@ -50,7 +51,7 @@ def ask(input_tokens: float, output_tokens: float, batch: int | None = None, max
     ``batch=None``, the most throughput (continuous batching) within the TTFT/TPOT limits (s)."""
     for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens), ("batch", batch),
                     (TTFT_LIMIT, max_ttft_s), (TPOT_LIMIT, max_tpot_s)):
-        positive(name, v)
+        positive(name, v, bounded=name in BOUNDED)
     lengths_given(input_tokens, output_tokens)
     whole_batch(batch)
     return Question.fixed(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s)
@@ -147,7 +148,7 @@ def predict(
     if setting is None or not lengths_ok:  # check every number, naming a bad one
         for name, v in (("count", count), ("input_tokens", input_tokens), ("output_tokens", output_tokens),
                         ("batch", batch), ("tp", tp), ("pp", pp), ("ep", ep)):
-            positive(name, v)
+            positive(name, v, bounded=True)  # each bounded next (lengths_given, whole_batch, the setting's chips)
         lengths_given(input_tokens, output_tokens)
         whole_batch(batch)
     if max_ttft_s is not None or max_tpot_s is not None:

@@ -127,7 +127,7 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
              chunk_tokens: int | None = None, padding: PaddingLadder | Literal["engine"] | None = "engine"
              ) -> Setting:
     for name, v in (("count", count), ("tp", tp), ("pp", pp), ("ep", ep)):
-        positive(name, v)
+        positive(name, v, bounded=True)  # MAX_CHIPS below
         if (v is None and name == "count") or (v is not None and (not isinstance(v, Integral) or v > MAX_CHIPS)):
             # 2.5, 1e30, None: a raw TypeError in the layout search (stop 39); 10**12: minutes of it (stop 48)
             raise InvalidSettingError(f"{named(name)} must be a whole number of chips, got {v!r} ({type(v).__name__}); "
