@@ -135,8 +135,8 @@ def test_find_count_misses_a_count_the_layout_does_not_divide():
 
 @pytest.mark.parametrize(("kw", "error", "match"), [
     ({}, InvalidSettingError, "find_count: no SLO to meet"),
-    ({"slo_ttft_s": 0.0}, InvalidSettingError, "slo_ttft_s must be positive, got 0.0"),
-    ({"slo_tpot_s": True}, InvalidSettingError, "slo_tpot_s must be a number, got True"),
+    ({"slo_ttft_s": 0.0}, InvalidSettingError, "slo_ttft_s= must be positive, got 0.0"),
+    ({"slo_tpot_s": True}, InvalidSettingError, "slo_tpot_s= must be a number, got True"),
     ({"slo_ttft_s": 1.0, "slo_percentile": 95}, InvalidSettingError, "slo_percentile: 95 is no statistic"),
     ({"slo_ttft_s": 1.0, "count": 0}, InvalidSettingError, "count: 0; allowed: a whole number of chips"),
     ({"slo_ttft_s": 1.0, "count": 2.5}, InvalidSettingError, "count: 2.5; allowed"),
@@ -186,10 +186,10 @@ def test_a_percentile_without_a_limit():
 
 
 @pytest.mark.parametrize(("kw", "match"), [
-    ({"slo_ttft_s": True}, "slo_ttft_s must be a number, got True"),  # main: read as 1 s
-    ({"slo_tpot_s": math.inf}, "slo_tpot_s must be positive, got inf"),  # main: taken
-    ({"slo_ttft_s": math.nan}, "slo_ttft_s must be positive, got nan"),
-    ({"slo_ttft_s": "0.2"}, "slo_ttft_s must be a number, got '0.2'"),
+    ({"slo_ttft_s": True}, "slo_ttft_s= must be a number, got True"),  # main: read as 1 s
+    ({"slo_tpot_s": math.inf}, "slo_tpot_s= must be positive, got inf"),  # main: taken
+    ({"slo_ttft_s": math.nan}, "slo_ttft_s= must be positive, got nan"),
+    ({"slo_ttft_s": "0.2"}, "slo_ttft_s= must be a number, got '0.2'"),
     ({"slo_ttft_s": 0.2, "slo_percentile": "p95"}, "slo_percentile: 'p95' is no statistic"),
     ({"slo_ttft_s": 0.2, "slo_percentile": None}, "slo_percentile: None is no statistic"),
 ])

@@ -151,11 +151,11 @@ def test_a_single_sequence_is_not_spread_over_the_group():
 def test_check_layout_rules_for_attention_dp():
     assert check_layout(DSV3, DP8, 8) == DP8
     assert check_layout(DSV3, Layout(tp=8, ep=4, attn_dp=True)).moe_tp == 2  # experts split 2 ways in width
-    with pytest.raises(InvalidSettingError, match="--ep dividing --tp"):
+    with pytest.raises(InvalidSettingError, match="ep= dividing tp="):
         check_layout(DSV3, Layout(tp=8, ep=3, attn_dp=True))
     with pytest.raises(InvalidSettingError, match="dense"):
         check_layout(tiny_dense(), Layout(tp=2, ep=2, attn_dp=True))
-    with pytest.raises(InvalidSettingError, match="--tp 2 or more"):
+    with pytest.raises(InvalidSettingError, match="tp=2 or more"):
         check_layout(DSV3, Layout(tp=1, ep=1, attn_dp=True))
 
 
@@ -233,8 +233,8 @@ def test_attn_dp_asked_for_a_gqa_moe_model_searches_its_layouts(count):
 
 @pytest.mark.parametrize("model,count,reason", [
     ("meta-llama/Llama-3.1-8B", 8, "is dense"),
-    ("Qwen/Qwen3-30B-A3B", 1, "--tp 2 or more"),
-    ("deepseek-ai/DeepSeek-V2-Lite", 1, "--tp 2 or more"),
+    ("Qwen/Qwen3-30B-A3B", 1, "tp=2 or more"),
+    ("deepseek-ai/DeepSeek-V2-Lite", 1, "tp=2 or more"),
 ])
 def test_attn_dp_that_no_layout_runs_names_the_reason(model, count, reason):
     from inferchip.performance.setting import resolve_setting
@@ -242,4 +242,4 @@ def test_attn_dp_that_no_layout_runs_names_the_reason(model, count, reason):
     with pytest.raises(InvalidSettingError) as exc:
         resolve_setting("nvidia-h100-sxm-80gb", model, count=count, attn_dp=True)
     msg = str(exc.value)
-    assert msg.startswith(f"--attn-dp on {count} chip(s) of nvidia-h100-sxm-80gb (scale-up domain 8)") and reason in msg
+    assert msg.startswith(f"attn_dp= on {count} chip(s) of nvidia-h100-sxm-80gb (scale-up domain 8)") and reason in msg

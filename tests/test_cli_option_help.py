@@ -5,6 +5,7 @@ serve/curve's --weights, --activations, --kv, --calibration, --slo-ttft-ms and -
 from __future__ import annotations
 
 import inspect
+import typing
 
 import inferchip.interfaces.cli as cli
 from inferchip.interfaces.app import app
@@ -14,8 +15,11 @@ def _options() -> list[tuple[str, str, str | None]]:
     cli._import_command_modules()
     out = []
     for command in app.registered_commands:
+        hints = typing.get_type_hints(command.callback, include_extras=True)
         for param in inspect.signature(command.callback).parameters.values():
-            info = param.default
+            # the option: the default (typer.Option(...)), or an Annotated type's (serve/curve's shared ones, stop 51)
+            info = next((m for m in getattr(hints.get(param.name), "__metadata__", ()) if hasattr(m, "param_decls")),
+                        param.default)
             if hasattr(info, "help") and getattr(info, "param_decls", None):
                 out.append((command.name or command.callback.__name__, info.param_decls[0], info.help))
     return out

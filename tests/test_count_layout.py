@@ -18,7 +18,7 @@ CHIP, MODEL = "nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B"
 
 @pytest.mark.parametrize(("count", "tp", "pp"), [(3, 2, 1), (6, 2, 2), (5, 4, 1), (12, 8, 1)])
 def test_a_count_that_is_not_whole_replicas_is_refused(count, tp, pp):
-    with pytest.raises(InvalidSettingError, match=rf"--count {count} .*tp x pp = {tp * pp}.*allowed: a multiple"):
+    with pytest.raises(InvalidSettingError, match=rf"count={count} .*tp x pp = {tp * pp}.*allowed: a multiple"):
         resolve_setting(CHIP, MODEL, count=count, tp=tp, pp=pp)
 
 

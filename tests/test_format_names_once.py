@@ -29,14 +29,14 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_format_choice_checks_each_given_name_once(monkeypatch):
     seen = _counting(monkeypatch)
     fmt, _, _ = format_choice("FP8", "bfloat16", "e4m3", None, chip=None, model_id=None)
-    assert sorted(seen) == ["--activations", "--kv", "--weights"]
+    assert sorted(seen) == ["activations", "kv", "weights"]
     assert (fmt.weights, fmt.activations, fmt.kv) == ("fp8", "bf16", "fp8")
 
 
 def test_resolve_formats_checks_each_given_name_once(monkeypatch):
     seen = _counting(monkeypatch)
     resolve_formats("NVFP4", None, None)
-    assert seen == ["--weights"]  # the defaults it fills in are the catalogue's own names
+    assert seen == ["weights"]  # the defaults it fills in are the catalogue's own names
 
 
 SPELLINGS = sorted({*ALL_FORMATS, *(a for a, f in FORMAT_ALIASES.items() if f in ALL_FORMATS),
@@ -57,7 +57,7 @@ def test_format_choice_and_resolve_formats_agree_on_any_spelling(w, a, kv):
 
 
 def test_an_unknown_name_is_refused_under_its_field():
-    with pytest.raises(InvalidSettingError, match=r"^--kv: unknown number format 'fp7'"):
+    with pytest.raises(InvalidSettingError, match=r"^kv: unknown number format 'fp7'"):
         check_names("fp8", "bf16", "fp7")
-    with pytest.raises(InvalidSettingError, match=r"^--activations: unknown number format"):
+    with pytest.raises(InvalidSettingError, match=r"^activations: unknown number format"):
         format_choice("fp8", "fp9", None, None, chip=None, model_id=None)

@@ -329,6 +329,7 @@ def test_bad_input_is_refused_clearly(sandbox, monkeypatch, case_id, argv, names
 def _bounded_options() -> list[tuple[str, str, str]]:
     """(command, option, its bounds) of every option checked by ``options.int_range``/``float_range``."""
     import inspect
+    import typing
 
     import inferchip.interfaces.cli as cli
     from inferchip.interfaces.app import app
@@ -336,10 +337,14 @@ def _bounded_options() -> list[tuple[str, str, str]]:
     cli._import_command_modules()
     out = []
     for command in app.registered_commands:
+        hints = typing.get_type_hints(command.callback, include_extras=True)
         for param in inspect.signature(command.callback).parameters.values():
-            allowed = getattr(getattr(param.default, "callback", None), "allowed", None)
+            # the option: the default (typer.Option(...)), or an Annotated type's (serve/curve's shared ones, stop 51)
+            info = next((m for m in getattr(hints.get(param.name), "__metadata__", ()) if hasattr(m, "param_decls")),
+                        param.default)
+            allowed = getattr(getattr(info, "callback", None), "allowed", None)
             if allowed is not None:
-                out.append((command.name or command.callback.__name__, param.default.param_decls[0], allowed))
+                out.append((command.name or command.callback.__name__, info.param_decls[0], allowed))
     return out
 
 

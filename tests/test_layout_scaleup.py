@@ -29,7 +29,7 @@ def test_span_rule(domain, tp_exp, attn_dp):
         (note,) = check_scaleup(lay, domain, "c")
         assert f"span {-(-tp // limit)} scale-up domains" in note
     else:
-        want = rf"--tp {tp} exceeds the .* of {limit} .* use --tp \d+ with --pp"
+        want = rf"tp={tp} exceeds the .* of {limit} .* use tp=\d+ with pp="  # a layer called from Python: keywords
         with pytest.raises(InvalidSettingError, match=want):
             check_scaleup(lay, domain, "c")
 
@@ -37,7 +37,7 @@ def test_span_rule(domain, tp_exp, attn_dp):
 def test_dense_model_is_not_offered_attention_dp():
     with pytest.raises(InvalidSettingError) as e:
         check_scaleup(Layout(tp=16), 8, "c", moe=False)
-    assert "--attn-dp" not in str(e.value) and "--tp 8 with --pp 2" in str(e.value)
+    assert "attn_dp" not in str(e.value) and "tp=8 with pp=2" in str(e.value)
 
 
 @pytest.mark.parametrize("cmd", [

@@ -62,8 +62,8 @@ def test_a_static_batch_below_the_chunk_is_advised_a_smaller_chunk():
     with pytest.raises(DoesNotFitError) as got:
         predict("groq-lpu-v1", LLAMA, count=576, tp=8, pp=24, batch=1, input_tokens=1024, output_tokens=1024)
     text = str(got.value)
-    assert "--chunk-tokens" in text
-    tokens = int(text.split("--chunk-tokens ")[1].split(" ")[0].replace(",", ""))
+    assert "chunk_tokens=" in text
+    tokens = int(text.split("chunk_tokens=")[1].split(" ")[0].replace(",", ""))
     assert 1 <= tokens < 1024
     p = predict("groq-lpu-v1", LLAMA, count=576, tp=8, pp=24, batch=1, input_tokens=1024, output_tokens=1024,
                 chunk_tokens=tokens)

@@ -47,7 +47,7 @@ def test_predict_refuses_a_fractional_batch_as_the_cli_does():
     """``ic.predict(batch=2.5)`` answered with ``batch`` 2 but the TTFT of 2.5 prompts (0.066 s between 2's 0.054 and
     3's 0.079) on main; ``--batch 2.5`` is refused there. A whole float (2.0, numpy's 3) is still a batch."""
     for _ in range(2):  # the first call and a repeated one (predict keeps recent settings and skips its checks)
-        with pytest.raises(InvalidSettingError, match=r"--batch must be a whole number of sequences, got 2\.5"):
+        with pytest.raises(InvalidSettingError, match=r"batch= must be a whole number of sequences, got 2\.5"):
             ic.predict(H100, L8, batch=2.5, input_tokens=1024, output_tokens=128)
     with pytest.raises(InvalidSettingError, match="whole number"):
         ic.ask(1024, 128, batch=1.5)
@@ -56,8 +56,8 @@ def test_predict_refuses_a_fractional_batch_as_the_cli_does():
     assert a.batch == b.batch == 2 and a.ttft_s == b.ttft_s
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [({"weights": 8}, "--weights"), ({"kv": ["fp8"]}, "--kv"),
-                                              ({"activations": 16.0}, "--activations")])
+@pytest.mark.parametrize(("kwargs", "name"), [({"weights": 8}, "weights"), ({"kv": ["fp8"]}, "kv"),
+                                              ({"activations": 16.0}, "activations")])
 def test_a_format_that_is_no_name_is_refused_naming_the_option(kwargs, name):
     """``weights=8`` was ``AttributeError: 'int' object has no attribute 'strip'`` on main."""
     with pytest.raises(InvalidSettingError) as err:
@@ -65,11 +65,11 @@ def test_a_format_that_is_no_name_is_refused_naming_the_option(kwargs, name):
     assert name in str(err.value) and "allowed: fp32" in str(err.value)
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [({"calibration": True}, "--calibration"),
-                                              ({"assumptions": 5}, "--assumptions"),
-                                              ({"calibration": ["cal.yaml"]}, "--calibration"),
-                                              ({"output_tokens": None}, "--output-tokens"),
-                                              ({"input_tokens": None}, "--input-tokens")])
+@pytest.mark.parametrize(("kwargs", "name"), [({"calibration": True}, "calibration"),
+                                              ({"assumptions": 5}, "assumptions"),
+                                              ({"calibration": ["cal.yaml"]}, "calibration"),
+                                              ({"output_tokens": None}, "output_tokens="),
+                                              ({"input_tokens": None}, "input_tokens=")])
 def test_a_file_or_length_argument_of_the_wrong_type_is_named(kwargs, name):
     """Raw TypeErrors on main (pathlib's "expected str, bytes or os.PathLike", "unsupported operand ... NoneType")."""
     with pytest.raises(InvalidSettingError, match=re.escape(name)):

@@ -20,7 +20,7 @@ def test_70b_bf16_does_not_fit_one_h100_and_the_error_says_why(h100):
         predict(h100, L70, count=1, weights="bf16", batch=1, input_tokens=1024, output_tokens=1024)
     msg = str(exc.value)
     # 70B x 2 bytes = ~138 GB of weights against ~78 GiB usable: short by > 50 GB.
-    assert "short by" in msg and "more chips" in msg and "--weights fp8" in msg
+    assert "short by" in msg and "more chips" in msg and "weights=fp8" in msg
 
 
 def test_batch_too_large_names_the_largest_that_fits(h100):
@@ -213,7 +213,7 @@ def test_the_more_chips_hint_names_a_layout_the_model_allows(model, kw):
 
     with pytest.raises(DoesNotFitError) as exc:
         predict("nvidia-h100-sxm-80gb", model, **kw)
-    got = re.search(r"smallest layout this model allows: --tp (\d+)(?: --pp (\d+))? --count (\d+)", str(exc.value))
+    got = re.search(r"smallest layout this model allows: tp=(\d+)(?: pp=(\d+))? count=(\d+)", str(exc.value))
     assert got is not None, str(exc.value)
     tp, pp, count = int(got.group(1)), int(got.group(2) or 1), int(got.group(3))
     assert tp >= kw["tp"]
@@ -236,7 +236,7 @@ def test_the_more_chips_hint_on_a_pipeline_names_a_layout_that_fits(tmp_path):
     chip = "nvidia-jetson-orin-nano-8gb"
     with pytest.raises(DoesNotFitError) as exc:
         predict(chip, str(model), batch=1)
-    got = re.search(r"smallest layout this model allows: --tp 1 --pp (\d+) --count (\d+)", str(exc.value))
+    got = re.search(r"smallest layout this model allows: tp=1 pp=(\d+) count=(\d+)", str(exc.value))
     assert got is not None, str(exc.value)
     pp = int(got.group(1))
     assert int(got.group(2)) == pp

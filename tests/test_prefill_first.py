@@ -175,7 +175,8 @@ def test_prefill_first_runs_never_mix_and_never_beat_the_prefill(c, inp, out, re
 
 def _per_request_ttft(model, c, inp, out, n, recv, plan_ahead, reserve):
     from inferchip.sim.load.arrivals import ClosedLoopArrivals
-    from inferchip.sim.runs.simulate import Pool, run_pools
+    from inferchip.sim.runs.simulate import run_pools
+    from inferchip.sim.runs.system import Pool
 
     spec = ClosedLoopArrivals(concurrency=c, input_tokens=uniform_length(inp), output_tokens=uniform_length(out))
     pool = Pool(model, SchedulerConfig(max_num_batched_tokens=2048), 1, "", StepTimer(model, exact=True),

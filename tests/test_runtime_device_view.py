@@ -95,7 +95,7 @@ def test_the_fit_advice_counts_packages():
     with pytest.raises(DoesNotFitError) as got:  # 141 GB of bf16 weights: four GCDs, two packages
         predict("amd-mi250x", "meta-llama/Llama-3.1-70B", weights="bf16", input_tokens=1024,
                 output_tokens=1024)
-    assert "--tp 4 --count 2 (4 runtime devices, 2 a package)" in str(got.value)
+    assert "tp=4 count=2 (4 runtime devices, 2 a package)" in str(got.value)
 
 
 def test_the_cli_says_so():

@@ -36,9 +36,9 @@ def test_defaults_and_fallbacks_are_filled_in_once():
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    (dict(count=0), "--count must be positive, got 0"),
-    (dict(tp=-1), "--tp must be positive, got -1"),
-    (dict(estimate="median"), "--estimate must be low, central or high, got median"),
+    (dict(count=0), "count= must be positive, got 0"),
+    (dict(tp=-1), "tp= must be positive, got -1"),
+    (dict(estimate="median"), "estimate= must be low, central or high, got 'median'"),
     (dict(weights="fp9"), "unknown number format 'fp9'"),
     (dict(weights="bf16", activations="fp4"), "4-bit activations need 4-bit float weights"),
     (dict(tp=3, count=4), "does not divide the 8 attention heads"),

@@ -78,7 +78,7 @@ def test_a_given_chunk_wins_and_is_said_given():
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, 8192.0, True, "8192", 1_048_577])
 def test_a_bad_chunk_is_refused_by_name(bad):
-    with pytest.raises(InvalidSettingError, match="--chunk-tokens must be a whole number of tokens from 1 to"):
+    with pytest.raises(InvalidSettingError, match="chunk_tokens= must be a whole number of tokens from 1 to"):
         ic.resolve_setting("nvidia-l4", L8, chunk_tokens=bad)
 
 

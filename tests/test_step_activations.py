@@ -100,7 +100,7 @@ def test_the_chunk_option_and_its_sources():
     assert "the atom engine record's (catalog/engines.yaml" in act["chunk_source"]
     code, text = run_main(["predict", "--chip", GROQ, "--model", LLAMA, "--batch", "1", "--chunk-tokens", "0"])
     assert code == 2 and "--chunk-tokens" in text and "1,048,576" in text
-    with pytest.raises(InvalidSettingError, match="--chunk-tokens"):
+    with pytest.raises(InvalidSettingError, match="chunk_tokens="):  # the keyword from Python (stop 51)
         predict(GROQ, LLAMA, count=256, tp=8, pp=32, batch=1, chunk_tokens=0)
 
 
@@ -117,7 +117,7 @@ def test_a_smaller_chunk_is_advised_where_one_fits():
     """Continuous batching keeps a chunk: 665 MB at 8,192 tokens. Room beside the weights (185.9 MB at tp 8 pp 32)
     and one 256-token sequence's KV (131,072 B) in the 211.6 MB usable: 25.6 MB, at 113,280 B a token (49,152 +
     64,128): 226 tokens. At --chunk-tokens 226 it fits."""
-    with pytest.raises(DoesNotFitError, match=r"--chunk-tokens 226 or fewer"):
+    with pytest.raises(DoesNotFitError, match=r"chunk_tokens=226 or fewer"):
         predict(GROQ, LLAMA, count=256, tp=8, pp=32, input_tokens=128, output_tokens=128)
     p = predict(GROQ, LLAMA, count=256, tp=8, pp=32, input_tokens=128, output_tokens=128, chunk_tokens=226)
     assert p.batch >= 1

@@ -5,7 +5,10 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from numbers import Real
 
 ECHO_MAX_CHARS = 200  # an echoed value up to this long is shown whole (a long file path stays readable)
@@ -105,13 +108,88 @@ class InternalError(Exception):
     status 2 of bad input."""
 
 
-def positive(name: str, v: int | float | None) -> None:
-    """Refuse an option value that is not a finite number above 0 (None: not given), naming it: a NaN or an
-    infinity would pass ``v <= 0`` and fail later as a raw ValueError or OverflowError, a string as a TypeError."""
+@dataclass(frozen=True)
+class Spelling:
+    """How an interface names a setting in its messages. A layer raises with the setting's field key, the Python
+    API's keyword (``input_tokens``), and the interface that called it spells the key its own way: the API as the
+    keyword the caller wrote (``input_tokens=``, ``input_tokens=0``), the command line as its option
+    (``--input-tokens``, ``--input-tokens 0``: the key with ``-`` for ``_``, unless ``renames`` names it), so one
+    message serves both. A key whose command-line option has another unit (``slo_ttft_s``, ``--slo-ttft-ms``) is
+    checked by the command line in its own unit before the layer sees it, and named as the keyword by the layer."""
+
+    options: bool = False  # False: the API's keywords; True: the command line's options
+    renames: tuple[tuple[str, str], ...] = ()  # (key, option) where the option is not the key's rule
+
+    def name(self, key: str) -> str:
+        """``key`` as this interface names it: ``batch=`` or ``--batch``."""
+        if not self.options:
+            return f"{key}="
+        return dict(self.renames).get(key) or "--" + key.replace("_", "-")
+
+    def label(self, key: str) -> str:
+        """``key`` as the head of a message about its value ("weights: unknown number format 'x'"): the bare
+        keyword, or the option (``--weights``)."""
+        return self.name(key) if self.options else key
+
+    def given(self, key: str, value: object) -> str:
+        """``key`` with its value as this interface's caller wrote it: ``tp=3`` or ``--tp 3`` (True: the flag alone,
+        ``attn_dp=True`` or ``--attn-dp``)."""
+        if not self.options:
+            return f"{key}={value}"
+        return self.name(key) if value is True else f"{self.name(key)} {value}"  # a flag: --attn-dp
+
+
+KEYWORDS = Spelling()
+"""The Python API's spelling (the default: a layer called from a script names the keyword)."""
+OPTIONS = Spelling(options=True)
+"""The command line's spelling by the rule alone (``--`` + the key with ``-``); the CLI adds its renames."""
+_SPELLING: ContextVar[Spelling] = ContextVar("inferchip_spelling", default=KEYWORDS)
+
+
+def named(key: str) -> str:
+    """The setting ``key`` as the interface now running names it (:class:`Spelling`): ``batch=`` or ``--batch``."""
+    return _SPELLING.get().name(key)
+
+
+def labelled(key: str) -> str:
+    """The setting ``key`` as the head of a message about its value (``weights: ...``, ``--weights: ...``)."""
+    return _SPELLING.get().label(key)
+
+
+def named_as(key: str, value: object) -> str:
+    """The setting ``key`` with ``value`` as the interface now running writes it: ``tp=3`` or ``--tp 3``."""
+    return _SPELLING.get().given(key, value)
+
+
+@contextmanager
+def spelled(spelling: Spelling) -> Iterator[None]:
+    """Messages raised inside the block name settings in ``spelling`` (the CLI's ``main`` runs each command in
+    its options'); the spelling before is restored after."""
+    token = _SPELLING.set(spelling)
+    try:
+        yield
+    finally:
+        _SPELLING.reset(token)
+
+
+def positive(key: str, v: int | float | None, *, bounded: bool = False) -> None:
+    """Refuse a setting value that is not a finite number above 0 (None: not given), naming it (``key``: the
+    setting's field key, spelled by :func:`named`; a text with a blank in it, "max_ttft_s (seconds)", as it is):
+    a NaN or an infinity would pass ``v <= 0`` and fail later as a raw ValueError or OverflowError, a string as a
+    TypeError, an integer beyond a float's range (10**400) as an OverflowError, unless ``bounded``: the caller's own
+    upper bound refuses it next, saying the bound (``input_tokens``: at most 10,000,000)."""
     if v is None:
         return
+    name = key if " " in key else named(key)
     if isinstance(v, bool) or not isinstance(v, Real):
         raise InvalidSettingError(f"{name} must be a number, got {v!r} ({type(v).__name__}); "
                                   "allowed: a finite number above 0")
-    if not 0 < v < math.inf:
+    try:
+        finite = 0 < float(v) < math.inf
+    except OverflowError:  # an integer no float holds
+        if bounded:
+            return
+        raise InvalidSettingError(f"{name} must be a finite number, got {v}; "
+                                  "allowed: a finite number above 0") from None
+    if not finite:
         raise InvalidSettingError(f"{name} must be positive, got {v}; allowed: a finite number above 0")

@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from inferchip.errors import SpecError, os_reason
+from inferchip.errors import SpecError, os_reason, shown
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"))
@@ -26,14 +26,20 @@ def kind_name(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "something else")
 
 
-def path_argument(given: object, option: str, allowed: str) -> Path:
+def path_argument(given: object, key: str, allowed: str) -> Path:
     """``given`` (a Python argument naming a file: ``calibration=``, ``assumptions=``) as a Path; anything but a
-    string or a path is an InvalidSettingError naming the option (``calibration=True`` was a raw TypeError)."""
-    if isinstance(given, str | os.PathLike):
-        return Path(given)
-    from inferchip.errors import InvalidSettingError
+    string or a path is an InvalidSettingError naming the setting ``key`` as the interface running spells it
+    (``calibration=``, ``--calibration``; ``calibration=True`` was a raw TypeError); so is a path where nothing is
+    (a SpecError: its reader's message named the file alone, not the setting that gave it)."""
+    from inferchip.errors import InvalidSettingError, labelled
 
-    raise InvalidSettingError(f"{option}: {given!r} ({type(given).__name__}) is no file path; allowed: {allowed}")
+    if isinstance(given, str | os.PathLike):
+        if not os.path.lexists(user_path(given)):
+            raise SpecError(f"{labelled(key)}: {shown(str(os.fspath(given)))}: cannot read file (no such file); "
+                            f"allowed: {allowed}")
+        return Path(given)
+    raise InvalidSettingError(f"{labelled(key)}: {given!r} ({type(given).__name__}) is no file path; "
+                              f"allowed: {allowed}")
 
 
 def user_path(given: str | os.PathLike[str]) -> Path:

@@ -97,7 +97,7 @@ def load_assumptions(path: str | Path | None = None) -> Assumptions:
     """The bundled assumptions, or the bundled ones with a user file merged over them."""
     if path is None:
         return _bundled()
-    user_path = path_argument(path, "--assumptions", "an assumptions YAML path, or None for the bundled file")
+    user_path = path_argument(path, "assumptions", "an assumptions YAML path, or None for the bundled file")
     user = read_mapping(user_path)
     merged = _merge(copy.deepcopy(_bundled_raw()), user, user_path)
     return validate(Assumptions, merged, str(user_path))

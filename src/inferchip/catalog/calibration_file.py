@@ -33,7 +33,7 @@ def calibration_path(which: str | Path | None) -> Path | None:
     """The file ``which`` names (None for the defaults: ``"none"``, or no shipped file)."""
     if which is not None and str(which) == "none":
         return None
-    path = BUNDLED if which is None else path_argument(which, "--calibration", "a calibration YAML path or 'none'")
+    path = BUNDLED if which is None else path_argument(which, "calibration", "a calibration YAML path or 'none'")
     return None if which is None and not path.exists() else path
 
 

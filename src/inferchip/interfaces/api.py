@@ -202,14 +202,14 @@ def _checked_point(name: str, v: object) -> None:
     before it starts, not at its row."""
     from numbers import Real
 
-    from inferchip.errors import positive
+    from inferchip.errors import named, positive
 
     if v is None or isinstance(v, bool) or not isinstance(v, Real):  # positive() lets None (not given) pass
-        raise InvalidSettingError(f"{name} must be a number, got {v!r} ({type(v).__name__}); allowed: a finite "
+        raise InvalidSettingError(f"{named(name)} must be a number, got {v!r} ({type(v).__name__}); allowed: a finite "
                                   "number above 0")
     positive(name, cast(float, v))  # (a Real: 10**400 is refused there, not overflowed here)
     if name in ("batch", "requests_per_user") and not v % 1 == 0:
-        raise InvalidSettingError(f"{name} must be a whole number, got {v!r}; allowed: 1, 2, 3, ...")
+        raise InvalidSettingError(f"{named(name)} must be a whole number, got {v!r}; allowed: 1, 2, 3, ...")
 
 
 def chip_cost(chip: ChipInput, *, estimate: str = "central", assumptions: str | None = None) -> ChipCost:
@@ -254,11 +254,12 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
                     ("requests_per_user", requests_per_user), ("range_ratio", range_ratio)):
         _checked_point(name, v)
     if concurrencies is not None:
-        for c in _vector("concurrencies", concurrencies):
+        given = _vector("concurrencies", concurrencies)  # one number is a list of one (1e12 was a raw TypeError)
+        for c in given:
             positive("concurrencies", c)
             if isinstance(c, bool) or not float(c) % 1 == 0:
                 raise InvalidSettingError(f"concurrencies: {c!r} is no whole number of users; allowed: 1, 2, 3, ...")
-        concurrencies = [int(c) for c in concurrencies]
+        concurrencies = [int(c) for c in given]
     setting = serving_setting(chip, model, **system)
     setting.model.check_context(input_tokens + output_tokens,
                                 f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")

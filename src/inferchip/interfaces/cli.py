@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from inferchip.errors import InferchipError, readable  # noqa: E402
+from inferchip.errors import OPTIONS, InferchipError, readable, spelled  # noqa: E402
 
 # Each module registers its commands on ``app`` when imported: all of them when the command
 # list is first read (``app.registered_commands``: --help, a test), else the module of the one
@@ -69,6 +70,15 @@ def _import_command_modules() -> None:
 
 app.load_all = _import_command_modules
 
+CLI_SPELLING = replace(OPTIONS, renames=(("precision", "--weights"),  # vision/drive: frame_cost's precision=
+                                         ("slo_ttft_s", "slo_ttft_s (seconds, from --slo-ttft-ms)"),
+                                         ("slo_tpot_s", "slo_tpot_s (seconds, from --slo-tpot-ms)")))
+"""How the command line names a setting in a layer's message (:class:`inferchip.errors.Spelling`): every key a layer
+names (``input_tokens``, ``batch``, ``count``, ``tp``, ``attn_dp``, ``chunk_tokens``, ``weights``, ...) is its option
+by the rule, ``--`` and the key with ``-`` for ``_``; ``precision`` (``frame_cost``'s) is ``--weights`` in
+``vision`` and ``drive``. The SLO limits are the exception: the options take milliseconds and are checked in them
+before any layer sees the seconds, so a layer's message about one (not
+reached from the command line today) names the seconds and the option they came from."""
 USER_ERROR_EXIT = 2  # the exit status of a user error, as click uses it for usage errors
 INTERRUPTED_EXIT = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
 
@@ -153,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # In non-standalone mode typer hands back the code of a ``typer.Exit`` as the return
         # value; commands themselves return None.
-        with on_signal():
+        with on_signal(), spelled(CLI_SPELLING):  # a layer's message names --batch here, batch= from Python
             command, args, prog = _click_command(argv)
             rv = command.main(args=args, prog_name=prog, standalone_mode=False)
     except InferchipError as exc:

@@ -17,6 +17,7 @@ from inferchip.interfaces.cli_options import files
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options import serving as so
+from inferchip.interfaces.cli_options import system_params as sp
 from inferchip.interfaces.cli_options.tables import curve_table, devices_note, formats_line, system_text
 from inferchip.interfaces.cmd_predict import OutputFormat
 from inferchip.interfaces.cmd_serve import assumptions_file, print_rows, progress_bar, row_summary
@@ -28,31 +29,28 @@ from inferchip.interfaces.serve_system import (
     replicas_note,
     system,
 )
+from inferchip.sim.load.lengths import RANGE_RATIO
 
 
 @app.command("curve")
 def curve_cmd(
-    chip: str = opts.chip_option(), model: str = opts.model_option(),
-    count_given: int | None = opts.count_option("Chips in the system; with --disagg the pools' chips.", default=None),
-    tp: int | None = opts.parallel_option("tp"),
-    pp: int | None = opts.parallel_option("pp"), ep: int | None = opts.parallel_option("ep"),
-    attn_dp: bool | None = opts.attn_dp_option(),
-    weights: str | None = opts.format_option("--weights", opts.DEFAULT_WEIGHTS),
-    activations: str | None = opts.format_option("--activations"), kv: str | None = opts.format_option("--kv"),
-    input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
-    range_ratio: float = opts.range_ratio_option(),
-    seed: int = opts.seed_option(),
-    calibration: str | None = opts.calibration_option(),
-    assumptions: Path | None = so.assumptions_option(),
-    engine: str | None = eng_opts.engine_option(so.DEFAULT_SCHEDULER),
-    moe_kernel: str | None = eng_opts.moe_kernel_option(),
-    chunk_tokens: int | None = eng_opts.chunk_option(),
-    mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
-    disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
-    kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
+    chip: sp.Chip, model: sp.Model,
+    count_given: sp.Count = None,
+    tp: sp.Tp = None, pp: sp.Pp = None, ep: sp.Ep = None, attn_dp: sp.AttnDp = None,
+    weights: sp.Weights = None, activations: sp.Activations = None, kv: sp.Kv = None,
+    input_tokens: sp.InputTokens = opts.DEFAULT_INPUT_TOKENS,
+    output_tokens: sp.OutputTokens = opts.DEFAULT_OUTPUT_TOKENS,
+    range_ratio: sp.RangeRatio = RANGE_RATIO,
+    seed: sp.Seed = 0,
+    calibration: sp.Calibration = None,
+    assumptions: sp.Assumptions = None,
+    engine: sp.Engine = None, moe_kernel: sp.MoeKernel = None, chunk_tokens: sp.ChunkTokens = None,
+    mtp: sp.Mtp = None, mtp_acceptance: sp.MtpAcceptance = None,
+    disagg: sp.Disagg = None, software: sp.Software = None,
+    kv_link_gb_per_s: sp.KvLink = None, kv_link_latency_us: sp.KvLinkLatency = None,
     slo_ttft_ms: float | None = cs.slo_option("--slo-ttft-ms"),
     slo_tpot_ms: float | None = cs.slo_option("--slo-tpot-ms"),
-    slo_percentile: str | None = cs.percentile_option(),
+    slo_percentile: sp.SloPercentile = None,
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:

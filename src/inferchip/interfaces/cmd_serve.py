@@ -20,6 +20,7 @@ from inferchip.interfaces.cli_options import files, fleet
 from inferchip.interfaces.cli_options import options as opts
 from inferchip.interfaces.cli_options import output as out
 from inferchip.interfaces.cli_options import serving as so
+from inferchip.interfaces.cli_options import system_params as sp
 from inferchip.interfaces.cli_options.fleet import fleet_help
 from inferchip.interfaces.cli_options.tables import (
     case_rows_table,
@@ -42,6 +43,7 @@ from inferchip.interfaces.serve_system import (
     trace_load,
     trace_text,
 )
+from inferchip.sim.load.lengths import RANGE_RATIO
 
 if TYPE_CHECKING:
     from inferchip.interfaces.serve_rows import Pool
@@ -122,22 +124,19 @@ def row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int 
 
 @app.command("serve")
 def serve_cmd(
-    chip: str = opts.chip_option("Chip id or chip YAML."),
-    model: str = opts.model_option("Model id or config.json."),
-    count_given: int | None = opts.count_option("Chips in the system (replicas = count / (tp*pp)); with --disagg "
-                                                "the pools' chips.", default=None),
-    tp: int | None = opts.parallel_option("tp"), pp: int | None = opts.parallel_option("pp"),
-    ep: int | None = opts.parallel_option("ep"),
-    attn_dp: bool | None = opts.attn_dp_option(),
-    weights: str | None = opts.format_option("--weights", opts.DEFAULT_WEIGHTS),
-    activations: str | None = opts.format_option("--activations"), kv: str | None = opts.format_option("--kv"),
+    chip: sp.Chip,
+    model: sp.Model,
+    count_given: sp.Count = None,
+    tp: sp.Tp = None, pp: sp.Pp = None, ep: sp.Ep = None, attn_dp: sp.AttnDp = None,
+    weights: sp.Weights = None, activations: sp.Activations = None, kv: sp.Kv = None,
     rate: float | None = typer.Option(None, "--rate", help=opts.RATE_HELP,
                                          callback=opts.float_range("--rate", opts.MAX_RATE_PER_S,
                                                                    lo=opts.MIN_RATE_PER_S, lo_open=False)),
     concurrency: int | None = so.concurrency_option(),
     trace: Path | None = typer.Option(None, "--trace", help="CSV/JSONL with arrival_s,input_tokens,output_tokens."),
-    input_tokens: int = opts.input_tokens_option(), output_tokens: int = opts.output_tokens_option(),
-    range_ratio: float = opts.range_ratio_option(),
+    input_tokens: sp.InputTokens = opts.DEFAULT_INPUT_TOKENS,
+    output_tokens: sp.OutputTokens = opts.DEFAULT_OUTPUT_TOKENS,
+    range_ratio: sp.RangeRatio = RANGE_RATIO,
     duration: float | None = typer.Option(None, "--duration", help=opts.DURATION_HELP,
                                              callback=opts.float_range("--duration", opts.MAX_DURATION_S,
                                                                        lo=opts.MIN_DURATION_S, lo_open=False)),
@@ -145,17 +144,15 @@ def serve_cmd(
                                            callback=opts.int_range("--requests", 1, opts.MAX_REQUESTS)),
     slo_ttft_ms: float | None = opts.ms_option("--slo-ttft-ms"),
     slo_tpot_ms: float | None = opts.ms_option("--slo-tpot-ms"),
-    slo_percentile: str | None = cs.percentile_option(),
+    slo_percentile: sp.SloPercentile = None,
     find_count: bool = typer.Option(False, "--find-count", help=fleet_help()),
-    seed: int = opts.seed_option(),
-    calibration: str | None = opts.calibration_option(),
-    assumptions: Path | None = so.assumptions_option(),
-    engine: str | None = eng_opts.engine_option(so.DEFAULT_SCHEDULER),
-    moe_kernel: str | None = eng_opts.moe_kernel_option(),
-    chunk_tokens: int | None = eng_opts.chunk_option(),
-    mtp: int | None = so.mtp_option(), mtp_acceptance: float | None = so.accept_option(),
-    disagg: str | None = so.disagg_option(), software: str | None = so.software_option(),
-    kv_link_gb_per_s: float | None = so.link_option(), kv_link_latency_us: float | None = so.latency_option(),
+    seed: sp.Seed = 0,
+    calibration: sp.Calibration = None,
+    assumptions: sp.Assumptions = None,
+    engine: sp.Engine = None, moe_kernel: sp.MoeKernel = None, chunk_tokens: sp.ChunkTokens = None,
+    mtp: sp.Mtp = None, mtp_acceptance: sp.MtpAcceptance = None,
+    disagg: sp.Disagg = None, software: sp.Software = None,
+    kv_link_gb_per_s: sp.KvLink = None, kv_link_latency_us: sp.KvLinkLatency = None,
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption.

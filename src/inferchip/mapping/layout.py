@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, named, named_as
 from inferchip.spec.model import ModelSpec
 
 
@@ -65,62 +65,66 @@ def check_layout(model: ModelSpec, layout: Layout, num_chips: int | None = None)
     for name in ("tp", "pp", "ep", "replicas"):
         v = getattr(layout, name)
         if not isinstance(v, int) or v < 1:
-            raise InvalidSettingError(f"--{name} must be a positive integer, got {v}")
+            raise InvalidSettingError(f"{named(name)} must be a positive integer, got {v}")
     if not isinstance(layout.attn_dp, bool):
         raise InvalidSettingError(f"attn_dp must be true or false, got {layout.attn_dp!r}")
     if layout.attn_dp:
         if layout.tp < 2:
             hint = (f"; a worker of {layout.ep} chips with attention per chip and experts over all of them (a "
                     f"case id's tp1 ep{layout.ep} dpa, SGLang --tp {layout.ep} --dp {layout.ep} "
-                    f"--enable-dp-attention) is --tp {layout.ep} --ep {layout.ep} --attn-dp") if layout.ep > 1 else ""
+                    f"--enable-dp-attention) is {named_as('tp', layout.ep)} {named_as('ep', layout.ep)} "
+                    f"{named_as('attn_dp', True)}") if layout.ep > 1 else ""
             raise InvalidSettingError(
-                f"--attn-dp spreads sequences over the tp chips of a stage; it needs --tp 2 or more, got --tp "
-                f"{layout.tp}{hint}"
+                f"{named('attn_dp')} spreads sequences over the tp chips of a stage; it needs "
+                f"{named_as('tp', 2)} or more, got {named_as('tp', layout.tp)}{hint}"
             )
         if not model.is_moe:
             raise InvalidSettingError(
-                f"--attn-dp pairs data-parallel attention with expert-parallel MoE; {model.id} is dense "
-                f"(for a dense model use data-parallel replicas: --tp 1 and more --count)"
+                f"{named('attn_dp')} pairs data-parallel attention with expert-parallel MoE; {model.id} is dense "
+                f"(for a dense model use data-parallel replicas: {named_as('tp', 1)} and more {named('count')})"
             )
         if layout.tp % layout.ep:
             raise InvalidSettingError(
-                f"--attn-dp needs --ep dividing --tp (experts spread over the same {layout.tp} chips, split "
-                f"tp/ep ways in width), got --ep {layout.ep}; allowed: "
+                f"{named('attn_dp')} needs {named('ep')} dividing {named('tp')} (experts spread over the same "
+                f"{layout.tp} chips, split tp/ep ways in width), got {named_as('ep', layout.ep)}; allowed: "
                 f"{', '.join(str(d) for d in divisors(layout.tp))}"
             )
     if not layout.attn_dp and not tp_splits_heads(model, layout.tp):
         allowed = ", ".join(str(d) for d in divisors(model.num_heads) if d <= 64 and tp_splits_heads(model, d))
         if model.num_heads % layout.tp:
-            raise InvalidSettingError(f"--tp {layout.tp} does not divide the {model.num_heads} attention heads of "
-                                      f"{model.id}; allowed: {allowed}")
+            raise InvalidSettingError(f"{named_as('tp', layout.tp)} does not divide the {model.num_heads} attention "
+                                      f"heads of {model.id}; allowed: {allowed}")
         raise InvalidSettingError(
-            f"--tp {layout.tp} does not split the {model.num_kv_heads} key/value heads of {model.id}: each chip holds "
-            f"{model.num_kv_heads} / tp of them, or one copied on tp / {model.num_kv_heads} chips, so tp divides "
-            f"{model.num_kv_heads} or is a multiple of it (vLLM and SGLang QKVParallelLinear); allowed: {allowed}")
+            f"{named_as('tp', layout.tp)} does not split the {model.num_kv_heads} key/value heads of {model.id}: "
+            f"each chip holds {model.num_kv_heads} / tp of them, or one copied on tp / {model.num_kv_heads} chips, "
+            f"so tp divides {model.num_kv_heads} or is a multiple of it (vLLM and SGLang QKVParallelLinear); "
+            f"allowed: {allowed}")
     if layout.pp > model.num_layers:
-        raise InvalidSettingError(f"--pp {layout.pp} exceeds the {model.num_layers} layers of {model.id}; "
+        raise InvalidSettingError(f"{named_as('pp', layout.pp)} exceeds the {model.num_layers} layers of {model.id}; "
                                   f"allowed: 1 to {model.num_layers}")
     if layout.ep > 1:
         if not model.is_moe:
-            raise InvalidSettingError(f"--ep {layout.ep} needs a mixture-of-experts model; {model.id} is dense; "
-                                      "allowed: 1")
+            raise InvalidSettingError(f"{named_as('ep', layout.ep)} needs a mixture-of-experts model; {model.id} "
+                                      "is dense; allowed: 1")
         if layout.tp % layout.ep:
             raise InvalidSettingError(
-                f"--ep {layout.ep} must divide --tp {layout.tp} (experts are split inside the TP group); allowed: "
+                f"{named_as('ep', layout.ep)} must divide {named_as('tp', layout.tp)} (experts are split inside the "
+                "TP group); allowed: "
                 f"{', '.join(str(d) for d in divisors(layout.tp) if model.num_experts % d == 0)}"
             )
         if model.num_experts % layout.ep and not layout.attn_dp:
             raise InvalidSettingError(
-                f"--ep {layout.ep} does not divide the {model.num_experts} experts of {model.id}; allowed: "
+                f"{named_as('ep', layout.ep)} does not divide the {model.num_experts} experts of {model.id}; allowed: "
                 f"{', '.join(str(d) for d in divisors(layout.tp) if model.num_experts % d == 0)}")
     if num_chips is not None and layout.num_chips > num_chips:
         raise InvalidSettingError(
-            f"tp x pp = {layout.chips_per_replica} needs more chips than the {num_chips} given (--count)"
+            f"tp x pp = {layout.chips_per_replica} needs more chips than the {num_chips} given ({named('count')})"
         )
     if num_chips is not None and num_chips % layout.chips_per_replica:
         # a remainder would be chips that the prediction silently leaves out ("on 2 x" for --count 3 --tp 2)
         raise InvalidSettingError(
-            f"--count {num_chips} is not a whole number of replicas of tp x pp = {layout.chips_per_replica} chips; "
+            f"{named_as('count', num_chips)} is not a whole number of replicas of tp x pp = "
+            f"{layout.chips_per_replica} chips; "
             f"allowed: a multiple of {layout.chips_per_replica}"
         )
     return layout
@@ -153,10 +157,11 @@ def check_scaleup(layout: Layout, max_scaleup_domain: int, chip_id: str, moe: bo
     fits = max(t for t in divisors(layout.tp) if t <= d)
     what = f"scale-up domain of {d} chips" if max_scaleup_domain > 1 else f"PCIe host of {d} cards (no scale-up fabric)"
     raise InvalidSettingError(
-        f"--tp {layout.tp} exceeds the {what} of {chip_id}: the tensor-parallel all-reduces would cross the "
-        f"scale-out network and the layout does not say how the group spans it; use --tp {fits} with "
-        f"--pp {layout.tp // fits} (pipeline stages on further domains)"
-        + (" or --attn-dp (attention per chip, experts expert-parallel over all chips)" if moe else ""))
+        f"{named_as('tp', layout.tp)} exceeds the {what} of {chip_id}: the tensor-parallel all-reduces would cross "
+        f"the scale-out network and the layout does not say how the group spans it; use {named_as('tp', fits)} with "
+        f"{named_as('pp', layout.tp // fits)} (pipeline stages on further domains)"
+        + (f" or {named_as('attn_dp', True)} (attention per chip, experts expert-parallel over all chips)"
+           if moe else ""))
 
 
 def tp_splits_heads(model: ModelSpec, tp: int) -> bool:

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from inferchip.cost.roofline import ArrayLike as Numbers
 from inferchip.cost.step import StepCost, StepPlan, cached_step_plan
-from inferchip.errors import DoesNotFitError
+from inferchip.errors import DoesNotFitError, named, named_as
 from inferchip.mapping.layout import Layout, divisors, tp_domain, tp_splits_heads
 from inferchip.mapping.memory_fit import (
     FloatArray,
@@ -266,7 +266,7 @@ def _smaller_chunk(mm: MappedModel, room: float, step: float) -> list[str]:
     tokens = _chunk_that_fits(mm, room, step)
     if tokens is None:
         return []
-    return [f"  - a smaller prefill chunk: --chunk-tokens {tokens:,} or fewer (its activations, "
+    return [f"  - a smaller prefill chunk: {named_as('chunk_tokens', f'{tokens:,}')} or fewer (its activations, "
             f"{float(mm.activation_bytes(float(tokens))) / GIGA:.3f} GB, fit beside the weights and KV cache)"]
 
 
@@ -303,7 +303,8 @@ def _layout_for_chips(mm: MappedModel, replicas: int, per_seq_tokens: float, bat
                 f"a tp domain of {tp_domain(mm.chip.max_scaleup_domain)})")
     chips, tp, pp = best[0], -best[1], best[2]
     n = mm.chip.devices_per_package  # --count counts packages; the layout, the runtime's devices
-    flags = f"--tp {tp}" + (f" --pp {pp}" if pp > 1 else "") + f" --count {-(-chips * replicas // n)}" + (
+    flags = named_as("tp", tp) + (f" {named_as('pp', pp)}" if pp > 1 else "") + \
+        f" {named_as('count', -(-chips * replicas // n))}" + (
         "" if n == 1 else f" ({chips * replicas} runtime devices, {n} a package)")
     return f"the smallest layout this model allows: {flags} (a tp that splits the heads, pp at most the layers)"
 
@@ -314,7 +315,7 @@ def _wider_tp_text(mm: MappedModel) -> str:
     domain = tp_domain(mm.chip.max_scaleup_domain)
     wider = [tp for tp in divisors(domain) if tp > mm.layout.tp and tp_splits_heads(mm.model, tp)]
     if wider:
-        return f"a wider tp splits them further (--tp {wider[0]})"
+        return f"a wider tp splits them further ({named_as('tp', wider[0])})"
     return (f"tp={mm.layout.tp} is already the widest the chip's scale-up domain of {domain} allows for "
             f"{mm.model.num_heads} heads")
 
@@ -359,13 +360,13 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
     if budget <= act:  # more chips of this layout or narrower weights cannot help: each chip keeps these activations
         tp = _tp_whose_activations_fit(mm, budget, step) if budget > 0 else None
         helps = ("nothing in the layout or the formats helps" if budget <= 0 else
-                 f"a wider tensor-parallel layout shrinks them per chip (--tp {tp} is the narrowest at which they "
-                 "fit), as do narrower --activations" if tp else
+                 f"a wider tensor-parallel layout shrinks them per chip ({named_as('tp', tp)} is the narrowest at "
+                 f"which they fit), as do narrower {named('activations')}" if tp else
                  "no wider tensor-parallel layout fits them (the residual stream is held whole on every chip); "
-                 "narrower --activations shrink them")
+                 f"narrower {named('activations')} shrink them")
         alone = _chunk_that_fits(mm, budget, step)
         if alone is not None:  # a smaller chunk bounds the step too (step_activation_bytes)
-            helps += f", or a smaller prefill chunk at this tp (--chunk-tokens {alone:,} or fewer)"
+            helps += f", or a smaller prefill chunk at this tp ({named_as('chunk_tokens', f'{alone:,}')} or fewer)"
         what = (f"one {step:,.0f}-token prefill chunk" if step >= mm.chunk_tokens else
                 f"its largest step, {step:,.0f} tokens (batch x prompt; the chunk is {mm.chunk_tokens:,})")
         lines.append(f"  - the activations of {what} at tp={mm.layout.tp} "
@@ -391,9 +392,10 @@ def fit_error(mm: MappedModel, batch: float, input_tokens: float, output_tokens:
         b_fit = int(max(0.0, (budget - need_w - act)) // float(mm.kv_bytes_per_seq(input_tokens + output_tokens)))
         if b_fit >= 1:
             lines.append(f"  - a smaller batch: at most {b_fit} sequences of {input_tokens + output_tokens:g} tokens")
-        lines.append("  - a shorter context (--input-tokens/--output-tokens) or an fp8 KV cache (--kv fp8)")
+        lines.append(f"  - a shorter context ({named('input_tokens')}/{named('output_tokens')}) or an fp8 KV cache "
+                     f"({named_as('kv', 'fp8')})")
     if mm.formats.weights in ("bf16", "fp16", "fp32"):
-        lines.append("  - narrower weights: --weights fp8 (half the bytes) or int4/fp4 (a quarter)")
+        lines.append(f"  - narrower weights: {named_as('weights', 'fp8')} (half the bytes) or int4/fp4 (a quarter)")
     elif mm.formats.weights in ("fp8", "int8"):
-        lines.append("  - narrower weights: --weights fp4 or int4 (half the bytes of fp8)")
+        lines.append(f"  - narrower weights: {named_as('weights', 'fp4')} or int4 (half the bytes of fp8)")
     return DoesNotFitError("\n".join(lines))

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from inferchip.catalog.models import api_inputs, input_key
 from inferchip.cost.step import StepCost
-from inferchip.errors import DoesNotFitError, InferchipError, InternalError, InvalidSettingError, positive
+from inferchip.errors import DoesNotFitError, InferchipError, InternalError, InvalidSettingError, named, positive
 from inferchip.mapping.layout import Layout
 from inferchip.performance.fast_path import DOES_NOT_FIT, fast_layout, throttle_note
 from inferchip.performance.layout_choice import choose_layout
@@ -43,15 +43,16 @@ __all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
 # The latency limits as the API takes them, in seconds (the CLI's --max-ttft-ms/--max-tpot-ms are checked in ms
 # before they reach here): a bad one is named in its own unit, not as the CLI's millisecond option.
 TTFT_LIMIT, TPOT_LIMIT = "max_ttft_s (seconds)", "max_tpot_s (seconds)"
+BOUNDED = ("input_tokens", "output_tokens", "batch")  # bounded after positive() (lengths_given, whole_batch)
 
 
 def ask(input_tokens: float, output_tokens: float, batch: int | None = None, max_ttft_s: float | None = None,
         max_tpot_s: float | None = None) -> Question:
     """``predict``'s question, checked: fixed lengths (tokens), a static batch per replica or, with
     ``batch=None``, the most throughput (continuous batching) within the TTFT/TPOT limits (s)."""
-    for name, v in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens), ("--batch", batch),
+    for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens), ("batch", batch),
                     (TTFT_LIMIT, max_ttft_s), (TPOT_LIMIT, max_tpot_s)):
-        positive(name, v)
+        positive(name, v, bounded=name in BOUNDED)
     lengths_given(input_tokens, output_tokens)
     whole_batch(batch)
     return Question.fixed(input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s)
@@ -60,9 +61,10 @@ def ask(input_tokens: float, output_tokens: float, batch: int | None = None, max
 def lengths_given(input_tokens: float | None, output_tokens: float | None) -> None:
     """Refuse a length of None (:func:`positive` reads None as an option not given, but a length has no default
     here): ``output_tokens=None`` was a raw TypeError from the context-window sum."""
-    for name, v in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
+    for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens)):
         if v is None or v > MAX_TOKENS:  # 10**400: a raw OverflowError from deep inside (the CLI's bound, stop 50)
-            raise InvalidSettingError(f"{name} must be a number of tokens, got {v!r}; allowed: a finite number above "
+            raise InvalidSettingError(f"{named(name)} must be a number of tokens, got {v!r}; allowed: a finite "
+                                      "number above "
                                       f"0, at most {MAX_TOKENS:,}")
 
 
@@ -70,8 +72,8 @@ def whole_batch(batch: float | None) -> None:
     """Refuse a static batch that is not a whole number of sequences (after :func:`positive`): ``batch=2.5`` was
     priced as 2.5 prompts while the answer said ``batch`` 2 (the CLI's ``--batch`` takes whole numbers only)."""
     if batch is not None and (batch % 1 != 0 or batch > MAX_BATCH):
-        raise InvalidSettingError(f"--batch must be a whole number of sequences, got {batch!r}; allowed: a whole "
-                                  f"number from 1 to {MAX_BATCH:,}")
+        raise InvalidSettingError(f"{named('batch')} must be a whole number of sequences, got {batch!r}; allowed: a "
+                                  f"whole number from 1 to {MAX_BATCH:,}")
 
 
 def predict(
@@ -145,9 +147,9 @@ def predict(
     except TypeError:
         lengths_ok = False
     if setting is None or not lengths_ok:  # check every number, naming a bad one
-        for name, v in (("--count", count), ("--input-tokens", input_tokens), ("--output-tokens", output_tokens),
-                        ("--batch", batch), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
-            positive(name, v)
+        for name, v in (("count", count), ("input_tokens", input_tokens), ("output_tokens", output_tokens),
+                        ("batch", batch), ("tp", tp), ("pp", pp), ("ep", ep)):
+            positive(name, v, bounded=True)  # each bounded next (lengths_given, whole_batch, the setting's chips)
         lengths_given(input_tokens, output_tokens)
         whole_batch(batch)
     if max_ttft_s is not None or max_tpot_s is not None:

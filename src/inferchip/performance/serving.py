@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.catalog.models import api_inputs
-from inferchip.errors import InvalidSettingError, positive
+from inferchip.errors import InvalidSettingError, named, positive
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.mapped import MappedModel
 from inferchip.performance.setting import Setting, estimate_level, resolve_setting
@@ -81,7 +81,7 @@ class ServingStepModel:
         """(time_s, replica power W or None) of a step, throttled at TDP. With ``prefill_chip`` the step's
         cost is its busiest attention-DP chip's, which sets both the time and the chip that throttles first;
         its power (that chip's times the replica's chips) is used only for the throttle: a step's energy is
-        priced by :meth:`step_power_w` (sim.runs.simulate.step_energies_j)."""
+        priced by :meth:`step_power_w` (sim.runs.run_result.step_energies_j)."""
         from inferchip.cost.economics import step_power
 
         t, cost = self.mm.replica_step_s(num_tokens, num_decode_seqs, decode_kv_tokens, prefill_attn_pairs,
@@ -259,7 +259,8 @@ def serving_step(setting: Setting) -> tuple[ServingStepModel, int]:
     scheduler's budgets are per rank too (:func:`inferchip.sim.batching.scheduler.rank_scheduler`, which the
     simulator applies when no scheduler is given)."""
     if not setting.layout_given or len(setting.layouts) != 1:
-        raise InvalidSettingError("the serving simulator needs one layout: give --tp/--pp/--ep")
+        raise InvalidSettingError(f"the serving simulator needs one layout: give {named('tp')}/{named('pp')}/"
+                                  f"{named('ep')}")
     lay = setting.layout
     mm = setting.mapped(lay)
     step = ServingStepModel(mm, step_energy_model(setting.chip, setting.chip_spec, setting.assumptions),

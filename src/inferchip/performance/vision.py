@@ -30,7 +30,7 @@ from inferchip.cost.vision.clocks import load_sustained_clocks
 from inferchip.cost.vision.frame import call_cost
 from inferchip.cost.vision.host import host_link
 from inferchip.cost.vision.layers import layer_costs
-from inferchip.errors import DoesNotFitError, InvalidSettingError
+from inferchip.errors import DoesNotFitError, InvalidSettingError, named
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.vision import BATCH_MAX, MAX_VISION_CHIPS, VisionCalibration
@@ -245,7 +245,8 @@ def _check_fit(spec: ChipSpec, net: VisionNetwork, need: MemoryNeed, per_chip: n
         f"(weights {need.weights_bytes / 1e9:,.4g} GB, the input and output of its largest layer "
         f"'{need.largest_layer}' {need.activation_bytes_per_frame * least / 1e9:,.4g} GB) but "
         f"{usable / 1e9:,.4g} GB is usable; what would make it fit: {smaller}a smaller input (the network's "
-        "input.spatial, an ONNX graph's --dim), a narrower --weights format, or a chip with more memory")
+        f"input.spatial, an ONNX graph's dynamic axes), a narrower {named('precision')} format, or a chip with more "
+        "memory")
 
 
 def frame_cost(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path, batch: npt.ArrayLike, *,

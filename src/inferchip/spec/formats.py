@@ -132,18 +132,20 @@ def check_format(name: str, field: str) -> str:
     and so does a value that is no name (``weights=8`` from Python: it was a raw AttributeError)."""
     fmt = canonical_format(name) if isinstance(name, str) else ""
     if fmt not in BYTES_PER_ELEMENT:
-        from inferchip.errors import InvalidSettingError
+        from inferchip.errors import InvalidSettingError, labelled
 
         why = (unknown_format_reason(name) if isinstance(name, str)
                else f"type {type(name).__name__}: a format is given by its name")
-        raise InvalidSettingError(f"{field}: unknown number format {name!r}{f' ({why})' if why else ''}; allowed: "
+        label = field if " " in field or field not in NAME_FIELDS else labelled(field)
+        raise InvalidSettingError(f"{label}: unknown number format {name!r}{f' ({why})' if why else ''}; allowed: "
                                   f"{', '.join(ALL_FORMATS)} (or nvfp4, e4m3, e5m2, bfloat16, float16, float32)")
     return fmt
 
 
-NAME_FIELDS = {"weights": "--weights", "activations": "--activations", "kv": "--kv",
+NAME_FIELDS = {"weights": "weights", "activations": "activations", "kv": "kv",
                "attention_weights": "attention weights", "attention_out_weights": "attention output weights"}
-"""The label an unknown name of each :class:`FormatNames` field is refused under."""
+"""The label an unknown name of each :class:`FormatNames` field is refused under: a setting's key (spelled as the
+interface running names it, :func:`inferchip.errors.named`), or words."""
 
 
 @dataclass(frozen=True)

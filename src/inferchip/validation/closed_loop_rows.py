@@ -22,7 +22,15 @@ from inferchip.catalog.engines import (
 )
 from inferchip.cost.context import attention_format, prefill_attention_format_of
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
-from inferchip.errors import DoesNotFitError, InferchipError, InternalError, InvalidSettingError, SpecError
+from inferchip.errors import (
+    OPTIONS,
+    DoesNotFitError,
+    InferchipError,
+    InternalError,
+    InvalidSettingError,
+    SpecError,
+    spelled,
+)
 from inferchip.mapping.layout import Layout
 from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS
 from inferchip.performance.operating import OperatingPoint
@@ -120,14 +128,15 @@ def _replica(v: Any, case: Case, fmt: Any, worker: Worker, facts: RowFacts) -> t
     pool = None if facts.prefill is None else "prefill" if worker is facts.prefill else "decode"
     notes = notes + check_span(layout, cp.max_scaleup_domain, cp.id,
                                f"line {case.line} ({case.case_id}), {worker_columns(case, pool)}")
-    try:  # a refusal of the row's layout names its line and columns, not the CLI's options
-        setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
-                                  activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp, ep=layout.ep,
-                                  attn_dp=layout.attn_dp, calibration=cals[cal_key],
-                                  attention_weights=fmt.attention_weights,
-                                  attention_out_weights=fmt.attention_out_weights,
-                                  chunk_tokens=DEFAULT_CHUNK_TOKENS,  # the chunk these rows are validated at
-                                  padding=None)  # the row's engine pads its own steps (closed_loop.EngineReplica)
+    try:  # a refusal of the row's layout names its line and columns, not the CLI's options (in_row_terms reads
+        with spelled(OPTIONS):  # them in the options' spelling, whichever interface runs the rows)
+            setting = resolve_setting(cp, ms, count=layout.chips_per_replica, weights=fmt.weights,
+                                      activations=fmt.activations, kv=fmt.kv, tp=layout.tp, pp=layout.pp,
+                                      ep=layout.ep, attn_dp=layout.attn_dp, calibration=cals[cal_key],
+                                      attention_weights=fmt.attention_weights,
+                                      attention_out_weights=fmt.attention_out_weights,
+                                      chunk_tokens=DEFAULT_CHUNK_TOKENS,  # the chunk these rows are validated at
+                                      padding=None)  # the row's engine pads its own steps (closed_loop.EngineReplica)
     except InferchipError as exc:  # a disaggregated row's workers are the notes' pools, not the tp/ep columns
         raise (in_row_terms(case, exc) if pool is None else in_pool_terms(case, exc, pool)) from None
     if fmt.attention_q_b_weights is not None:  # the launch recipe's q_b format (case_formats), not a CLI option

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from inferchip.catalog.engines import default_gemm_calibration
-from inferchip.errors import InferchipError, InvalidSettingError
+from inferchip.errors import OPTIONS, InferchipError, InvalidSettingError, spelled
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.layout_choice import choose_layout
@@ -110,14 +110,14 @@ class Validator:
         if key not in self._resolved:
             ms, cp = self.model(case.model), self.chip(case.accelerator)
             cal = default_gemm_calibration(self.cal, cp.family) if key.no_engine else self.cal  # predict's rule
-            try:  # a refusal of the row's tp/pp/ep names its line and columns, not the CLI's options
-                self._resolved[key] = resolve_setting(cp, ms, count=case.num_accelerators, weights=fmt.weights,
-                                                      activations=fmt.activations, kv=fmt.kv, tp=case.tp, pp=case.pp,
-                                                      ep=case.ep, calibration=cal, within=True,
-                                                      attention_weights=fmt.attention_weights,
-                                                      attention_out_weights=fmt.attention_out_weights,
-                                                      chunk_tokens=DEFAULT_CHUNK_TOKENS,  # the rows' stated chunk
-                                                      padding=None)  # unpadded: the module's docstring
+            try:  # a refusal of the row's tp/pp/ep names its line and columns, not the CLI's options (in_row_terms
+                with spelled(OPTIONS):  # reads them in the options' spelling, whichever interface runs the rows)
+                    self._resolved[key] = resolve_setting(
+                        cp, ms, count=case.num_accelerators, weights=fmt.weights, activations=fmt.activations,
+                        kv=fmt.kv, tp=case.tp, pp=case.pp, ep=case.ep, calibration=cal, within=True,
+                        attention_weights=fmt.attention_weights, attention_out_weights=fmt.attention_out_weights,
+                        chunk_tokens=DEFAULT_CHUNK_TOKENS,  # the rows' stated chunk
+                        padding=None)  # unpadded: the module's docstring
             except InferchipError as exc:
                 raise in_row_terms(case, exc) from None
         return self._resolved[key]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from inferchip.sim.load.lengths import RANGE_RATIO
 from inferchip.workload.limits import MAX_BATCH as MAX_BATCH
 from inferchip.workload.limits import MAX_CHIPS as MAX_CHIPS
 from inferchip.workload.limits import MAX_CONCURRENCY as MAX_CONCURRENCY
@@ -184,7 +185,7 @@ def output_tokens_option() -> Any:
 
 
 def range_ratio_option() -> Any:
-    return typer.Option(0.8, "--range-ratio",
+    return typer.Option(RANGE_RATIO, "--range-ratio",
                         help="Closed loop: each request's input and output tokens drawn uniformly between "
                              "ratio x L and L (--input-tokens, --output-tokens), as benchmark_serving's "
                              "--random-range-ratio (InferenceMAX: 0.8); 1 sends fixed lengths.",

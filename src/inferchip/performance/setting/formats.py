@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from inferchip.cost.peaks import executed_format, executed_note, four_bit_gemm_rate_text
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, named_as
 from inferchip.mapping.format_defaults import FOUR_BIT_FLOAT, kv_format_note
 from inferchip.mapping.memory_fit import Formats
 from inferchip.spec.chip import ChipParams
@@ -58,11 +58,13 @@ def _filled(names: FormatNames, chip: ChipParams | None) -> Formats:
         if weights in FOUR_BIT_FLOAT and not dequantises_four_bit(chip, weights):
             activations = "fp8"
     if activations == "int4":
-        raise InvalidSettingError("--activations int4: int4 is weight-only here (W4A16, activations stay wider); "
-                                  "for 4-bit activations use --activations fp4 or mxfp4 (W4A4), else fp8 or bf16")
+        raise InvalidSettingError(f"{named_as('activations', 'int4')}: int4 is weight-only here (W4A16, activations "
+                                  f"stay wider); for 4-bit activations use {named_as('activations', 'fp4')} or mxfp4 "
+                                  "(W4A4), else fp8 or bf16")
     if activations in FOUR_BIT_FLOAT and weights not in FOUR_BIT_FLOAT:
-        raise InvalidSettingError(f"--activations {activations}: 4-bit activations need 4-bit float weights "
-                                  f"(W4A4: --weights fp4 or mxfp4), got --weights {weights}")
+        raise InvalidSettingError(f"{named_as('activations', activations)}: 4-bit activations need 4-bit float "
+                                  f"weights (W4A4: {named_as('weights', 'fp4')} or mxfp4), got "
+                                  f"{named_as('weights', weights)}")
     if kv is None:
         kv = activations if activations in ("fp8", "bf16", "fp16") else ("fp8" if activations in FOUR_BIT_FLOAT
                                                                         else "bf16")

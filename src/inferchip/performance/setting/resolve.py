@@ -12,7 +12,7 @@ from numbers import Integral
 from typing import TYPE_CHECKING, Any, Literal
 
 from inferchip.catalog.engines import loaded_calibration
-from inferchip.errors import InvalidSettingError, positive
+from inferchip.errors import InvalidSettingError, named, positive
 from inferchip.mapping.format_defaults import checkpoint_choice, format_sources
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup, row_layouts
 from inferchip.performance.prediction import CHUNK_GIVEN
@@ -116,7 +116,7 @@ def estimate_level(estimate: str) -> EstimateLevel:
     for level in ESTIMATES:
         if estimate == level:
             return level
-    raise InvalidSettingError(f"--estimate must be low, central or high, got {estimate}")
+    raise InvalidSettingError(f"{named('estimate')} must be low, central or high, got {estimate!r}")
 
 
 def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights: str | None, activations: str | None,
@@ -126,11 +126,11 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
              attention_out_weights: str | None = None, config: UserConfig | None = None,
              chunk_tokens: int | None = None, padding: PaddingLadder | Literal["engine"] | None = "engine"
              ) -> Setting:
-    for name, v in (("--count", count), ("--tp", tp), ("--pp", pp), ("--ep", ep)):
-        positive(name, v)
-        if (v is None and name == "--count") or (v is not None and (not isinstance(v, Integral) or v > MAX_CHIPS)):
+    for name, v in (("count", count), ("tp", tp), ("pp", pp), ("ep", ep)):
+        positive(name, v, bounded=True)  # MAX_CHIPS below
+        if (v is None and name == "count") or (v is not None and (not isinstance(v, Integral) or v > MAX_CHIPS)):
             # 2.5, 1e30, None: a raw TypeError in the layout search (stop 39); 10**12: minutes of it (stop 48)
-            raise InvalidSettingError(f"{name} must be a whole number of chips, got {v!r} ({type(v).__name__}); "
+            raise InvalidSettingError(f"{named(name)} must be a whole number of chips, got {v!r} ({type(v).__name__}); "
                                       f"allowed: a whole number from 1 to {MAX_CHIPS:,}")
     level = estimate_level(estimate)
     if isinstance(chip, ChipParams):
@@ -176,7 +176,7 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
             try:
                 check_layout(ms, Layout(tp=widest, ep=widest, attn_dp=True), count)
             except InvalidSettingError as exc:
-                raise InvalidSettingError(f"--attn-dp on {count} chip(s) of {cp.id} (scale-up domain "
+                raise InvalidSettingError(f"{named('attn_dp')} on {count} chip(s) of {cp.id} (scale-up domain "
                                           f"{cp.max_scaleup_domain}), the widest tp searched {widest}: {exc}") from None
         if not layouts:
             why = "" if attn_dp is None else f" with attention data parallelism {'on' if attn_dp else 'off'}"

@@ -9,7 +9,7 @@ from functools import cached_property
 from numbers import Integral
 from typing import TYPE_CHECKING, TypedDict
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, named
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS, MappedModel, map_model
@@ -151,6 +151,6 @@ def checked_chunk(chunk_tokens: int) -> int:
     """``chunk_tokens`` as a prefill chunk; InvalidSettingError unless a whole number from 1 to 1,048,576."""
     if isinstance(chunk_tokens, bool) or not isinstance(chunk_tokens, Integral) or \
             not 1 <= chunk_tokens <= MAX_CHUNK_TOKENS:
-        raise InvalidSettingError(f"--chunk-tokens must be a whole number of tokens from 1 to {MAX_CHUNK_TOKENS:,}, "
-                                  f"got {chunk_tokens!r}")
+        raise InvalidSettingError(f"{named('chunk_tokens')} must be a whole number of tokens from 1 to "
+                                  f"{MAX_CHUNK_TOKENS:,}, got {chunk_tokens!r}")
     return int(chunk_tokens)

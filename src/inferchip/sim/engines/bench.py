@@ -44,7 +44,8 @@ from inferchip.sim.load.arrivals import ClosedLoopArrivals
 from inferchip.sim.load.lengths import RANGE_RATIO, FixedLength, UniformLength, uniform_length
 from inferchip.sim.results.metrics import SimResult, weighted_quantile
 from inferchip.sim.results.request import RequestTable
-from inferchip.sim.runs.simulate import KVLink, Pool, ReplicaFactory, run_pools
+from inferchip.sim.runs.simulate import run_pools
+from inferchip.sim.runs.system import KVLink, Pool, ReplicaFactory
 from inferchip.sim.step.protocol import FloatArray, StepModel
 from inferchip.sim.step.steptime import StepTimer
 

@@ -283,7 +283,7 @@ def make_source(
         raise InvalidSettingError(
             f"seed: value {seed!r} must be a whole number in 0..2**{MAX_SEED.bit_length()}-1 ({MAX_SEED})")
     if duration_s is not None and (isinstance(duration_s, bool) or not isinstance(duration_s, int | float)
-                                   or not (math.isfinite(duration_s) and 0 < duration_s <= MAX_TIME_S)):
+                                   or not 0 < duration_s <= MAX_TIME_S):  # NaN and 10**400 too
         raise InvalidSettingError(
             f"duration_s: value {duration_s!r} must be a positive number of seconds, at most {MAX_TIME_S:g}")
     if num_requests is not None:

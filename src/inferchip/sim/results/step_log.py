@@ -38,7 +38,7 @@ def new_replica_log() -> ReplicaLog:
 
 class StepLog(TypedDict):
     """The step log of all replicas, one array per field: :data:`LOG_FIELDS` in their order, then the columns
-    :func:`~inferchip.sim.runs.simulate.build_result` adds (``energy_j`` only where the step model prices energy)."""
+    :func:`~inferchip.sim.runs.run_result.build_result` adds (``energy_j`` only where the step model prices energy)."""
 
     start_s: FloatArray
     duration_s: FloatArray

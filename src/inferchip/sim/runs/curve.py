@@ -34,7 +34,7 @@ from inferchip.sim.load import lengths
 from inferchip.sim.load.arrivals import ClosedLoopArrivals
 from inferchip.sim.results.metrics import SimResult
 from inferchip.sim.runs.search import ENERGY_FIELDS, simulate_client
-from inferchip.sim.runs.simulate import as_scheduler_config
+from inferchip.sim.runs.system import as_scheduler_config
 from inferchip.sim.step.protocol import BoolArray, FloatArray, StepModel, check_step_model
 from inferchip.sim.step.steptime import StepTimer
 

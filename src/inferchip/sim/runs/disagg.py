@@ -17,7 +17,8 @@ from inferchip.errors import InvalidSettingError
 from inferchip.sim.batching.scheduler import SchedulerConfig
 from inferchip.sim.load.arrivals import ArrivalsLike
 from inferchip.sim.results.metrics import SimResult
-from inferchip.sim.runs.simulate import KVLink, Pool, run_pools
+from inferchip.sim.runs.simulate import run_pools
+from inferchip.sim.runs.system import KVLink, Pool
 from inferchip.sim.step.protocol import StepModel
 
 

@@ -28,7 +28,8 @@ from inferchip.sim.batching.scheduler import SchedulerConfig
 from inferchip.sim.load import lengths
 from inferchip.sim.load.arrivals import ArrivalsLike, ArrivalSpec, ClosedLoopArrivals, PoissonArrivals
 from inferchip.sim.results.metrics import SimResult
-from inferchip.sim.runs.simulate import ReplicaFactory, as_scheduler_config, simulate
+from inferchip.sim.runs.simulate import simulate
+from inferchip.sim.runs.system import ReplicaFactory, as_scheduler_config
 from inferchip.sim.step.protocol import StepModel, check_step_model
 from inferchip.sim.step.steptime import StepTimer
 

@@ -5,30 +5,33 @@ that starts at the same instant or later; replica steps run in order of their st
 times whenever their results can influence another replica (closed loops, where a
 finish sends the user's next request). Open-loop replicas only interact at arrivals, so
 each runs up to the next arrival in one go.
+
+The system it runs (pools, the KV link, scheduler configs) is :mod:`inferchip.sim.runs.system`'s, and the
+finished run is collected into a :class:`SimResult` by :mod:`inferchip.sim.runs.run_result`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from inferchip.errors import InvalidSettingError
 from inferchip.sim.batching.kv_cache import blocks_for
 from inferchip.sim.batching.replica import Replica
-from inferchip.sim.batching.scheduler import SchedulerConfig, rank_scheduler
+from inferchip.sim.batching.scheduler import SchedulerConfig
 from inferchip.sim.load import lengths
 from inferchip.sim.load.arrivals import ArrivalsLike, ArrivalSource, ArrivalSpec, ClosedLoopArrivals, make_source
 from inferchip.sim.results.metrics import SimResult
 from inferchip.sim.results.request import RequestTable
-from inferchip.sim.results.step_log import StepLog, step_log
 from inferchip.sim.runs.engine import EventQueue, Priority
 from inferchip.sim.runs.router import Router
-from inferchip.sim.step.protocol import EnergyStepModel, FloatArray, StepModel, check_step_model, has_energy
+from inferchip.sim.runs.run_result import build_result
+from inferchip.sim.runs.system import KVLink, Pool, ReplicaFactory, as_scheduler_config, validated
+from inferchip.sim.step.protocol import StepModel, check_step_model
 from inferchip.sim.step.steptime import StepTimer
 from inferchip.workload.limits import MAX_REQUESTS
 
@@ -36,51 +39,6 @@ DEFAULT_DRAIN_S = 600.0  # open-loop runs may drain at most max(this, arrival pe
 PROGRESS_STEP_FRACTION = 0.005
 MAX_REPLICAS = 100_000
 _ARRIVALS: TypeAdapter[ArrivalSpec] = TypeAdapter(ArrivalSpec)
-ReplicaFactory = Callable[[int, StepTimer, SchedulerConfig, int, RequestTable], Replica]  # called as Replica is
-_T = TypeVar("_T")
-
-
-def validated(value: object, check: Callable[[object], _T], what: str) -> _T:
-    """``value`` checked by a pydantic model's or TypeAdapter's validator; failures raise InvalidSettingError."""
-    try:
-        return check(value)
-    except ValidationError as exc:
-        raise InvalidSettingError(f"{what}: {lengths.describe(exc)}") from None
-
-
-def as_scheduler_config(value: SchedulerConfig | dict[str, object] | None, ranks: int = 1) -> SchedulerConfig:
-    """A SchedulerConfig from a config, a dict of its fields or None (the defaults per attention-DP rank)."""
-    if value is None:
-        return rank_scheduler(ranks)
-    if isinstance(value, SchedulerConfig):
-        return value
-    return validated(value, SchedulerConfig.model_validate, "scheduler_config")
-
-
-@dataclass(frozen=True)
-class Pool:
-    """Identical replicas of one step model: the whole system, or the prefill or decode pool of a
-    disaggregated one. ``name`` prefixes its options in messages ("" or "prefill_", "decode_")."""
-
-    model: StepModel
-    config: SchedulerConfig | dict[str, object] | None
-    replicas: int
-    name: str = ""
-    step_timer: StepTimer | None = None
-    replica_factory: ReplicaFactory | None = None  # None: Replica
-    router: str = ""  # how a request picks one of its replicas (sim.runs.router); "": the run's router
-
-
-@dataclass(frozen=True)
-class KVLink:
-    """The link a prefilled request's KV cache crosses to the decode pool (links do not contend)."""
-
-    kv_bytes_per_token: float
-    bandwidth_bytes_per_s: float
-    latency_s: float = 0.0
-
-    def transfer_s(self, prompt_tokens: int) -> float:
-        return self.latency_s + prompt_tokens * self.kv_bytes_per_token / self.bandwidth_bytes_per_s
 
 
 def simulate(
@@ -321,80 +279,3 @@ def run_replicas(source: ArrivalSource, routers: list[Router], link: KVLink | No
             if frac - reported >= PROGRESS_STEP_FRACTION:
                 reported = frac
                 progress(min(frac, 1.0))
-
-
-def build_result(spec: ArrivalSpec, table: RequestTable, reps: list[Replica], timers: list[StepTimer], num_chips: int,
-                 hit_cap: bool, slo_ttft_s: float | None, slo_tpot_s: float | None,
-                 extra: dict[str, Any], baseline: tuple[int, int] = (0, 0)) -> SimResult:
-    """Collect the request table and the replicas' step logs into a :class:`SimResult`."""
-    num_steps = sum(len(r.log["start_s"]) for r in reps)
-    skip = np.zeros(num_steps, dtype=np.int64)
-    pairs = np.zeros(num_steps, dtype=np.int64)
-    offset = 0
-    for r in reps:
-        for k, count in r.itl_skip.items():
-            skip[offset + k] = count
-        for k, p in r.pairs_at.items():
-            pairs[offset + k] = p
-        offset += len(r.log["start_s"])
-    steps = step_log([r.log for r in reps],
-                     replica=np.concatenate([np.full(len(r.log["start_s"]), r.index, dtype=np.int64) for r in reps]),
-                     kv_capacity_blocks=np.concatenate(
-                         [np.full(len(r.log["start_s"]), r.pool.total_blocks, dtype=np.int64) for r in reps]),
-                     step=np.concatenate([np.arange(len(r.log["start_s"]), dtype=np.int64) for r in reps]),
-                     prefill_attn_pairs=pairs)
-    idle_w = None
-    energy_models = [r.timer.model for r in reps if has_energy(r.timer.model)]
-    if reps and len(energy_models) == len(reps):
-        steps["energy_j"] = step_energies_j(steps, reps)
-        idle_w = tuple(float(m.idle_power_w) for m in energy_models)
-    return SimResult(
-        requests=table.arrays(),
-        steps=steps,
-        itl_extra_s=np.asarray([g for r in reps for g in r.itl_extra_s], dtype=float),
-        itl_skip_per_step=skip,
-        num_replicas=len(reps),
-        num_chips=num_chips,
-        arrival_kind=spec.kind,
-        concurrency=spec.concurrency if isinstance(spec, ClosedLoopArrivals) else None,
-        hit_time_cap=hit_cap,
-        replica_idle_power_w=idle_w,
-        slo_ttft_s=slo_ttft_s,
-        slo_tpot_s=slo_tpot_s,
-        step_model_evaluations=sum(t.num_evaluations for t in timers) - baseline[0],
-        extra={"step_model_calls": sum(t.num_model_calls for t in timers) - baseline[1],
-               "kv_blocks_in_use_at_end": [r.pool.used_blocks for r in reps], **extra},
-    )
-
-
-def step_energies_j(steps: StepLog, reps: list[Replica]) -> FloatArray:
-    """Energy of every logged step (J, whole replica): its replica's ``step_power_w`` x the logged duration.
-
-    Power is evaluated once per step model, vectorised, at the steps' exact inputs; the
-    duration is the step time the simulator ran (inputs rounded to ~0.2 %, see
-    :mod:`inferchip.sim.step.steptime`), so power per step is exactly the model's (never above TDP). An
-    attention-DP step priced at its busiest rank (``step_time_busiest_s``) takes the power of the even
-    step at its logged tokens and pairs over the busiest rank's duration: an estimate of that step's energy.
-    """
-    out = np.zeros(steps["start_s"].size, dtype=float)
-    by_model: dict[int, tuple[EnergyStepModel, list[int]]] = {}
-    for r in reps:
-        if has_energy(model := r.timer.model):  # build_result calls this where every replica's model does
-            by_model.setdefault(id(model), (model, []))[1].append(r.index)
-    for model, indices in by_model.values():
-        sel = np.isin(steps["replica"], indices)
-        if not sel.any():
-            continue
-        try:
-            w = np.asarray(model.step_power_w(
-                steps["num_tokens"][sel], steps["num_decode_seqs"][sel], steps["decode_kv_tokens"][sel],
-                steps["prefill_attn_pairs"][sel].astype(np.float64)), dtype=float).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise InvalidSettingError(f"step model {type(model).__name__}.step_power_w failed: {exc}") from None
-        if w.size == 1:
-            w = np.full(int(sel.sum()), w[0])
-        if w.size != int(sel.sum()) or not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise InvalidSettingError(
-                f"step model {type(model).__name__}.step_power_w must return one finite power >= 0 W per step")
-        out[sel] = w * steps["duration_s"][sel]
-    return out
