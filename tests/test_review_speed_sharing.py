@@ -102,7 +102,7 @@ def test_shapes_are_kept_by_value_and_never_collide():
 def test_a_model_on_a_layout_is_sharded_once_for_every_chip(monkeypatch):
     # A keep and a settings cache of its own: the keep is cleared when full (SHARDED_KEPT), so a setting mapped
     # by earlier tests before such a clear would hold objects the keep no longer has.
-    import inferchip.performance.mapped as mapped_mod
+    import inferchip.performance.mapped.model as mapped_mod
     import inferchip.performance.setting.resolve as setting_mod
 
     monkeypatch.setattr(mapped_mod, "_SHARDED", {})
