@@ -33,3 +33,48 @@ def test_find_count_refusal_names_the_statistic():
     with pytest.raises(InvalidSettingError, match=r"1: missed \(p90 TTFT 500\.0 ms"):
         slo.smallest_count(lambda c: c, 1, _judged(10**9), option="--find-count", start_option="--count",
                            statistic="p90")
+
+
+def _predict_key_names() -> list[str]:
+    """The names predict writes its cache key of, in order, read from its source (``key = (input_key(chip),
+    input_key(model), count, weights, ...)``)."""
+    import ast
+    import inspect
+    import textwrap
+
+    from inferchip.performance import predict
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(predict.predict)))
+    keys = [n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "key" for t in n.targets)]
+    assert len(keys) == 1 and isinstance(keys[0], ast.Tuple), "predict writes one key tuple"
+    return [ast.unparse(e) for e in keys[0].elts]
+
+
+def test_predict_key_is_keyed_in_its_order():
+    """predict's cache key and KEYED (which the sweep's fast path rebuilds it by: api.recent_fast_layout) name the same
+    arguments in the same order. test_sweep_vector's check calls with tp and weights only, so it passed with two
+    None-default entries swapped (activations, kv) or a new keyword left out of the key: the sweep then missed the
+    setting (silently slow: every point on the scalar path), and a keyword missing from the key let predict answer
+    one setting's question from another's."""
+    from inferchip.performance.predict import KEYED
+
+    assert _predict_key_names() == ["input_key(chip)", "input_key(model)", *KEYED]
+
+
+def test_the_sweep_finds_predicts_setting_whatever_keyword_differs():
+    """For each keyword of KEYED given a value of its own (kv, activations: both None by default, so a swap of the
+    two passed the older check), the setting predict kept is the one recent_fast_layout's key finds."""
+    import inferchip as ic
+    from inferchip.interfaces.api import recent_fast_layout
+    from inferchip.performance import fast_path
+
+    chip, model = "nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B"
+    for kw in ({"kv": "fp8"}, {"activations": "fp8", "weights": "fp8"}, {"pp": 1, "tp": 2, "count": 2}):
+        for _ in range(fast_path.FAST_AFTER):
+            ic.predict(chip, model, batch=4, input_tokens=256, output_tokens=16, **kw)
+        got = recent_fast_layout(chip, model, **kw)
+        assert got is not None, kw
+        swapped = {("activations" if k == "kv" else "kv" if k == "activations" else k): v for k, v in kw.items()}
+        if swapped != kw:
+            assert recent_fast_layout(chip, model, **swapped) is None, kw
