@@ -78,3 +78,29 @@ def test_the_sweep_finds_predicts_setting_whatever_keyword_differs():
         swapped = {("activations" if k == "kv" else "kv" if k == "activations" else k): v for k, v in kw.items()}
         if swapped != kw:
             assert recent_fast_layout(chip, model, **swapped) is None, kw
+
+
+README = __import__("pathlib").Path(__file__).parents[1] / "README.md"
+
+
+@pytest.mark.parametrize(("chip", "dynamic_only"), [("nvidia-drive-agx-thor", True), ("nvidia-l4", False)])
+def test_vision_and_drive_say_when_power_is_the_networks_dynamic_energy_alone(chip, dynamic_only):
+    """Failed on main: the README promised null energy for a chip with no TDP, while vision and drive gave the
+    networks' dynamic energy (idle 0 W) with a note a JSON reader does not see. The figures stay (the automotive
+    modules drive is for publish no TDP) and say so in a key; the README states the rule."""
+    import json
+    import math
+
+    import inferchip as ic
+    from cli_in_process import run_main
+
+    code, out = run_main(["vision", "--chip", chip, "--model", "yolov8n-640", "--batch", "1", "--format", "json"])
+    assert code == 0, out[-300:]
+    answer = json.loads(out)
+    assert answer["power_dynamic_only"] is dynamic_only and math.isfinite(answer["points"][0]["power_w"])
+    assert ic.frame_cost(chip, "yolov8n-640", [1]).power_dynamic_only is dynamic_only
+    rig = ic.drive(chip, cameras=2, fps=10, models=["yolov8n-640@camera"], duration_s=1.0)
+    assert rig["power_dynamic_only"] is dynamic_only and rig["average_power_w"] > 0
+    assert any("publishes no TDP" in n for n in rig["notes"]) is dynamic_only
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    assert "`vision` and `drive` are the exception" in text and "`power_dynamic_only`" in text

@@ -94,6 +94,10 @@ class FrameCost:
     time_split_s: dict[str, npt.NDArray[np.float64]] | None = None
     """``latency_s`` by what it is spent on, summing to it (:data:`~inferchip.cost.vision.frame.SPLIT_PARTS`:
     compute- and memory-bound layers, overheads, the host input copy, the TDP stretch); None: not given."""
+    power_dynamic_only: bool = False
+    """True where the chip publishes no TDP: ``energy_j`` and ``power_w`` are the network's dynamic energy alone (no
+    static or idle floor, no TDP cap), a floor of the chip's, not comparable with a chip whose figures include them
+    (the README's rule for vision and drive; predict, serve and curve give null there instead)."""
 
     def over_memory(self) -> list[int]:
         """The batch sizes (frames per call) whose memory floor per chip exceeds the usable memory: calls that cannot
@@ -308,7 +312,8 @@ def frame_cost(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path,
                   notes=tuple(notes), input_copy_s=c.input_copy_s,
                   pipelined_s=c.pipelined_s, memory_per_chip_bytes=need.bytes_for(per_chip), memory=need,
                   usable_memory_bytes=float(params.usable_memory_bytes),
-                  runtime_devices_per_package=params.devices_per_package, time_split_s=c.split_s)
+                  runtime_devices_per_package=params.devices_per_package, time_split_s=c.split_s,
+                  power_dynamic_only=not np.isfinite(params.tdp_w))
     over = f.over_memory()
     if over:  # the API answered these silently while the CLI refused them (stop 39 review)
         fits = need.fitting_frames(float(params.usable_memory_bytes)) * chips
