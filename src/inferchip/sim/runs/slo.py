@@ -209,7 +209,8 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
     if hi is None:
         raise InvalidSettingError(
             f"{option}: none of {', '.join(f'{c:,}' for c in sorted(tried))} chips meets the SLO at this load "
-            f"({tried_text(tried, statistic)}); allowed: looser limits, a lighter load, or another chip, layout or engine")
+            f"({tried_text(tried, statistic)}); allowed: looser limits, a lighter load, or another chip, layout or "
+            "engine")
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if meets(mid):
