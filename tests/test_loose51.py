@@ -104,3 +104,18 @@ def test_vision_and_drive_say_when_power_is_the_networks_dynamic_energy_alone(ch
     assert any("publishes no TDP" in n for n in rig["notes"]) is dynamic_only
     text = " ".join(README.read_text(encoding="utf-8").split())
     assert "`vision` and `drive` are the exception" in text and "`power_dynamic_only`" in text
+
+
+def test_a_sweep_refuses_a_length_of_none_by_name_after_predict_made_its_fast_layout():
+    """Failed on main (found by test_pyapi50's fuzz test in this branch's run): once predict had made the setting's
+    fast layout, ic.sweep(..., input_tokens=None) primed the point as float(None), a bare TypeError, where a fresh
+    process refused it by name (None passed the sweep's check as a batch's 'most throughput' does)."""
+    import inferchip as ic
+    from inferchip.performance import fast_path
+
+    chip, model = "nvidia-h100-sxm-80gb", "meta-llama/Llama-3.2-1B"
+    for _ in range(fast_path.FAST_AFTER + 1):
+        ic.predict(chip, model, batch=1, input_tokens=64, output_tokens=8)
+    for kw in ({"input_tokens": None}, {"output_tokens": [8, None]}):
+        with pytest.raises(InvalidSettingError, match=rf"{next(iter(kw))}= must be a number, got None"):
+            ic.sweep(chip, model, batch=1, **{"input_tokens": 64, "output_tokens": 8, **kw})
