@@ -106,6 +106,69 @@ def test_vision_and_drive_say_when_power_is_the_networks_dynamic_energy_alone(ch
     assert "`vision` and `drive` are the exception" in text and "`power_dynamic_only`" in text
 
 
+def test_frame_cost_takes_predicts_names_and_the_old_ones_with_a_warning():
+    """Failed on main: ic.frame_cost took precision= and chips= where ic.predict and ic.drive take weights= and
+    count= (one concept, two names). The new names give the old names' figures; an old name still works, warning
+    with the new one's name (scripts of stops <= 50 keep running, as the CLI's old spellings do)."""
+    import warnings
+
+    import numpy as np
+
+    import inferchip as ic
+
+    new = ic.frame_cost("nvidia-l4", "resnet50-v1.5", [1, 16], weights="fp16", count=2)
+    with pytest.warns(DeprecationWarning, match=r"precision= is deprecated, use weights="):
+        old = ic.frame_cost("nvidia-l4", "resnet50-v1.5", [1, 16], precision="fp16", count=2)
+    with pytest.warns(DeprecationWarning) as record:
+        both_old = ic.frame_cost("nvidia-l4", "resnet50-v1.5", [1, 16], precision="fp16", chips=2)
+    said = " ".join(str(w.message) for w in record)
+    assert "precision= is deprecated, use weights=" in said and "chips= is deprecated, use count=" in said
+    for f in (old, both_old):
+        assert np.array_equal(f.latency_s, new.latency_s) and np.array_equal(f.energy_j, new.energy_j)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new names warn nothing
+        ic.frame_cost("nvidia-l4", "resnet50-v1.5", [1], weights="int8", count=1)
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"precision": "fp16", "weights": "fp8"}, r"precision= and weights= given together"),
+    ({"chips": 2, "count": 3}, r"chips= and count= given together"),
+    ({"weight": "fp8"}, r"unexpected keyword argument 'weight' \(did you mean 'weights'\?\)"),
+    ({"precison": "fp8"}, r"unexpected keyword argument 'precison' \(did you mean 'weights'\?\)"),
+    ({"cout": 2}, r"unexpected keyword argument 'cout' \(did you mean 'count'\?\)"),
+])
+def test_frame_cost_refuses_a_name_twice_and_names_the_closest_keyword(kw, message):
+    import inferchip as ic
+
+    with pytest.raises(TypeError, match=message):
+        ic.frame_cost("nvidia-l4", "resnet50-v1.5", [1], **kw)
+
+
+@pytest.mark.parametrize(("kw", "message"), [({"count": 0}, r"^count: must be a whole number"),
+                                             ({"weights": "int3"}, r"^weights: unknown number format 'int3'")])
+def test_frame_cost_names_a_bad_value_by_its_keyword(kw, message):
+    import inferchip as ic
+
+    with pytest.raises(InvalidSettingError, match=message):
+        ic.frame_cost("nvidia-l4", "resnet50-v1.5", [1], **kw)
+
+
+def test_the_public_functions_name_one_concept_one_way():
+    """No function of the public API names the number format precision= or a number of chips chips=
+    (ic.review's chips= is a list of chip ids, a concept of its own: README 'review --chips stays')."""
+    import inspect
+
+    import inferchip as ic
+
+    for name in ic.__all__:
+        f = getattr(ic, name)
+        if not callable(f) or isinstance(f, type):
+            continue
+        params = inspect.signature(f).parameters
+        assert "precision" not in params, name
+        assert "chips" not in params or name == "review", name
+
+
 def test_a_sweep_refuses_a_length_of_none_by_name_after_predict_made_its_fast_layout():
     """Failed on main (found by test_pyapi50's fuzz test in this branch's run): once predict had made the setting's
     fast layout, ic.sweep(..., input_tokens=None) primed the point as float(None), a bare TypeError, where a fresh

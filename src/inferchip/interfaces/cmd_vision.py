@@ -113,7 +113,7 @@ def vision_cmd(
     sizes = _batches(batch)
     net = load_vision_model(model, dim)
     spec = load_chip(chip)
-    f = frame_cost(spec, net, np.array(sizes, dtype=float), precision=precision, chips=chips)
+    f = frame_cost(spec, net, np.array(sizes, dtype=float), weights=precision, count=chips)
     n = f.runtime_devices_per_package  # a package its runtime sees as n devices: per-chip figures are a device's
     system = system_text(spec.id, chips, n)
     _refuse_batches_that_do_not_fit(f, net.named, system, precision, chips * n)

@@ -12,7 +12,7 @@ sample per camera frame) or ``@rig`` (one sample per tick of all cameras: a BEV 
 views, a planner). Without a suffix a network whose loaded form says it takes several camera views
 (an attribute ``cameras`` or ``views`` > 1) is a rig network, every other one a camera network.
 
-The cost model is reached through :data:`CostFn` (``frame_cost(chip, network, batch, precision=,
+The cost model is reached through :data:`CostFn` (``cost_frames(chip, network, batch, precision=,
 chips=)`` returning arrays ``latency_s`` and ``power_w`` or ``energy_j`` over the batch sizes) and a
 loader (``load_network(name)``); both default to :mod:`inferchip.performance.vision` and can be
 passed in (tests, other cost models).
@@ -72,7 +72,7 @@ def _vision_api() -> tuple[CostFn, Loader]:
             raise
         raise InferchipError("the vision cost model (inferchip.performance.vision) is not in this build; "
                              "`inferchip drive` needs it") from None
-    return vision.frame_cost, vision.load_network
+    return vision.cost_frames, vision.load_network
 
 
 def parse_models(models: Sequence[str] | None, loader: Loader) -> tuple[DriveNetwork, ...]:
