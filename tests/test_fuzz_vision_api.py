@@ -40,14 +40,14 @@ def test_a_bad_batch_names_the_argument_value_and_range(batch):
 @given(chips=st.one_of(st.integers(max_value=0), st.integers(min_value=MAX_VISION_CHIPS + 1),
                        st.sampled_from(["2", True, 2.0, math.nan])))
 def test_a_bad_chip_count_names_the_argument_value_and_range(chips):
-    with pytest.raises(InvalidSettingError, match=rf"chips: must be a whole number from 1 to {MAX_VISION_CHIPS:,}, "
+    with pytest.raises(InvalidSettingError, match=rf"count: must be a whole number from 1 to {MAX_VISION_CHIPS:,}, "
                                                   rf"got "):
-        frame_cost(CHIP, NET, 1, chips=chips)
+        frame_cost(CHIP, NET, 1, count=chips)
 
 
 def test_the_largest_batch_and_chip_count_the_cli_takes_are_costed():
     """Control: the ends of the ranges run, as on the CLI."""
-    f = frame_cost(CHIP, NET, [1, BATCH_MAX], chips=MAX_VISION_CHIPS)
+    f = frame_cost(CHIP, NET, [1, BATCH_MAX], count=MAX_VISION_CHIPS)
     assert np.all(np.isfinite(f.latency_s)) and np.all(f.latency_s > 0)
 
 
@@ -148,5 +148,5 @@ def test_api_notes_a_batch_the_memory_does_not_hold_as_the_cli_refuses_it():
                for n in f.notes), f.notes
     ok = frame_cost(CHIP, NET, [1, 8])
     assert ok.over_memory() == [] and not any("usable memory" in n for n in ok.notes)
-    two = frame_cost(CHIP, NET, [65536], chips=2)  # split over two chips it fits
+    two = frame_cost(CHIP, NET, [65536], count=2)  # split over two chips it fits
     assert two.over_memory() == []

@@ -72,9 +72,9 @@ def test_frames_split_over_every_device_of_every_package(frames, packages):
     """A call's latency is that of its busiest device's share, ceil(frames / devices), whatever the package count."""
     from inferchip.performance.vision import frame_cost
 
-    got = frame_cost("amd-mi250x", RESNET, [frames], chips=packages)
+    got = frame_cost("amd-mi250x", RESNET, [frames], count=packages)
     share = math.ceil(frames / (2 * packages))
-    one = frame_cost("amd-mi250x", RESNET, [2 * share], chips=1)  # the same share on each GCD of one package
+    one = frame_cost("amd-mi250x", RESNET, [2 * share], count=1)  # the same share on each GCD of one package
     assert got.latency_s[0] == pytest.approx(one.latency_s[0], rel=1e-12)
     assert got.power_w[0] >= 0 and got.memory_per_chip_bytes is not None
     assert got.memory_per_chip_bytes[0] == pytest.approx(one.memory_per_chip_bytes[0])

@@ -131,7 +131,7 @@ def test_vision_refusals_on_a_multi_device_package_count_devices_not_chips():
     code, text = run_main(["vision", "--chip", "amd-mi250x", "--model", UNET, "--batch", "4096"])
     flat = " ".join(text.split())
     assert code == 2 and "GB per device" in flat and "frames per device fit" in flat and "per chip" not in flat
-    note = next(n for n in ic.frame_cost("amd-mi250x", UNET, [1, 4096], chips=2).notes if "usable memory" in n)
+    note = next(n for n in ic.frame_cost("amd-mi250x", UNET, [1, 4096], count=2).notes if "usable memory" in n)
     assert "per device" in note and "on 4 devices" in note and "chip" not in note.split(":", 1)[1]
 
 

@@ -100,7 +100,7 @@ def test_frame_cost_to_dict_is_json_and_its_time_split_sums_to_the_latency(chip,
 
     import inferchip as ic
 
-    f = ic.frame_cost(chip, "resnet50-v1.5", sorted(batch), chips=count)
+    f = ic.frame_cost(chip, "resnet50-v1.5", sorted(batch), count=count)
     d = json.loads(json.dumps(f.to_dict()))
     split = d["time_split_s"]
     assert split is not None and set(split) == {"compute", "memory", "overhead", "host_copy", "power_limit"}

@@ -165,7 +165,7 @@ CHIPS = ("tesla-ai4-hw4", "tesla-ai5", "nvidia-jetson-agx-orin-64gb", "nvidia-dr
 def test_fuzz_a_calls_time_split_sums_to_its_latency(chip, net, batch, count):
     """FrameCost.time_split_s: every part >= 0, the parts those of SPLIT_PARTS, summing to latency_s (a dataflow
     chip's streamed latency and a TDP-stretched call included)."""
-    f = ic.frame_cost(chip, net, batch, chips=count)
+    f = ic.frame_cost(chip, net, batch, count=count)
     assert f.time_split_s is not None and set(f.time_split_s) == set(SPLIT_PARTS)
     parts = np.array([f.time_split_s[k] for k in SPLIT_PARTS])
     assert np.all(parts >= -1e-15)

@@ -104,7 +104,7 @@ def test_chip_without_tdp_says_what_the_power_is():
 
     spec = load_chip("nvidia-drive-agx-thor")
     assert spec.power.tdp_w is None
-    f = frame_cost(spec, "resnet50-v1.5", np.array([1.0]), precision="fp8")
+    f = frame_cost(spec, "resnet50-v1.5", np.array([1.0]), weights="fp8")
     assert np.all(f.power_w > 0)
     assert not any("unavailable" in n for n in f.notes)
     assert any("publishes no TDP: power and energy are the network's dynamic energy only" in n for n in f.notes)

@@ -119,7 +119,7 @@ def test_no_prediction_beats_the_roofline_bound(net, batch, precision, frac, sra
 
 
 def test_frame_cost_interface():
-    f = frame_cost("nvidia-h100-sxm-80gb", "resnet50-v1.5", np.array([1, 8, 64]), precision="int8")
+    f = frame_cost("nvidia-h100-sxm-80gb", "resnet50-v1.5", np.array([1, 8, 64]), weights="int8")
     for arr in (f.latency_s, f.energy_j, f.power_w):
         assert arr.shape == (3,) and np.all(arr > 0)
     assert np.all(np.diff(f.latency_s) > 0)  # a bigger batch takes longer per call
@@ -130,15 +130,15 @@ def test_frame_cost_interface():
 
 def test_frame_cost_two_chips_split_the_batch():
     one = frame_cost("nvidia-l4", "resnet50-v1.5", np.array([16]))
-    two = frame_cost("nvidia-l4", "resnet50-v1.5", np.array([16]), chips=2)
+    two = frame_cost("nvidia-l4", "resnet50-v1.5", np.array([16]), count=2)
     half = frame_cost("nvidia-l4", "resnet50-v1.5", np.array([8]))
     assert two.latency_s[0] == pytest.approx(half.latency_s[0])
     assert two.latency_s[0] < one.latency_s[0]
 
 
 @pytest.mark.parametrize(("kw", "msg"), [({"batch": [0]}, "batch"), ({"batch": [1.5]}, "batch"),
-                                         ({"batch": [1], "chips": 0}, "chips"),
-                                         ({"batch": [1], "precision": "int3"}, "precision")])
+                                         ({"batch": [1], "count": 0}, "count"),
+                                         ({"batch": [1], "weights": "int3"}, "weights")])
 def test_frame_cost_bad_input(kw, msg):
     with pytest.raises(InvalidSettingError, match=msg):
         frame_cost("nvidia-l4", "resnet50-v1.5", **kw)

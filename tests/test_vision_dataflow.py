@@ -108,7 +108,7 @@ def test_frame_cost_and_row_model_are_twins_on_a_dataflow_chip():
     cal = load_vision_calibration()
     row = build_row(_case("untetherai-speedai240-preview", "multi_stream", "latency_p99_ms"), cal)
     p = params_of(cal)
-    f = frame_cost("untetherai-speedai240-preview", "resnet50-v1.5", row.batches, precision=row.case.precision,
+    f = frame_cost("untetherai-speedai240-preview", "resnet50-v1.5", row.batches, weights=row.case.precision,
                    calibration=cal)
     assert np.allclose(row.query_s(p), f.latency_s, rtol=1e-9)
     assert f.pipelined_s is not None

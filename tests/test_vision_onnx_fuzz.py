@@ -70,7 +70,7 @@ def test_corrupted_bytes_import_or_fail_cleanly(tmp_path, cut, flips):
     path.write_bytes(bytes(data[: cut or len(data)]))
     try:
         net = import_onnx(path)
-        frame_cost(load_chip("nvidia-l4"), net, np.array([1.0, 4.0]), precision="int8")
+        frame_cost(load_chip("nvidia-l4"), net, np.array([1.0, 4.0]), weights="int8")
     except InferchipError as exc:
         assert str(exc)
 
@@ -93,7 +93,7 @@ def test_seeded_corruption_sweep(tmp_path):
     for blob in blobs:
         path.write_bytes(blob)
         try:
-            frame_cost(chip, import_onnx(path), np.array([1.0]), precision="int8")
+            frame_cost(chip, import_onnx(path), np.array([1.0]), weights="int8")
         except InferchipError as exc:
             assert str(exc)
 

@@ -216,9 +216,9 @@ def test_frame_cost_says_when_the_host_link_is_assumed():
     from inferchip.performance.vision import frame_cost
 
     spec = load_chip("nvidia-l4").model_copy(update={"id": "made-up-l4"})
-    f = frame_cost(spec, "resnet50-v1.5", [1], precision="int8")
+    f = frame_cost(spec, "resnet50-v1.5", [1], weights="int8")
     assert any("host_links.csv" in n for n in f.notes)
-    g = frame_cost("nvidia-l4", "resnet50-v1.5", [1], precision="int8")
+    g = frame_cost("nvidia-l4", "resnet50-v1.5", [1], weights="int8")
     assert not any("host_links.csv" in n for n in g.notes)
     assert g.input_copy_s is not None and g.input_copy_s[0] == pytest.approx(150528 / (31.5e9 * PCIE_DMA_EFFICIENCY))
 

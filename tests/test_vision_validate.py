@@ -139,7 +139,7 @@ def test_row_model_equals_frame_cost():
     case = parse_vision_cases(HEADER + "\n" + _row(batch="64") + "\n")[0]
     row = build_row(case, cal)
     p = params_of(cal)
-    f = frame_cost("nvidia-l4", "resnet50-v1.5", row.batches, precision="int8", calibration=cal)
+    f = frame_cost("nvidia-l4", "resnet50-v1.5", row.batches, weights="int8", calibration=cal)
     assert f.input_copy_s is not None
     assert np.allclose(row.query_s(p), f.latency_s, rtol=1e-9)
     assert np.allclose(row.copy_s, f.input_copy_s, rtol=1e-9)

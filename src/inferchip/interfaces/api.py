@@ -95,7 +95,8 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
             load_chip(c)
     for name, values in (("input_tokens", ins), ("output_tokens", outs), ("batch", batches)):
         for v in dict.fromkeys(values, None) if all(isinstance(x, int | float) for x in values) else values:
-            if v is not None:  # each distinct value checked once, named, before any point runs
+            if v is not None or name != "batch":  # each distinct value checked once, named, before any point runs
+                # (None: the most throughput for a batch; a length of None was primed as float(None), a TypeError)
                 _checked_point(name, v)
     rows: list[dict[str, Any]] = []
     # A static batch that does not fit memory: neither does a larger one of the same chip and lengths (its KV cache

@@ -113,7 +113,7 @@ def vision_cmd(
     sizes = _batches(batch)
     net = load_vision_model(model, dim)
     spec = load_chip(chip)
-    f = frame_cost(spec, net, np.array(sizes, dtype=float), precision=precision, chips=chips)
+    f = frame_cost(spec, net, np.array(sizes, dtype=float), weights=precision, count=chips)
     n = f.runtime_devices_per_package  # a package its runtime sees as n devices: per-chip figures are a device's
     system = system_text(spec.id, chips, n)
     _refuse_batches_that_do_not_fit(f, net.named, system, precision, chips * n)
@@ -140,7 +140,7 @@ def vision_cmd(
         # predict's key names for the same concepts (README: one name per concept): chip_id, model_id, weights,
         # num_chips (stop 45's tour: these read chip, model, precision, chips); num_chips counts devices as predict's
         typer.echo(fmt.to_json({"chip_id": spec.id, "model_id": net.id, "weights": precision, "num_chips": chips * n,
-                                "runtime_devices_per_package": n,
+                                "runtime_devices_per_package": n, "power_dynamic_only": f.power_dynamic_only,
                                 "flop_per_frame": f.flop_per_frame, "dram_bytes_per_frame": f.bytes_per_frame,
                                 "params": net.params, "points": rows, "notes": notes}))
         return

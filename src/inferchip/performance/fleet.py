@@ -151,4 +151,4 @@ class FleetQuestion(Generic[T]):
             return {**judged(out[0]), "layout_rule": out[1] or None}
 
         return smallest_count(self.run, start, judged_run, option=option, start_option=start_option,
-                              layouts=self.layouts_text())
+                              layouts=self.layouts_text(), statistic=self.statistic)

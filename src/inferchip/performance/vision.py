@@ -1,16 +1,17 @@
 """Cost of a vision network on a chip, per call of ``batch`` frames: :func:`frame_cost`.
 
-The interface the scenario and camera-rig simulators call::
+The public call (``ic.frame_cost``, its keywords named as ``ic.predict``'s and ``ic.drive``'s)::
 
-    frame_cost(chip, network, batch, precision="int8", chips=1) -> FrameCost
+    frame_cost(chip, network, batch, weights="int8", count=1) -> FrameCost
 
-``chip`` is a catalogue :class:`~inferchip.spec.chip.ChipSpec` (or its id); ``network`` a
-:class:`~inferchip.workload.vision.network.VisionNetwork` from :func:`load_network`. With
-``chips`` > 1 the frames of a call are split data-parallel (each chip runs ceil(batch/chips)
+and :func:`cost_frames`, the same with the camera-rig simulator's names (``precision=``, ``chips=``), which
+``performance.vision_drive`` calls. ``chip`` is a catalogue :class:`~inferchip.spec.chip.ChipSpec` (or its id);
+``network`` a :class:`~inferchip.workload.vision.network.VisionNetwork` from :func:`load_network`. With
+``count`` > 1 the frames of a call are split data-parallel (each chip runs ceil(batch/count)
 frames of its own copy of the network); latency is then that of the largest share. A package its
 runtime sees as several devices (an MI250X: two GCDs, each its own GPU to ROCm; the chip file's
 ``memory.runtime_devices``) is those devices, as predict sees it (:func:`~inferchip.spec.params.runtime_device_view`):
-``chips`` packages are ``chips`` x n devices sharing the frames the same way, one graph never spanning two.
+``count`` packages are ``count`` x n devices sharing the frames the same way, one graph never spanning two.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from inferchip.cost.vision.clocks import load_sustained_clocks
 from inferchip.cost.vision.frame import call_cost
 from inferchip.cost.vision.host import host_link
 from inferchip.cost.vision.layers import layer_costs
-from inferchip.errors import DoesNotFitError, InvalidSettingError, named
+from inferchip.errors import DoesNotFitError, InvalidSettingError, labelled, named
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.vision import BATCH_MAX, MAX_VISION_CHIPS, VisionCalibration
@@ -40,7 +41,12 @@ from inferchip.workload.vision.network import load_network
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FrameCost", "MemoryNeed", "frame_cost", "load_network", "memory_need"]
+__all__ = ["FrameCost", "MemoryNeed", "cost_frames", "frame_cost", "load_network", "memory_need"]
+
+RENAMED = {"precision": "weights", "chips": "count"}
+"""``frame_cost``'s old keywords (stops <= 50) and their names now, as ``ic.predict``, ``ic.drive`` and the CLI's
+``--weights``/``--count`` say them: still taken, with a DeprecationWarning naming the new one."""
+_DEFAULTS: dict[str, Any] = {"weights": "int8", "count": 1}  # frame_cost's, to tell a new name given from its default
 
 REFERENCE_NODE_NOTE = "process node not in the spec: the energy assumptions' reference node is used"
 NO_SRAM_NOTE = ("{chip} states no on-chip SRAM (sram.capacity_mb): no weight or activation is kept on chip between "
@@ -94,6 +100,10 @@ class FrameCost:
     time_split_s: dict[str, npt.NDArray[np.float64]] | None = None
     """``latency_s`` by what it is spent on, summing to it (:data:`~inferchip.cost.vision.frame.SPLIT_PARTS`:
     compute- and memory-bound layers, overheads, the host input copy, the TDP stretch); None: not given."""
+    power_dynamic_only: bool = False
+    """True where the chip publishes no TDP: ``energy_j`` and ``power_w`` are the network's dynamic energy alone (no
+    static or idle floor, no TDP cap), a floor of the chip's, not comparable with a chip whose figures include them
+    (the README's rule for vision and drive; predict, serve and curve give null there instead)."""
 
     def over_memory(self) -> list[int]:
         """The batch sizes (frames per call) whose memory floor per chip exceeds the usable memory: calls that cannot
@@ -245,20 +255,51 @@ def _check_fit(spec: ChipSpec, net: VisionNetwork, need: MemoryNeed, per_chip: n
         f"(weights {need.weights_bytes / 1e9:,.4g} GB, the input and output of its largest layer "
         f"'{need.largest_layer}' {need.activation_bytes_per_frame * least / 1e9:,.4g} GB) but "
         f"{usable / 1e9:,.4g} GB is usable; what would make it fit: {smaller}a smaller input (the network's "
-        f"input.spatial, an ONNX graph's dynamic axes), a narrower {named('precision')} format, or a chip with more "
+        f"input.spatial, an ONNX graph's dynamic axes), a narrower {named('weights')} format, or a chip with more "
         "memory")
 
 
 def frame_cost(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path, batch: npt.ArrayLike, *,
-               precision: str = "int8", chips: int = 1,
-               calibration: VisionCalibration | str | Path | None = None) -> FrameCost:
-    """Latency, energy and power of running ``batch`` frames of ``network`` on ``chips`` copies of ``chip`` (an id,
-    a chip YAML's path or a ChipSpec)."""
+               weights: str = "int8", count: int = 1, calibration: VisionCalibration | str | Path | None = None,
+               **renamed: Any) -> FrameCost:
+    """Latency, energy and power of running ``batch`` frames of ``network`` on ``count`` copies of ``chip`` (an id,
+    a chip YAML's path or a ChipSpec), weights and activations in the number format ``weights`` (a layer's own
+    format where it has one). ``precision=`` and ``chips=``, the names of stops <= 50, are taken with a
+    DeprecationWarning naming ``weights=`` and ``count=`` (:data:`RENAMED`); one given with its new name too is a
+    TypeError (unless the new one is at its default, which cannot be told from not given); any other keyword a
+    TypeError naming the closest allowed one."""
+    given: dict[str, Any] = {"weights": weights, "count": count}
+    for old, value in renamed.items():
+        new = RENAMED.get(old)
+        if new is None:
+            import difflib
+
+            near = difflib.get_close_matches(old, [*_DEFAULTS, "calibration", *RENAMED], n=1, cutoff=0.5)
+            hint = f" (did you mean {RENAMED.get(near[0], near[0])!r}?)" if near else ""
+            raise TypeError(f"frame_cost() got an unexpected keyword argument {old!r}{hint}; allowed: "
+                            f"{', '.join(_DEFAULTS)}, calibration")
+        if given[new] != _DEFAULTS[new]:
+            raise TypeError(f"frame_cost(): {old}= and {new}= given together ({old}= is the old name of {new}=); "
+                            f"allowed: {new}= alone")
+        import warnings
+
+        warnings.warn(f"frame_cost(): {old}= is deprecated, use {new}= (same meaning, as ic.predict and ic.drive "
+                      "name it)", DeprecationWarning, stacklevel=2)
+        given[new] = value
+    return cost_frames(chip, network, batch, precision=given["weights"], chips=given["count"], calibration=calibration)
+
+
+def cost_frames(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path, batch: npt.ArrayLike, *,
+                precision: str = "int8", chips: int = 1,
+                calibration: VisionCalibration | str | Path | None = None) -> FrameCost:
+    """:func:`frame_cost` with the camera-rig simulator's names (``precision``: the number format, ``chips``: the
+    count); a bad value is named as the API and the CLI name it (``weights``, ``count``)."""
     spec = load_chip(chip)  # a ChipSpec as it is; None was a bare AttributeError ('family') from deep inside
     net = network if isinstance(network, VisionNetwork) else load_network(network)  # a Path was taken as a network
-    precision = check_format(precision, "precision")
+    precision = check_format(precision, "weights")
     if isinstance(chips, bool) or not isinstance(chips, int | np.integer) or not 1 <= chips <= MAX_VISION_CHIPS:
-        raise InvalidSettingError(f"chips: must be a whole number from 1 to {MAX_VISION_CHIPS:,}, got {chips!r}")
+        raise InvalidSettingError(f"{labelled('count')}: must be a whole number from 1 to {MAX_VISION_CHIPS:,}, "
+                                  f"got {chips!r}")
     b = _batch(batch)
     cal = _calibration(calibration)
     params, chips, devices_note = _devices(_params(spec), chips)
@@ -308,7 +349,8 @@ def frame_cost(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path,
                   notes=tuple(notes), input_copy_s=c.input_copy_s,
                   pipelined_s=c.pipelined_s, memory_per_chip_bytes=need.bytes_for(per_chip), memory=need,
                   usable_memory_bytes=float(params.usable_memory_bytes),
-                  runtime_devices_per_package=params.devices_per_package, time_split_s=c.split_s)
+                  runtime_devices_per_package=params.devices_per_package, time_split_s=c.split_s,
+                  power_dynamic_only=not np.isfinite(params.tdp_w))
     over = f.over_memory()
     if over:  # the API answered these silently while the CLI refused them (stop 39 review)
         fits = need.fitting_frames(float(params.usable_memory_bytes)) * chips

@@ -12,7 +12,7 @@ sample per camera frame) or ``@rig`` (one sample per tick of all cameras: a BEV 
 views, a planner). Without a suffix a network whose loaded form says it takes several camera views
 (an attribute ``cameras`` or ``views`` > 1) is a rig network, every other one a camera network.
 
-The cost model is reached through :data:`CostFn` (``frame_cost(chip, network, batch, precision=,
+The cost model is reached through :data:`CostFn` (``cost_frames(chip, network, batch, precision=,
 chips=)`` returning arrays ``latency_s`` and ``power_w`` or ``energy_j`` over the batch sizes) and a
 loader (``load_network(name)``); both default to :mod:`inferchip.performance.vision` and can be
 passed in (tests, other cost models).
@@ -72,7 +72,7 @@ def _vision_api() -> tuple[CostFn, Loader]:
             raise
         raise InferchipError("the vision cost model (inferchip.performance.vision) is not in this build; "
                              "`inferchip drive` needs it") from None
-    return vision.frame_cost, vision.load_network
+    return vision.cost_frames, vision.load_network
 
 
 def parse_models(models: Sequence[str] | None, loader: Loader) -> tuple[DriveNetwork, ...]:
@@ -206,7 +206,9 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
     latency percentiles (``latency_ms``), deadline misses and verdict, what binds; at the rig's rate
     (:mod:`~inferchip.sim.vision.rig_energy`) ``average_power_w``, ``energy_per_frame_j`` (per camera frame),
     ``rig_energy_per_cycle_j`` (a frame of every camera) = each network's ``networks[i]["energy_per_cycle_j"]`` +
-    ``idle_energy_per_cycle_j``. ``chips``: chips (``--count``); ``precision``: the number format (``--weights``)."""
+    ``idle_energy_per_cycle_j``; ``power_dynamic_only``: True where the chip publishes no TDP (the networks' calls
+    are their dynamic energy alone, idle 0 W unless stated: a floor, a note says so). ``chips``: chips (``--count``);
+    ``precision``: the number format (``--weights``)."""
     load = RigLoad(cameras, fps, duration_s=duration_s, seed=seed,
                    deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3, batching=batching,
                    phase_spread=phase_spread, max_batch=max_batch)
@@ -229,6 +231,7 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
     if out["deadline_verdict"] is not None:
         out["deadline_verdict"]["floor_of"] = floor
     out["notes"] = list(s.notes) + out["notes"]
+    out["power_dynamic_only"] = not math.isfinite(chip_params(s.chip, family_defaults(s.chip.family)).tdp_w)
     return out
 
 

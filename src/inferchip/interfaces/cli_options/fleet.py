@@ -72,9 +72,11 @@ def smallest_count(question: FleetQuestion[Run], start: int, judge: Callable[[Ru
 
 
 def sizing_line(sizing: dict[str, Any]) -> str:
-    """The text's line: the fewest chips found and every count run with its figures at the SLO's percentile."""
+    """The text's line: the fewest chips found and every count run with its figures at the SLO's percentile, named
+    (``p99 TTFT 80.0 ms``: the statistic the search judged each count by, ``sizing['statistic']``)."""
     from inferchip.sim.runs import slo
 
     n = sizing["count"]
     return (f"sizing (--find-count): {n:,} chip{'' if n == 1 else 's'}, the fewest of the counts run that meets the "
-            f"SLO; counts run: {slo.tried_text({t['count']: t for t in sizing['counts_run']})}")
+            f"SLO; counts run: "
+            f"{slo.tried_text({t['count']: t for t in sizing['counts_run']}, sizing.get('statistic'))}")

@@ -146,17 +146,20 @@ def layout_text(tp: int, pp: int, ep: int, attn_dp: bool, replicas: int) -> str:
 
 def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], dict[str, Any]], *,
                    option: str = "find_count", start_option: str = "count",
-                   layouts: str = "the layout searched at each count unless given") -> tuple[int, dict[str, Any]]:
+                   layouts: str = "the layout searched at each count unless given",
+                   statistic: str | None = None) -> tuple[int, dict[str, Any]]:
     """(the fewest chips found whose run meets the SLO, the ``sizing`` record: ``count``, ``counts_run`` (each count
     run: ``count``, ``meets``, ``layout``, ``saturated``, ``ttft_s_at_statistic``, ``tpot_s_at_statistic``,
-    ``reason`` where no system was built, and ``layout_rule`` where ``judged`` gives one), ``rule`` and ``run``,
-    that count's run, for the caller to report and pop).
+    ``reason`` where no system was built, and ``layout_rule`` where ``judged`` gives one), ``statistic`` (the one
+    the figures are at: ``p99``, ``mean``; None where the caller gave none), ``rule`` and ``run``, that count's run,
+    for the caller to report and pop).
 
     ``run(n)``: the system of ``n`` chips and its run (an InferchipError: no system of ``n`` chips, a miss with its
     reason); ``judged(out)``: a run's ``meets``, ``layout``, ``saturated`` and figures at the statistic. ``option``
     and ``start_option`` name the search and its starting count in the refusal and the rule (the CLI's
     ``--find-count`` and ``--count``); ``layouts``: how each count's layout is chosen, in words. No count meeting it
-    within :data:`~inferchip.workload.limits.MAX_DOUBLINGS` doublings is refused, naming the counts run."""
+    within :data:`~inferchip.workload.limits.MAX_DOUBLINGS` doublings is refused, naming the counts run and
+    their figures at ``statistic``."""
     if isinstance(start, bool) or not isinstance(start, Integral) or not 1 <= start <= MAX_CHIPS:
         raise InvalidSettingError(f"{start_option}: {start!r}; allowed: a whole number of chips from 1 to "
                                   f"{MAX_CHIPS:,}, the count the search starts from")
@@ -206,7 +209,8 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
     if hi is None:
         raise InvalidSettingError(
             f"{option}: none of {', '.join(f'{c:,}' for c in sorted(tried))} chips meets the SLO at this load "
-            f"({tried_text(tried)}); allowed: looser limits, a lighter load, or another chip, layout or engine")
+            f"({tried_text(tried, statistic)}); allowed: looser limits, a lighter load, or another chip, layout or "
+            "engine")
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if meets(mid):
@@ -214,20 +218,22 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
         else:
             lo = mid
     best = met[hi] if hi in met else run(hi)
-    return hi, {"count": hi, "counts_run": [tried[c] for c in sorted(tried)],
+    return hi, {"count": hi, "counts_run": [tried[c] for c in sorted(tried)], "statistic": statistic,
                 "rule": f"the fewest chips among the counts run whose run meets the SLO (doubling from {start_option},"
                         f" or halving, then bisecting; {layouts})", "run": best}
 
 
-def tried_text(tried: dict[int, dict[str, Any]]) -> str:
-    """The counts run, each with its verdict and figures at the statistic (or why no system was built)."""
+def tried_text(tried: dict[int, dict[str, Any]], statistic: str | None = None) -> str:
+    """The counts run, each with its verdict and figures at ``statistic`` (``p99``: "p99 TTFT 80.0 ms"; None: the
+    figures unnamed), or why no system was built."""
+    at = "" if statistic is None else f"{statistic} "
     parts = []
     for c in sorted(tried):
         t = tried[c]
         if t["reason"] is not None:
             parts.append(f"{c:,}: no system ({t['reason'][:120]})")
             continue
-        figs = [f"{what} {v * 1e3:,.1f} ms" for what, v in (("TTFT", t["ttft_s_at_statistic"]),
+        figs = [f"{at}{what} {v * 1e3:,.1f} ms" for what, v in (("TTFT", t["ttft_s_at_statistic"]),
                                                              ("TPOT", t["tpot_s_at_statistic"]))
                 if v is not None and math.isfinite(v)]
         state = "met" if t["meets"] else "missed" + (", saturated" if t["saturated"] else "")
