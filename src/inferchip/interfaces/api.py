@@ -376,7 +376,9 @@ def drive(chip: ChipInput, cameras: int, fps: float, models: Sequence[str] | Non
     A bad argument raises InvalidSettingError naming it."""
     from inferchip.interfaces.cmd_drive import JSON_KEYS
     from inferchip.performance.vision_drive import drive as simulate
+    from inferchip.spec.formats import check_format
 
+    check_format(weights, "weights")  # named as this call's keyword (the layer's is precision=)
     r = simulate(chip if isinstance(chip, ChipSpec) else str(chip), cameras, fps, models, chips=count,
                  precision=weights, deadline_ms=deadline_ms, power_budget_w=power_budget_w, duration_s=duration_s,
                  seed=seed, batching=batching, max_batch=max_batch, phase_spread=phase_spread)

@@ -1,0 +1,48 @@
+"""The second reader of stop 51 (review51): defects where merges of the stop meet, each test failing before its fix.
+
+``ic.drive`` named its settings as the layer's keywords or the command line's options (``precision``,
+``chips (--count)``, ``--deadline-ms``) where the caller wrote ``weights=``, ``count=``, ``deadline_ms=``;
+``serve --find-count`` with a layout the model refuses listed the same refusal once per count tried (13 times)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+
+import inferchip as ic
+from inferchip.errors import InvalidSettingError
+from inferchip.interfaces.cli import main
+
+L4 = "nvidia-l4"
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(args)
+    return code, out.getvalue() + err.getvalue()
+
+
+@pytest.mark.parametrize(("kw", "named", "wrong"), [
+    ({"weights": "int3"}, "weights", ("precision", "--weights")),
+    ({"count": 0}, "count=0", ("chips", "--count")),
+    ({"deadline_ms": -1.0}, "deadline_ms=-1", ("--deadline-ms",)),
+])
+def test_the_api_rig_names_its_own_keywords(kw: dict[str, object], named: str, wrong: tuple[str, ...]) -> None:
+    """``ic.drive(weights="int3")`` said "precision: unknown number format", ``count=0`` "chips (--count) 0" and
+    ``deadline_ms=-1`` "--deadline-ms -1": names a Python caller never wrote."""
+    with pytest.raises(InvalidSettingError) as got:
+        ic.drive(L4, 2, 10.0, ["resnet50-v1.5@camera"], duration_s=0.5, **kw)  # type: ignore[arg-type]
+    text = str(got.value)
+    assert named in text, text
+    for w in wrong:
+        assert w not in text, text
+
+
+@pytest.mark.parametrize(("option", "value", "named"), [
+    ("--weights", "int3", "--weights"), ("--count", "0", "--count"), ("--deadline-ms", "-1", "--deadline-ms")])
+def test_the_rig_command_still_names_its_options(option: str, value: str, named: str) -> None:
+    code, text = _run(["drive", "--chip", L4, "--cameras", "2", "--fps", "10", "--duration", "0.5", option, value])
+    assert code == 2 and named in text, text
