@@ -46,3 +46,34 @@ def test_the_api_rig_names_its_own_keywords(kw: dict[str, object], named: str, w
 def test_the_rig_command_still_names_its_options(option: str, value: str, named: str) -> None:
     code, text = _run(["drive", "--chip", L4, "--cameras", "2", "--fps", "10", "--duration", "0.5", option, value])
     assert code == 2 and named in text, text
+
+
+def test_find_count_refuses_a_layout_the_model_refuses_once() -> None:
+    """``serve --find-count --tp 3`` on a 32-head model ran the whole doubling and listed "--tp 3 does not divide the
+    32 attention heads" once per count (13 times, 1 to 4,096 chips); a refusal no count escapes is the refusal."""
+    code, text = _run(["serve", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B",
+                       "--concurrency", "4", "--requests", "8", "--find-count", "--slo-ttft-ms", "100", "--tp", "3"])
+    assert code == 2, text
+    assert text.count("does not divide the 32 attention heads") == 1 and "--tp 3" in text, text
+
+
+def test_a_search_whose_every_count_is_refused_alike_raises_that_refusal() -> None:
+    from inferchip.errors import DoesNotFitError
+    from inferchip.sim.runs.slo import smallest_count
+
+    def refused(n: int) -> dict[str, object]:
+        raise DoesNotFitError("the model holds no layout of these chips")
+
+    with pytest.raises(DoesNotFitError, match="^the model holds no layout of these chips$"):
+        smallest_count(refused, 4, lambda out: out)
+
+
+def test_a_search_whose_counts_are_refused_differently_lists_them() -> None:
+    from inferchip.sim.runs.slo import smallest_count
+
+    def refused(n: int) -> dict[str, object]:
+        raise InvalidSettingError(f"{n} chips: not a whole number of replicas")
+
+    with pytest.raises(InvalidSettingError, match="none of 1, 2, 4") as got:
+        smallest_count(refused, 1, lambda out: out)
+    assert "4 chips: not a whole number" in str(got.value)

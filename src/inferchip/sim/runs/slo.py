@@ -163,6 +163,7 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
     start = int(start)
     tried: dict[int, dict[str, Any]] = {}
     met: dict[int, T] = {}
+    refusals: dict[str, InferchipError] = {}  # each distinct reason a count had no system, its first error
 
     def meets(n: int) -> bool:
         if n in tried:
@@ -172,6 +173,7 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
         except InferchipError as exc:  # no system of n chips: missed, with the reason
             tried[n] = {"count": n, "meets": False, "layout": None, "saturated": None, "ttft_s_at_statistic": None,
                         "tpot_s_at_statistic": None, "reason": str(exc)}
+            refusals.setdefault(str(exc), exc)
             return False
         j = judged(out)
         tried[n] = {"count": n, "meets": bool(j["meets"]), "layout": j["layout"], "saturated": bool(j["saturated"]),
@@ -203,6 +205,8 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
                 hi = n
                 break
             lo = n
+    if hi is None and len(refusals) == 1 and all(t["reason"] is not None for t in tried.values()):
+        raise next(iter(refusals.values()))  # every count refused alike: a reason no count escapes (--tp 3 on 32 heads)
     if hi is None:
         raise InvalidSettingError(
             f"{option}: none of {', '.join(f'{c:,}' for c in sorted(tried))} chips meets the SLO at this load "
