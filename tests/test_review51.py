@@ -77,3 +77,13 @@ def test_a_search_whose_counts_are_refused_differently_lists_them() -> None:
     with pytest.raises(InvalidSettingError, match="none of 1, 2, 4") as got:
         smallest_count(refused, 1, lambda out: out)
     assert "4 chips: not a whole number" in str(got.value)
+
+
+def test_find_count_refuses_a_given_layout_the_model_does_not_fit_once() -> None:
+    """A 70B model in bf16 on one L4 per replica (``--tp 1`` given): every count listed the same does-not-fit reason,
+    truncated, 13 times; ``ic.find_count`` raises it once. The advice under it names the count, so the first line is
+    what every count shares."""
+    code, text = _run(["serve", "--chip", L4, "--model", "meta-llama/Llama-3.1-70B", "--concurrency", "4",
+                       "--requests", "8", "--find-count", "--slo-ttft-ms", "1000", "--tp", "1"])
+    assert code == 2, text
+    assert text.count("does not fit on nvidia-l4") == 1 and "What would make it fit" in text, text
