@@ -87,3 +87,14 @@ def test_find_count_refuses_a_given_layout_the_model_does_not_fit_once() -> None
                        "--requests", "8", "--find-count", "--slo-ttft-ms", "1000", "--tp", "1"])
     assert code == 2, text
     assert text.count("does not fit on nvidia-l4") == 1 and "What would make it fit" in text, text
+
+
+@pytest.mark.parametrize("given", ["resnet50-v1.5@foo", "@camera"])
+def test_the_api_rig_names_its_models_keyword(given: str) -> None:
+    """``ic.drive(models=["resnet50-v1.5@foo"])`` said "--model 'resnet50-v1.5@foo': unknown role": the command
+    line's option, which a Python caller never wrote; ``drive --model`` keeps it."""
+    with pytest.raises(InvalidSettingError) as got:
+        ic.drive(L4, 2, 10.0, [given], duration_s=0.5)
+    assert str(got.value).startswith(f"models {given!r}: "), got.value
+    code, text = _run(["drive", "--chip", L4, "--cameras", "2", "--fps", "10", "--duration", "0.5", "--model", given])
+    assert code == 2 and "--model" in text and "models" not in text, text  # (its callback refuses an empty id first)

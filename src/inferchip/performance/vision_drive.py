@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from inferchip.catalog.chips import family_defaults, load_chip
-from inferchip.errors import InferchipError, InvalidSettingError, named_as
+from inferchip.errors import InferchipError, InvalidSettingError, labelled, named_as
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.sim.vision.rig import RigLoad, Stage, deadline_curve, simulate_rig
 from inferchip.spec.chip import ChipSpec, chip_params
@@ -83,10 +83,10 @@ def parse_models(models: Sequence[str] | None, loader: Loader) -> tuple[DriveNet
         head, at, tail = text.rpartition("@")
         name, role = (head, tail) if tail in ROLES else (text, "")
         if at and not role and head and not tail.lower().endswith(".onnx") and "/" not in tail:
-            raise InvalidSettingError(f"--model {given!r}: unknown role '@{tail}'; allowed: "
+            raise InvalidSettingError(f"{labelled('models')} {given!r}: unknown role '@{tail}'; allowed: "
                                       f"{', '.join('@' + r for r in ROLES)} (or no suffix)")
         if not name:
-            raise InvalidSettingError(f"--model {given!r}: a network id or ONNX path is needed")
+            raise InvalidSettingError(f"{labelled('models')} {given!r}: a network id or ONNX path is needed")
         net = loader(name)
         if role:
             per_camera = role == "camera"
