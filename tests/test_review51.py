@@ -98,3 +98,30 @@ def test_the_api_rig_names_its_models_keyword(given: str) -> None:
     assert str(got.value).startswith(f"models {given!r}: "), got.value
     code, text = _run(["drive", "--chip", L4, "--cameras", "2", "--fps", "10", "--duration", "0.5", "--model", given])
     assert code == 2 and "--model" in text and "models" not in text, text  # (its callback refuses an empty id first)
+
+
+H100 = "nvidia-h100-sxm-80gb"
+LOAD = {"concurrency": 4, "num_requests": 8}
+
+
+def test_find_count_searches_attention_dp_as_the_command_line_does() -> None:
+    """``serve --find-count --attn-dp`` (no tp/pp/ep: searched) finds 2 H100s for DeepSeek-V2-Lite, but
+    ``ic.find_count(attn_dp=True)`` refused before its search: its check on one chip found no tp of 2 or more."""
+    import json
+
+    model = "deepseek-ai/DeepSeek-V2-Lite"
+    got = ic.find_count(H100, model, slo_ttft_s=1.0, attn_dp=True, **LOAD)
+    code, text = _run(["serve", "--chip", H100, "--model", model, "--concurrency", "4", "--requests", "8",
+                       "--find-count", "--slo-ttft-ms", "1000", "--attn-dp", "--format", "json"])
+    assert code == 0, text
+    run = json.loads(text)
+    assert got["sizing"]["count"] == run["sizing"]["count"] >= 2
+    assert (got["tp"], got["attn_dp"]) == (run["tp"], run["attn_dp"]) and got["attn_dp"] is True
+
+
+def test_find_count_takes_a_none_layout_keyword_as_not_given() -> None:
+    """``ic.find_count(tp=2, pp=None)`` said "tp x pp = 2 needs more chips than the 1 given (count=)" where
+    ``tp=2`` alone (and ``ic.serve(tp=2, pp=None)``) runs: None is "not given" in ``ic.serve``."""
+    a = ic.find_count(H100, "meta-llama/Llama-3.1-8B", slo_ttft_s=1.0, tp=2, pp=None, **LOAD)
+    b = ic.find_count(H100, "meta-llama/Llama-3.1-8B", slo_ttft_s=1.0, tp=2, **LOAD)
+    assert a["sizing"]["count"] == b["sizing"]["count"] == 2
