@@ -77,8 +77,9 @@ CLI_SPELLING = replace(OPTIONS, renames=(("precision", "--weights"),  # vision/d
 """How the command line names a setting in a layer's message (:class:`inferchip.errors.Spelling`): every key a layer
 names (``input_tokens``, ``batch``, ``count``, ``tp``, ``attn_dp``, ``chunk_tokens``, ``weights``, ...) is its option
 by the rule, ``--`` and the key with ``-`` for ``_``; ``precision`` (``frame_cost``'s) is ``--weights`` in
-``vision`` and ``drive``, and ``models`` (``ic.drive``'s list of networks) is ``drive``'s repeated ``--model``. The SLO limits are the exception: the options take milliseconds and are checked in them
-before any layer sees the seconds, so a layer's message about one (not
+``vision`` and ``drive``, and ``models`` (``ic.drive``'s list of networks) is ``drive``'s repeated ``--model``
+(``review --models`` names its option in its own messages). The SLO limits are the exception: the options take
+milliseconds and are checked in them before any layer sees the seconds, so a layer's message about one (not
 reached from the command line today) names the seconds and the option they came from."""
 USER_ERROR_EXIT = 2  # the exit status of a user error, as click uses it for usage errors
 INTERRUPTED_EXIT = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
