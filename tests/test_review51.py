@@ -125,3 +125,18 @@ def test_find_count_takes_a_none_layout_keyword_as_not_given() -> None:
     a = ic.find_count(H100, "meta-llama/Llama-3.1-8B", slo_ttft_s=1.0, tp=2, pp=None, **LOAD)
     b = ic.find_count(H100, "meta-llama/Llama-3.1-8B", slo_ttft_s=1.0, tp=2, **LOAD)
     assert a["sizing"]["count"] == b["sizing"]["count"] == 2
+
+
+def test_explore_workers_speak_the_spelling_of_the_command_that_started_them() -> None:
+    """``explore``'s local pool spawns its workers (fresh interpreters: the command line's spelling, a context
+    variable, is not inherited), so a layer's message raised in one named ``tp=`` under ``inferchip explore``."""
+    from inferchip.errors import OPTIONS, named, spelled
+    from inferchip.explore.executor import LocalExecutor
+
+    ex = LocalExecutor(workers=2)
+    try:
+        with spelled(OPTIONS):
+            got = ex.map(named, ["tp", "batch"])
+    finally:
+        ex.close()
+    assert got == ["--tp", "--batch"]
