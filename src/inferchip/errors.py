@@ -161,6 +161,17 @@ def named_as(key: str, value: object) -> str:
     return _SPELLING.get().given(key, value)
 
 
+def current_spelling() -> Spelling:
+    """The spelling messages are named in now (:func:`spelled`), for a worker process to take on."""
+    return _SPELLING.get()
+
+
+def use_spelling(spelling: Spelling) -> None:
+    """Name settings in ``spelling`` from now on in this process: the initializer of a spawned worker, which starts
+    with the default (a fresh interpreter inherits no context variable) while its parent runs in another."""
+    _SPELLING.set(spelling)
+
+
 @contextmanager
 def spelled(spelling: Spelling) -> Iterator[None]:
     """Messages raised inside the block name settings in ``spelling`` (the CLI's ``main`` runs each command in

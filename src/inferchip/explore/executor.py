@@ -93,7 +93,11 @@ class LocalExecutor(Executor):
         if self._pool is None:
             import multiprocessing as mp
 
-            self._pool = mp.get_context("spawn").Pool(self.workers)
+            from inferchip.errors import current_spelling, use_spelling
+
+            # spawned workers start fresh: they name settings as the command that started them (--tp, not tp=)
+            self._pool = mp.get_context("spawn").Pool(self.workers, initializer=use_spelling,
+                                                      initargs=(current_spelling(),))
         return list(self._pool.map(fn, tasks))
 
     def close(self, abort: bool = False) -> None:

@@ -324,12 +324,14 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
                                         "num_requests", "duration_s", "seed")}
     system = dict(a.arguments["system"], chunk_tokens=a.arguments["chunk_tokens"])
     searched = all(system.get(k) is None for k in ("tp", "pp", "ep"))
-    sizes = [system.get("tp", 1), system.get("pp", 1)]
+    sizes = [1 if system.get(k) is None else system[k] for k in ("tp", "pp")]  # None: not given, as ic.serve reads it
     one = int(sizes[0]) * int(sizes[1]) if all(isinstance(x, Integral) and not isinstance(x, bool) and
                                                1 <= int(x) <= MAX_CHIPS for x in sizes) else 1  # a bad one: named below
     # every argument checked on one replica's system; a layout given is fixed, so a model that does not fit one
-    # replica fits no count (DoesNotFitError, with what would make it fit); a searched one may hold it on more chips
-    first = serve_inputs(chip, model, **load, **{**system, "count": one})[0]
+    # replica fits no count (DoesNotFitError, with what would make it fit); a searched one may hold it on more chips,
+    # and attention DP (tp 2 or more) too: each count judges it, as the command line's search does
+    check = {**system, "count": one, **({"attn_dp": None} if searched and system.get("attn_dp") else {})}
+    first = serve_inputs(chip, model, **load, **check)[0]
     try:
         serving_step(first)
     except DoesNotFitError:
@@ -377,7 +379,9 @@ def drive(chip: ChipInput, cameras: int, fps: float, models: Sequence[str] | Non
     A bad argument raises InvalidSettingError naming it."""
     from inferchip.interfaces.cmd_drive import JSON_KEYS
     from inferchip.performance.vision_drive import drive as simulate
+    from inferchip.spec.formats import check_format
 
+    check_format(weights, "weights")  # named as this call's keyword (the layer's is precision=)
     r = simulate(chip if isinstance(chip, ChipSpec) else str(chip), cameras, fps, models, chips=count,
                  precision=weights, deadline_ms=deadline_ms, power_budget_w=power_budget_w, duration_s=duration_s,
                  seed=seed, batching=batching, max_batch=max_batch, phase_spread=phase_spread)

@@ -71,13 +71,15 @@ def _import_command_modules() -> None:
 app.load_all = _import_command_modules
 
 CLI_SPELLING = replace(OPTIONS, renames=(("precision", "--weights"),  # vision/drive: frame_cost's precision=
+                                         ("models", "--model"),  # drive's networks: ic.drive's models=, repeated
                                          ("slo_ttft_s", "slo_ttft_s (seconds, from --slo-ttft-ms)"),
                                          ("slo_tpot_s", "slo_tpot_s (seconds, from --slo-tpot-ms)")))
 """How the command line names a setting in a layer's message (:class:`inferchip.errors.Spelling`): every key a layer
 names (``input_tokens``, ``batch``, ``count``, ``tp``, ``attn_dp``, ``chunk_tokens``, ``weights``, ...) is its option
 by the rule, ``--`` and the key with ``-`` for ``_``; ``precision`` (``frame_cost``'s) is ``--weights`` in
-``vision`` and ``drive``. The SLO limits are the exception: the options take milliseconds and are checked in them
-before any layer sees the seconds, so a layer's message about one (not
+``vision`` and ``drive``, and ``models`` (``ic.drive``'s list of networks) is ``drive``'s repeated ``--model``
+(``review --models`` names its option in its own messages). The SLO limits are the exception: the options take
+milliseconds and are checked in them before any layer sees the seconds, so a layer's message about one (not
 reached from the command line today) names the seconds and the option they came from."""
 USER_ERROR_EXIT = 2  # the exit status of a user error, as click uses it for usage errors
 INTERRUPTED_EXIT = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it

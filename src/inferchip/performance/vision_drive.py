@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from inferchip.catalog.chips import family_defaults, load_chip
-from inferchip.errors import InferchipError, InvalidSettingError
+from inferchip.errors import InferchipError, InvalidSettingError, labelled, named_as
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.sim.vision.rig import RigLoad, Stage, deadline_curve, simulate_rig
 from inferchip.spec.chip import ChipSpec, chip_params
@@ -83,10 +83,10 @@ def parse_models(models: Sequence[str] | None, loader: Loader) -> tuple[DriveNet
         head, at, tail = text.rpartition("@")
         name, role = (head, tail) if tail in ROLES else (text, "")
         if at and not role and head and not tail.lower().endswith(".onnx") and "/" not in tail:
-            raise InvalidSettingError(f"--model {given!r}: unknown role '@{tail}'; allowed: "
+            raise InvalidSettingError(f"{labelled('models')} {given!r}: unknown role '@{tail}'; allowed: "
                                       f"{', '.join('@' + r for r in ROLES)} (or no suffix)")
         if not name:
-            raise InvalidSettingError(f"--model {given!r}: a network id or ONNX path is needed")
+            raise InvalidSettingError(f"{labelled('models')} {given!r}: a network id or ONNX path is needed")
         net = loader(name)
         if role:
             per_camera = role == "camera"
@@ -177,7 +177,7 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
     """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``
     frames per call (or ``max_batch`` when smaller)."""
     if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= 1024:
-        raise InvalidSettingError(f"chips (--count) {chips!r}: must be a whole number from 1 to 1,024")
+        raise InvalidSettingError(f"{named_as('count', chips)}: must be a whole number from 1 to 1,024")  # ic.drive's
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
     if cost_fn is None or loader is None:
         default_cost, default_loader = _vision_api()
@@ -312,7 +312,7 @@ def binds(summary: dict[str, Any], splits: dict[str, dict[str, float]],
 
 def _ms(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
-        raise InvalidSettingError(f"--deadline-ms {v!r}: must be a finite number of milliseconds > 0")
+        raise InvalidSettingError(f"{named_as('deadline_ms', v)}: must be a finite number of milliseconds > 0")
     return float(v)
 
 

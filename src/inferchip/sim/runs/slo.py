@@ -159,13 +159,15 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
     and ``start_option`` name the search and its starting count in the refusal and the rule (the CLI's
     ``--find-count`` and ``--count``); ``layouts``: how each count's layout is chosen, in words. No count meeting it
     within :data:`~inferchip.workload.limits.MAX_DOUBLINGS` doublings is refused, naming the counts run and
-    their figures at ``statistic``."""
+    their figures at ``statistic``; where every count run had no system for the same reason (its first line: a
+    layout the model refuses, a replica it does not fit), that error is raised as it came, once."""
     if isinstance(start, bool) or not isinstance(start, Integral) or not 1 <= start <= MAX_CHIPS:
         raise InvalidSettingError(f"{start_option}: {start!r}; allowed: a whole number of chips from 1 to "
                                   f"{MAX_CHIPS:,}, the count the search starts from")
     start = int(start)
     tried: dict[int, dict[str, Any]] = {}
     met: dict[int, T] = {}
+    refusals: dict[str, InferchipError] = {}  # each distinct reason (its first line) a count had no system
 
     def meets(n: int) -> bool:
         if n in tried:
@@ -175,6 +177,7 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
         except InferchipError as exc:  # no system of n chips: missed, with the reason
             tried[n] = {"count": n, "meets": False, "layout": None, "saturated": None, "ttft_s_at_statistic": None,
                         "tpot_s_at_statistic": None, "reason": str(exc)}
+            refusals.setdefault(str(exc).split("\n", 1)[0], exc)  # (the advice under it may name the count)
             return False
         j = judged(out)
         tried[n] = {"count": n, "meets": bool(j["meets"]), "layout": j["layout"], "saturated": bool(j["saturated"]),
@@ -206,6 +209,8 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
                 hi = n
                 break
             lo = n
+    if hi is None and len(refusals) == 1 and all(t["reason"] is not None for t in tried.values()):
+        raise next(iter(refusals.values()))  # every count refused alike, a reason no count escapes: --tp 3 on 32 heads
     if hi is None:
         raise InvalidSettingError(
             f"{option}: none of {', '.join(f'{c:,}' for c in sorted(tried))} chips meets the SLO at this load "
