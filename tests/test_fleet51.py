@@ -238,3 +238,17 @@ def test_smallest_count_keeps_each_counts_layout_rule():
 
     _, sizing = smallest_count(lambda n: n, 1, judged)
     assert [t["layout_rule"] for t in sizing["counts_run"]] == ["rule 1", "rule 2", "rule 3", "rule 4"]
+
+
+def test_serve_help_says_how_the_layout_search_judges_an_slo():
+    """``serve --help`` said the layout search judged the SLO "by their mean TTFT and TPOT" after fleet51 made it
+    run the candidates and judge each run at --slo-percentile: the help states the rule the code runs, with its
+    bound on runs."""
+    from typer.testing import CliRunner
+
+    from inferchip.interfaces.cli import app
+
+    out = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).output
+    flat = " ".join(out.replace("│", " ").split())
+    assert "by their mean TTFT and TPOT" not in flat
+    assert f"(at most {MAX_LAYOUT_RUNS})" in flat and "at --slo-percentile" in flat

@@ -157,11 +157,11 @@ def serve_cmd(
 ) -> None:
     """Simulate serving under load: continuous batching, chunked prefill, paged KV cache, preemption.
 
-    Unless --tp/--pp/--ep are given, the layout is the one with the lowest mean end-to-end latency at the load
+    Unless --tp/--pp/--ep are given, the layouts that carry the load are ordered by their mean end-to-end latency
     (--concurrency C: C clients, where that is also the most throughput, requests/s = C / E2E; --rate R or
-    --trace: R or the trace's mean rate) among those that carry it and meet --slo-ttft-ms/--slo-tpot-ms by their
-    mean TTFT and TPOT; the note 'layout:' says which rule chose it. The run then meets the SLO or not by its TTFT
-    and TPOT at --slo-percentile (default p99, as MLPerf's Server scenario reads a run).
+    --trace: R or the trace's mean rate). Without an SLO the first is run; with --slo-ttft-ms/--slo-tpot-ms they
+    are run in that order (at most 8) and the first whose run meets the SLO at --slo-percentile (default p99, as
+    MLPerf's Server scenario reads a run) is kept, else the first; the note 'layout:' says which rule chose it.
     """
     count = 1 if count_given is None else count_given
     from inferchip.interfaces.serve_rows import check_options, no_recipe_options_with_rows, parse_disagg, rows_system
