@@ -92,11 +92,14 @@ def _layout_for_chips(mm: MappedModel, replicas: int, per_seq_tokens: float, bat
 
 
 def _domain_tps(mm: MappedModel) -> list[int]:
-    """The tensor-parallel widths the advice tries, ascending: the divisors of the chip's tp domain, and those of the
-    model's attention heads within it (a domain far wider than a model's heads, a Groq C2C network of up to 10,440
-    chips, has few divisors that split them: 10,440's stop at 8 for 64 heads, where tp 64 is a layout too)."""
+    """The tensor-parallel widths the advice tries, ascending: the divisors of the chip's tp domain, and, where the
+    chip's scale-up domain is wider than the model has attention heads, every divisor of the heads (such a domain's
+    own divisors say little of the tps it offers: a Groq C2C network of up to 10,440 chips has none that splits 64
+    heads above 8, where tp 64 is a layout too; a PCIe host's 8 cards, a chip without a domain, keep their divisors)."""
     domain = tp_domain(mm.chip.max_scaleup_domain)
-    return sorted(set(divisors(domain)) | {t for t in divisors(mm.model.num_heads) if t <= domain})
+    heads = mm.model.num_heads
+    wide = divisors(heads) if mm.chip.max_scaleup_domain > heads else []
+    return sorted(set(divisors(domain)) | set(wide))
 
 
 def _wider_tp_text(mm: MappedModel) -> str:
