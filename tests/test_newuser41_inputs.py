@@ -58,7 +58,7 @@ def test_the_cli_line_and_the_json_name_the_same_step():
     assert code == 0 and "activations: 3,309.3 MB, one step of 8,192 tokens per chip" in text
 
 
-def test_a_static_batch_below_the_chunk_is_advised_a_smaller_chunk():
+def test_a_static_batch_below_the_chunk_is_advised_a_smaller_chunk(tmp_path):
     with pytest.raises(DoesNotFitError) as got:
         predict("groq-lpu-v1", LLAMA, count=576, tp=8, pp=24, batch=1, input_tokens=1024, output_tokens=1024)
     text = str(got.value)
@@ -69,7 +69,16 @@ def test_a_static_batch_below_the_chunk_is_advised_a_smaller_chunk():
                 chunk_tokens=tokens)
     assert p.batch == 1
     assert "a wider tp would\n" not in text + "\n"
-    assert "tp=8 is already the widest the chip's scale-up domain of 8 allows for 32 heads" in text
+    assert "a wider tp splits them further (tp=16)" in text  # Groq's tp domain is its C2C network (groq51)
+    # on a copy of the chip whose domain is one GroqNode of 8, tp 8 is the widest there is, and the advice says so
+    from inferchip.catalog.chips import _CHIPS_DIR
+
+    node = tmp_path / "groqnode.yaml"
+    node.write_text((_CHIPS_DIR / "groq-lpu-v1.yaml").read_text(encoding="utf-8").replace(
+        "id: groq-lpu-v1", "id: groqnode").replace("max_scaleup_domain: 10440", "max_scaleup_domain: 8"))
+    with pytest.raises(DoesNotFitError) as got:
+        predict(str(node), LLAMA, count=576, tp=8, pp=24, batch=1, input_tokens=1024, output_tokens=1024)
+    assert "tp=8 is already the widest the chip's scale-up domain of 8 allows for 32 heads" in str(got.value)
 
 
 # 3. A static batch under attention data parallelism split each prompt evenly over the DP chips: DeepSeek-R1 on

@@ -94,7 +94,8 @@ def test_a_does_not_fit_error_on_an_sram_chip_states_its_megabytes():
     figure of each, which the next line's "262.7 MB" LM head could not be checked against. By hand: the LM head
     stage at tp=8 holds 128,256 x 8,192 x 2 B / 8 = 262.7 MB; 230 MB of SRAM less the reserve leaves 211.6 MB."""
     rc, _, err = run("predict", "--chip", "groq-lpu-v1", "--count", "1024", "--model",
-                     "meta-llama/Llama-3.1-70B-Instruct", "--weights", "fp8", "--batch", "1")
+                     "meta-llama/Llama-3.1-70B-Instruct", "--weights", "fp8", "--batch", "1", "--tp", "8",
+                     "--pp", "64")
     assert rc == 2, err
     m = re.search(r"needs ([\d,.]+) MB \(weights ([\d,.]+), KV cache ([\d,.]+) .*, activations ([\d,.]+)\) but "
                   r"([\d,.]+) MB is usable: short by ([\d,.]+) MB", err)

@@ -4,7 +4,12 @@ deployment reading the review's ledger judges (review44, stop 44).
 Stop 43 gave the review a second reading of "by far lowest cost silicon" (the silicon of the deployment that serves
 each case, a ledger flip); explore kept ranking on one chip's modelled cost without saying so. Now ``--silicon
 chip|deployment`` picks the reading, the other reading's verdict is in the notes, and every chip's cheapest serving
-board silicon is beside its per-chip cost in the baseline (``lowest_cost_silicon_deployment_usd``)."""
+board silicon is beside its per-chip cost in the baseline (``lowest_cost_silicon_deployment_usd``).
+
+The rival whose deployment tells the two readings apart is a GroqChip on 96 LPUs: cheapest per chip, over 2x the
+AI5's board per deployment. Since groq51 the catalogue's GroqChip spans its C2C network (tp up to 10,440 chips) and
+serves Llama-3.1-8B on 64 LPUs, 1.46x the AI5's board: both readings then agree. So the rival here is a copy of the
+GroqChip whose tp domain is one GroqNode of 8 (the catalogue's until groq51), sized in whole domains of 8: 96 LPUs."""
 
 from __future__ import annotations
 
@@ -18,7 +23,18 @@ from inferchip.interfaces.cli import app
 from table_text import column_texts
 
 L8 = "meta-llama/Llama-3.1-8B-Instruct"
-AI5, H100, L40S, GROQ = "tesla-ai5", "nvidia-h100-sxm-80gb", "nvidia-l40s", "groq-lpu-v1"
+AI5, H100, L40S = "tesla-ai5", "nvidia-h100-sxm-80gb", "nvidia-l40s"
+
+
+@pytest.fixture(scope="module")
+def groq_node(tmp_path_factory) -> str:
+    """The catalogue's GroqChip with ``max_scaleup_domain: 8`` (one GroqNode), as a chip file."""
+    from inferchip.catalog.chips import _CHIPS_DIR
+
+    node = tmp_path_factory.mktemp("groqnode") / "groq-lpu-v1.yaml"
+    node.write_text((_CHIPS_DIR / "groq-lpu-v1.yaml").read_text(encoding="utf-8").replace(
+        "max_scaleup_domain: 10440", "max_scaleup_domain: 8"), encoding="utf-8")
+    return str(node)
 
 
 def test_the_deployment_ratio_by_hand() -> None:
@@ -34,7 +50,8 @@ def test_the_deployment_ratio_by_hand() -> None:
     assert deployment_ratio(np.array([[5504.0, nan]]), np.array([[nan, nan]]))[0] == np.inf
 
 
-def test_the_two_readings_and_the_review_ledgers_figures() -> None:
+def test_the_two_readings_and_the_review_ledgers_figures(groq_node: str) -> None:
+    GROQ = groq_node  # noqa: N806 (the rival's key, as the other chips' ids)
     chip = beat(AI5, [GROQ, H100], models=[L8], parts=["lowest_cost_silicon"], silicon="chip")
     dep = beat(AI5, [GROQ, H100], models=[L8], parts=["lowest_cost_silicon"], silicon="deployment")
     assert (chip.silicon_basis, dep.silicon_basis) == ("chip", "deployment")
@@ -62,7 +79,8 @@ def test_the_two_readings_and_the_review_ledgers_figures() -> None:
     assert len(said) == 1 and "per chip it does not hold" in said[0]
 
 
-def test_the_cli_option() -> None:
+def test_the_cli_option(groq_node: str) -> None:
+    GROQ = groq_node  # noqa: N806
     r = CliRunner().invoke(app, ["explore", "--target", AI5, "--beat", f"{GROQ},{H100}", "--models", L8,
                                  "--silicon", "deployment"])
     assert r.exit_code == 0, r.output

@@ -1,7 +1,8 @@
 """The review's deployment of a layer-pipelined, SRAM-only competitor (review.deploy.sizing): sized per case, by hand.
 
 Groq's LPU (230 MB of SRAM, 0.92 of it usable: a budget of 211,600,000 B a chip; fp8 weights, 16-bit embedding and
-LM head; tp at most its scale-up domain of 8; whole GroqNodes of 8 chips) is judged on the smallest multiple of 8
+LM head; tp within its C2C network, 10,440 chips since groq51, where it was one GroqNode of 8; whole GroqNodes of 8
+chips) is judged on the smallest multiple of 8
 chips that serves a case, up to review/claim.yaml's scale_out.max_chips, with prefill steps of scale_out.chunk_tokens.
 """
 
@@ -52,50 +53,59 @@ def test_groq_is_sized_in_groqnodes_and_a_gpu_is_not():
     assert is_sized(groq, cfg)
 
 
-def test_llama2_70b_fp8_needs_640_lpus_one_layer_a_chip():
+def test_llama2_70b_fp8_needs_448_lpus():
     """Llama-2-70B: hidden 8,192, 64 query and 8 KV heads of 128, MLP 28,672, 80 layers, vocabulary 32,000.
-    A layer's weights: q and o 8,192 x 8,192 each, k and v 8,192 x 1,024 each, gate, up and down 8,192 x 28,672
-    each = 855,638,016 elements, 1 B each at fp8, over tp 8: 106,954,752 B a chip. Two layers, 213,909,504 B, exceed
-    the 211,600,000 B budget, so every stage holds one layer: pp 80, tp 8, 640 chips. The end stages add the
-    16-bit embedding or LM head over tp 8, 32,000 x 8,192 x 2 / 8 = 65,536,000 B: 172,490,752 B."""
-    layer = (2 * 8192 * 8192 + 2 * 8192 * 1024 + 3 * 8192 * 28672) / 8
-    assert layer == 106_954_752 and 2 * layer > BUDGET
+    At tp 16 (the tp domain was 8 until groq51: one layer a chip, pp 80, 640 chips) a chip keeps 64 / 16 = 4 query
+    heads and one whole KV head (8 KV heads over 16 chips, each kept twice, as vLLM's QKVParallelLinear replicates
+    them): q and o 8,192 x 512 = 4,194,304 B each at fp8, k and v 8,192 x 128 = 1,048,576 B each, gate, up and down
+    8,192 x 1,792 each = 44,040,192 B: 54,525,952 B a layer. pp 28: 80 // 28 = 2 a stage, the 24 extra on stages
+    26 down to 3, so those hold 3 layers, 163,577,856 B, the largest (stage 0: 2 layers + the 16-bit embedding over
+    tp 16, 32,000 x 8,192 x 2 / 16 = 32,768,000 B: 141,819,904 B)."""
+    layer = 2 * 8192 * 512 + 2 * 8192 * 128 + 3 * 8192 * 1792
+    assert layer == 54_525_952 and 3 * layer == 163_577_856 > 2 * layer + 32000 * 8192 * 2 / 16
     d = _sized(L2_70)["batch"]
-    assert d.status == "ok" and d.chips == 640
+    assert d.status == "ok" and d.chips == 448
     p = d.prediction
-    assert (p.tp, p.pp, p.replicas) == (8, 80, 1)
-    assert p.memory_breakdown_bytes["weights"] == pytest.approx(layer + 32000 * 8192 * 2 / 8, rel=1e-12)
+    assert (p.tp, p.pp, p.replicas) == (16, 28, 1)
+    assert p.memory_breakdown_bytes["weights"] == pytest.approx(3 * layer, rel=1e-12)
     # the search starts at the weights' lower bound, not at one node: 80 layers x 855,638,016 B + the embedding and
     # the LM head, 32,000 x 8,192 x 2 B each = 69,499,617,280 B; / 211,600,000 = 328.4 -> 329 chips -> 42 nodes, 336
     total = 80 * 855_638_016 + 2 * 32000 * 8192 * 2
     assert total == 69_499_617_280 and fewest_chips(total, BUDGET) == 329 and "from 336" in d.basis
 
 
-def test_groq_at_its_vendors_576_chips_does_not_hold_llama2_70b_fp8():
-    """576 = 8 x 72 stages for 80 layers: eight stages hold two layers, 213.9 MB > 211.6 MB. The vendor's "over
-    500 chips" (SC23) is beside the sized 640 in the report, not used to size it."""
+def test_groq_at_its_vendors_576_chips_holds_llama2_70b_fp8():
+    """576 = 8 x 72: at tp 8 (the domain until groq51) eight of 72 stages held two layers, 213.9 MB > 211.6 MB, and
+    it did not fit; a wider tp fits it (the vendor ran it on "over 500 chips", SC23). The vendor's count is beside
+    the sized 448 in the report, not used to size it."""
     cfg = ReviewConfig()
     m = model_entry(L2_70)
     p, status, reason = evaluate("groq-lpu-v1", m.ref, service_level("batch", m.total_params), 576, cfg,
                                  weights="fp8", chunk_tokens=256)
-    assert p is None and status == "does not fit", reason
+    assert p is not None and status == "ok" and p.tp > 8, reason
+    assert 2 * 855_638_016 / 8 > BUDGET  # tp 8's two layers a stage
 
 
-def test_llama31_8b_fp8_needs_96_lpus():
-    """Llama-3.1-8B: a layer is 218,103,808 elements, 27,262,976 B a chip at fp8 over tp 8; the embedding (first
-    stage) and the LM head (last) are 128,256 x 4,096 x 2 / 8 = 131,334,144 B each. vLLM's split of 32 layers puts
-    32 // pp on each stage and the 32 % pp extra ones on stages pp-2, pp-3, ... (mapping.memory_fit):
-    pp 11 (88 chips): 2 each, 10 extra, so stage 0 holds 3 layers + the embedding = 213,123,072 B > 211,600,000;
-    pp 12 (96 chips): 2 each, 8 extra on stages 3-10, stage 0 holds 2 + the embedding = 185,860,096 B: it fits,
-    with room for one sequence's KV cache beside 256 tokens of activations."""
-    emb, layer = 128256 * 4096 * 2 / 8, 218_103_808 / 8
-    assert emb == 131_334_144 and 3 * layer + emb > BUDGET and 2 * layer + emb == 185_860_096
+def test_llama31_8b_fp8_needs_64_lpus():
+    """Llama-3.1-8B (32 query and 8 KV heads of 128, hidden 4,096, MLP 14,336, vocab 128,256), fp8. At tp 32 a chip
+    keeps one query head and one whole KV head (8 over 32, each kept four times): q, k, v and o 4,096 x 128 =
+    524,288 B each, gate, up and down 4,096 x 448 each = 5,505,024 B: 7,602,176 B a layer; pp 2, 16 layers a stage,
+    + the 16-bit embedding (or LM head) over tp 32, 128,256 x 4,096 x 2 / 32 = 32,833,536 B: 154,468,352 B.
+    56 chips (8 x 7) allow tp 8 at most: pp 7 puts 4 layers + the embedding over tp 8 on stage 0, 4 x 27,262,976 +
+    131,334,144 = 240,386,048 B > 211,600,000. 48 chips at tp 16 pp 3: a layer 14,155,776 B a chip (q and o 4,096
+    x 256, one KV head, MLP 4,096 x 896 x 3); vLLM's split (11, 11, 10) puts 11 layers + the embedding over tp 16
+    (65,667,072 B) on stage 0: 221,380,608 B > the budget. (At the old tp domain of 8 it took 96 chips, pp 12.)"""
+    layer = 4 * 4096 * 128 + 3 * 4096 * 448
+    emb = 128256 * 4096 * 2 / 32
+    assert layer == 7_602_176 and emb == 32_833_536 and 16 * layer + emb == 154_468_352
+    assert 4 * 218_103_808 / 8 + 128256 * 4096 * 2 / 8 > BUDGET
+    assert 11 * (2 * 4096 * 256 + 2 * 4096 * 128 + 3 * 4096 * 896) + 128256 * 4096 * 2 / 16 == 221_380_608 > BUDGET
     both = _sized(L8, slos=("interactive", "batch"))
     for name in ("interactive", "batch"):
         d = both[name]
-        assert d.status == "ok" and d.chips == 96, (name, d.reason)
-        assert (d.prediction.tp, d.prediction.pp) == (8, 12)
-        assert d.prediction.memory_breakdown_bytes["weights"] == pytest.approx(185_860_096, rel=1e-12)
+        assert d.status == "ok" and d.chips == 64, (name, d.reason)
+        assert (d.prediction.tp, d.prediction.pp) == (32, 2)
+        assert d.prediction.memory_breakdown_bytes["weights"] == pytest.approx(154_468_352, rel=1e-12)
     # the lower bound: all of the weights (9,080,668,160 B at tp 1) over one chip's budget -> 43 chips -> 48
     total = 32 * 218_103_808 + 2 * 128256 * 4096 * 2
     assert fewest_chips(total, BUDGET) == 43 and "from 48" in both["batch"].basis
@@ -110,12 +120,12 @@ def _claim_file(tmp_path: Path, max_chips: int) -> str:
 
 
 def test_the_bound_is_the_claim_files(tmp_path):
-    """Up to 88 chips nothing serves Llama-3.1-8B (above); from a bound of 96 the 96-chip deployment does."""
-    low = _sized(L8, ReviewConfig(claim_file=_claim_file(tmp_path, 88)))["batch"]
-    assert low.status == "does not fit" and low.prediction is None and low.chips == 88
-    assert "no multiple of 8 chips from 48 to 88 serves it" in low.reason
+    """Up to 56 chips nothing serves Llama-3.1-8B (above); from a bound of 64 the 64-chip deployment does."""
+    low = _sized(L8, ReviewConfig(claim_file=_claim_file(tmp_path, 56)))["batch"]
+    assert low.status == "does not fit" and low.prediction is None and low.chips == 56
+    assert "no multiple of 8 chips from 48 to 56 serves it" in low.reason
     (tmp_path / "b").mkdir()
-    assert _sized(L8, ReviewConfig(claim_file=_claim_file(tmp_path / "b", 96)))["batch"].chips == 96
+    assert _sized(L8, ReviewConfig(claim_file=_claim_file(tmp_path / "b", 64)))["batch"].chips == 64
 
 
 def test_weights_beyond_the_bound_are_refused_without_a_search():
@@ -166,32 +176,34 @@ def test_the_review_judges_groq_on_its_sized_deployment(groq_run):
     rows = data["rows"]
     groq = [r for r in rows if r["chip_id"] == "groq-lpu-v1"]
     dom = [r for r in groq if r["setting"] == "domain"]
-    assert len(dom) == 2 and all(r["status"] == "ok" and r["deployment_chips"] == 96 == r["num_chips"] for r in dom)
+    assert len(dom) == 2 and all(r["status"] == "ok" and r["deployment_chips"] == 64 == r["num_chips"] for r in dom)
     assert all(r["deployment_basis"].startswith("sized: the smallest multiple of 8 chips") for r in dom)
     scaleup = [r for r in groq if r["setting"] == "scaleup"]
-    assert len(scaleup) == 2 and all(r["deployment_chips"] == 8 and r["status"] == "does not fit" for r in scaleup)
+    # its scale-up domain as the review judges every chip: 10,440 above the review's cap of 72, so 64; no fit
+    assert len(scaleup) == 2 and all(r["deployment_chips"] == 64 and r["status"] == "does not fit" for r in scaleup)
     h100 = [r for r in rows if r["chip_id"] == "nvidia-h100-sxm-80gb" and r["setting"] == "domain"]
     assert all(r["deployment_chips"] == 8 and r["deployment_basis"].startswith("its scale-up domain") for r in h100)
     assert not any(r["setting"] == "scaleup" for r in rows if r["chip_id"] != "groq-lpu-v1")
     chips = {c["id"]: c for c in data["chips"]}
-    assert chips["groq-lpu-v1"]["chips_per_system"] == "sized: 96" and chips["nvidia-h100-sxm-80gb"][
+    assert chips["groq-lpu-v1"]["chips_per_system"] == "sized: 64" and chips["nvidia-h100-sxm-80gb"][
         "chips_per_system"] == "8"
     assert data["claim"]["scale_out"]["max_chips"] == 1024
     entry = next(e for e in data["ledger"] if e["choice"] == "competitor deployment")
-    assert "GroqChip / LPU v1: 96 chips" in entry["default"] and "GroqChip / LPU v1 on 8" in entry["alternative"]
+    assert "GroqChip / LPU v1: 64 chips" in entry["default"] and "GroqChip / LPU v1 on 64" in entry["alternative"]
     assert entry["flips"] is not None
-    assert "GroqChip / LPU v1 is layer-pipelined" in " ".join(text.split()) and "sized: 96" in html
+    assert "GroqChip / LPU v1 is layer-pipelined" in " ".join(text.split()) and "sized: 64" in html
     said = " ".join(text.split()).replace("│ ", "").replace(" │", "")
-    assert "Llama-3.1-8B-Instruct on 96 chips" in said and "Llama-2-70B on 576 chips" in said  # the vendor's, beside
+    assert "Llama-3.1-8B-Instruct on 64 chips" in said and "Llama-2-70B on 576 chips" in said  # the vendor's, beside
     stated = [e for e in data["ledger"] if e["choice"] == "competitor deployment"][1]
     assert "GroqChip / LPU v1 on 576" in stated["alternative"] and stated["flips"] is not None
 
 
 def test_the_ledger_alternative_judges_groq_on_its_node(groq_run):
-    """The alternative's Groq serves nothing at 8 chips, so only the default can count its per-system figure:
-    its 96-chip system's tok/s is the per-chip figure x 96."""
+    """The alternative's Groq serves nothing on its scale-up domain as the review caps it (64 chips, predicted at
+    the engines' prefill chunk, whose activations do not fit beside the weights: tp 32 pp 2 needs 246.0 MB a chip),
+    so only the default can count its per-system figure: its 64-chip system's tok/s is the per-chip figure x 64."""
     data, _, _ = groq_run
     r = next(r for r in data["rows"] if r["chip_id"] == "groq-lpu-v1" and r["setting"] == "domain"
              and r["slo"] == "batch")
-    assert r["output_tokens_per_s"] == pytest.approx(r["output_tokens_per_s_per_chip"] * 96, rel=1e-9)
+    assert r["output_tokens_per_s"] == pytest.approx(r["output_tokens_per_s_per_chip"] * 64, rel=1e-9)
     assert math.isfinite(r["output_tokens_per_j"])

@@ -5,8 +5,11 @@ chips in the serving deployment x modelled cost per chip, case by case, with the
 
 The small review below (claimed AI5 on its board of 8, an H100 on its 8-GPU node, a Groq LPU sized per case; one
 model, Llama-3.1-8B, both service levels) is the brief's example: Groq's LPU is the cheapest chip, so the per-chip
-reading does not hold, but it serves Llama-3.1-8B only on 96 LPUs (the hand count of
-tests/test_review_claim_sizing.py: pp 12 x tp 8), 96 x its cost a chip, against the AI5's 8 x its cost.
+reading does not hold, but it serves Llama-3.1-8B only on 96 LPUs (pp 12 x tp 8), 96 x its cost a chip, against the
+AI5's 8 x its cost. Since groq51 the catalogue's GroqChip spans its C2C network (tp up to 10,440 chips) and serves
+the model on 64 LPUs, whose 64 x $126 is far below 2 x the AI5's board in every sample: both readings agree and the
+test could no longer tell them apart. So the review here runs a copy of the GroqChip whose tp domain is one GroqNode
+of 8 (the catalogue's until groq51), sized in whole domains of 8: the 96 LPUs of the hand count.
 """
 
 from __future__ import annotations
@@ -89,9 +92,16 @@ def test_a_basis_that_is_neither_is_an_internal_error():
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    """`review --chips nvidia-h100-sxm-80gb,groq-lpu-v1 --models Llama-3.1-8B` (claimed: the AI5 estimate)."""
-    out = tmp_path_factory.mktemp("silicon") / "rv"
-    assert main(["review", "--chips", "nvidia-h100-sxm-80gb,groq-lpu-v1", "--models", L8, "--no-sensitivity",
+    """`review --chips nvidia-h100-sxm-80gb,GROQNODE.yaml --models Llama-3.1-8B` (claimed: the AI5 estimate), the
+    chip file the catalogue's GroqChip with ``max_scaleup_domain: 8``."""
+    from inferchip.catalog.chips import _CHIPS_DIR
+
+    base = tmp_path_factory.mktemp("silicon")
+    node = base / "groq-lpu-v1.yaml"
+    text = (_CHIPS_DIR / "groq-lpu-v1.yaml").read_text(encoding="utf-8")
+    node.write_text(text.replace("max_scaleup_domain: 10440", "max_scaleup_domain: 8"), encoding="utf-8")
+    out = base / "rv"
+    assert main(["review", "--chips", f"nvidia-h100-sxm-80gb,{node}", "--models", L8, "--no-sensitivity",
                  "--samples", "1000", "--out", str(out)]) == 0
     with (out / "results.csv").open() as fh:
         rows = list(csv.DictReader(fh))

@@ -24,7 +24,7 @@ def _rows(chip_id: str, n: int) -> list[dict]:
 def test_a_user_chip_without_a_deployment_unit_is_said_to_be_sized_in_scale_up_domains(tmp_path: Path) -> None:
     src = (CHIPS_DIR / "groq-lpu-v1.yaml").read_text(encoding="utf-8")
     path = tmp_path / "mygroq.yaml"
-    path.write_text(src.replace("id: groq-lpu-v1", "id: mygroq").replace("max_scaleup_domain: 8",
+    path.write_text(src.replace("id: groq-lpu-v1", "id: mygroq").replace("max_scaleup_domain: 10440",
                                                                          "max_scaleup_domain: 2"), encoding="utf-8")
     chip = chip_entry(str(path), 72)
     assert unit_of(chip)[0] == 2

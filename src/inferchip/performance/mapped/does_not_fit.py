@@ -59,7 +59,7 @@ def _layout_for_chips(mm: MappedModel, replicas: int, per_seq_tokens: float, bat
     estimate of the chips needed spreads the run's per-chip weights evenly, where a pipeline's end stage keeps the
     embedding or LM head whole: 14 chips where 20 were needed), the widest tp among equals, as the flags that ask for
     it (``--count`` keeps the run's ``replicas``); a sentence saying none exists where none does."""
-    tps = [tp for tp in divisors(tp_domain(mm.chip.max_scaleup_domain)) if tp_splits_heads(mm.model, tp)]
+    tps = [tp for tp in _domain_tps(mm) if tp_splits_heads(mm.model, tp)]
     tps = [tp for tp in tps if tp >= mm.layout.tp] or tps  # widen the run's tp, never narrow it
 
     def fits(tp: int, pp: int) -> bool:
@@ -91,11 +91,22 @@ def _layout_for_chips(mm: MappedModel, replicas: int, per_seq_tokens: float, bat
     return f"the smallest layout this model allows: {flags} (a tp that splits the heads, pp at most the layers)"
 
 
+def _domain_tps(mm: MappedModel) -> list[int]:
+    """The tensor-parallel widths the advice tries, ascending: the divisors of the chip's tp domain, and, where the
+    chip's scale-up domain is wider than the model has attention heads, every divisor of the heads (such a domain's
+    own divisors say little of the tps it offers: a Groq C2C network of up to 10,440 chips has none that splits 64
+    heads above 8, where tp 64 is a layout too; a PCIe host's 8 cards, a chip without a domain, keep their divisors)."""
+    domain = tp_domain(mm.chip.max_scaleup_domain)
+    heads = mm.model.num_heads
+    wide = divisors(heads) if mm.chip.max_scaleup_domain > heads else []
+    return sorted(set(divisors(domain)) | set(wide))
+
+
 def _wider_tp_text(mm: MappedModel) -> str:
     """What a wider tensor-parallel layout offers the end stage: the next tp of the scale-up domain that splits the
     heads (each such tp splits the vocab further), or that the layout's tp is the widest there is."""
     domain = tp_domain(mm.chip.max_scaleup_domain)
-    wider = [tp for tp in divisors(domain) if tp > mm.layout.tp and tp_splits_heads(mm.model, tp)]
+    wider = [tp for tp in _domain_tps(mm) if tp > mm.layout.tp and tp_splits_heads(mm.model, tp)]
     if wider:
         return f"a wider tp splits them further ({named_as('tp', wider[0])})"
     return (f"tp={mm.layout.tp} is already the widest the chip's scale-up domain of {domain} allows for "
