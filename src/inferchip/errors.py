@@ -91,6 +91,17 @@ def closest(given: str, known: Iterable[str]) -> list[str]:
     return [by_lower[m] for m in dict.fromkeys([*holding, *near])][:5]
 
 
+def unexpected_keyword(name: str, candidates: Iterable[str], allowed: str, caller: str = "",
+                       renamed: dict[str, str] | None = None) -> TypeError:
+    """The TypeError for a keyword a public function does not take: it names the keyword, the closest of
+    ``candidates`` (``rate`` -> ``rate_per_s``; a candidate in ``renamed`` is suggested by its new name) and
+    ``allowed`` (the allowed names in words); ``caller``: the function, as Python's own message starts."""
+    near = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
+    hint = f" (did you mean {(renamed or {}).get(near[0], near[0])!r}?)" if near else ""
+    head = f"{caller}() got an unexpected" if caller else "unexpected"
+    return TypeError(f"{head} keyword argument {name!r}{hint}; allowed: {allowed}")
+
+
 def os_reason(exc: OSError) -> str:
     """Why the operating system refused a read or write, in its words ("No such file or directory"), else the
     exception's name: the reason every file error of inferchip quotes."""

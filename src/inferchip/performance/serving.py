@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.catalog.models import api_inputs
-from inferchip.errors import InvalidSettingError, named, positive
+from inferchip.errors import InvalidSettingError, named, positive, unexpected_keyword
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.performance.mapped import MappedModel
 from inferchip.performance.setting import Setting, estimate_level, resolve_setting
@@ -229,15 +229,11 @@ def check_system_names(system: dict[str, Any]) -> None:
     """A keyword the system does not take raises TypeError naming it, the closest allowed name (``rate`` ->
     ``rate_per_s``) and every allowed one; an unknown one was a TypeError naming resolve_setting, which the caller
     never called, or reached the load's checks first ("give exactly one of rate_per_s or concurrency")."""
-    import difflib
-
     known = [k for k in inspect.signature(resolve_setting).parameters if k not in ("chip", "model")]
     for name in system:
         if name not in known:
-            near = difflib.get_close_matches(name, [*_LOAD_NAMES, *known], n=1, cutoff=0.5)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise TypeError(f"unexpected keyword argument {name!r}{hint}; allowed: the load's "
-                            f"({', '.join(_LOAD_NAMES)}) and {', '.join(known)}")
+            raise unexpected_keyword(name, [*_LOAD_NAMES, *known],
+                                     f"the load's ({', '.join(_LOAD_NAMES)}) and {', '.join(known)}")
 
 
 def format_fields(setting: Setting) -> dict[str, str]:

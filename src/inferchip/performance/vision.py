@@ -31,7 +31,7 @@ from inferchip.cost.vision.clocks import load_sustained_clocks
 from inferchip.cost.vision.frame import call_cost
 from inferchip.cost.vision.host import host_link
 from inferchip.cost.vision.layers import layer_costs
-from inferchip.errors import DoesNotFitError, InvalidSettingError, labelled, named
+from inferchip.errors import DoesNotFitError, InvalidSettingError, labelled, named, unexpected_keyword
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.vision import BATCH_MAX, MAX_VISION_CHIPS, VisionCalibration
@@ -272,12 +272,8 @@ def frame_cost(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path,
     for old, value in renamed.items():
         new = RENAMED.get(old)
         if new is None:
-            import difflib
-
-            near = difflib.get_close_matches(old, [*_DEFAULTS, "calibration", *RENAMED], n=1, cutoff=0.5)
-            hint = f" (did you mean {RENAMED.get(near[0], near[0])!r}?)" if near else ""
-            raise TypeError(f"frame_cost() got an unexpected keyword argument {old!r}{hint}; allowed: "
-                            f"{', '.join(_DEFAULTS)}, calibration")
+            raise unexpected_keyword(old, [*_DEFAULTS, "calibration", *RENAMED], f"{', '.join(_DEFAULTS)}, calibration",
+                                     caller="frame_cost", renamed=RENAMED)
         if given[new] != _DEFAULTS[new]:
             raise TypeError(f"frame_cost(): {old}= and {new}= given together ({old}= is the old name of {new}=); "
                             f"allowed: {new}= alone")
