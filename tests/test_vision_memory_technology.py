@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from cli_in_process import run_main
 
 import inferchip as ic
+from cli_in_process import run_main
 from inferchip.catalog.chips import load_chip
 
 

@@ -32,6 +32,7 @@ from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.errors import InferchipError, InvalidSettingError, labelled, named_as
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.sim.vision.rig import RigLoad, Stage, deadline_curve, simulate_rig
+from inferchip.sim.vision.rig_energy import budget_floor_note
 from inferchip.spec.chip import ChipSpec, chip_params
 
 DEFAULT_MODELS = ("bevformer-tiny@rig",)
@@ -232,7 +233,11 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
         out["deadline_verdict"]["floor_of"] = floor
     out["notes"] = list(s.notes) + out["notes"]
     out["power_dynamic_only"] = not math.isfinite(chip_params(s.chip, family_defaults(s.chip.family)).tdp_w)
+    if out["power_dynamic_only"] and power_budget_w is not None:
+        out["notes"].append(budget_floor_note(s.chip.name, power_budget_w, out))
     return out
+
+
 
 
 def _uncosted(net: Any) -> bool:

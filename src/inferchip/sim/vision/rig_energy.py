@@ -129,3 +129,15 @@ def rig_cycle(stages: tuple[Stage, ...], load: RigLoad, idle_w: float, clock_fra
     idle_j = idle_w * (cycle - busy)
     work_j = sum(n.energy_per_cycle_j for n in nets)
     return RigCycle(load.cameras, load.period_s, cycle, busy, idle_j, work_j + idle_j, nets)
+
+
+def budget_floor_note(chip_name: str, budget_w: float, out: dict[str, Any]) -> str:
+    """Why a power budget on a chip with no TDP is judged against a floor: the rig's power there is the networks'
+    dynamic energy alone (no static or idle draw), the chip's real power is at least that, so the clock fraction
+    that meets the budget is an upper bound (the chip may throttle more, or not meet the budget at all)."""
+    unthrottled = out.get("power_unthrottled_w")
+    at = f" ({unthrottled:,.1f} W unthrottled)" if isinstance(unthrottled, float) else ""
+    return (f"power budget: {chip_name} publishes no TDP, so the {budget_w:g} W budget is compared with the networks' "
+            f"dynamic power alone{at}, a floor of the chip's (its static and idle draw unknown): the clock "
+            f"fraction {out['clock_fraction']:.1%} is an upper bound (the chip may throttle more, or not meet the "
+            "budget at all); a chip file with power.tdp_w judges it in full")
