@@ -178,6 +178,8 @@ def drive_cmd(
                                                                                          lo_open=False)),
     threshold: float = typer.Option(0.01, "--threshold", help="Miss rate the deadline curve allows, 0 to 0.5.",
                                     callback=opts.float_range("--threshold", 0.5, lo_open=False)),
+    own_views: bool = typer.Option(False, "--own-views", help="Cost a rig network (BEVFormer) at its own camera "
+                                   "views, not rebuilt at --cameras."),
     plot: Path | None = typer.Option(None, "--plot", help="Write the deadline curve (cameras x fps) as HTML here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
     old_chips: int | None = aliases.old_spelling("--chips", opts.int_range("--chips", 1, MAX_CHIPS)),
@@ -197,12 +199,12 @@ def drive_cmd(
         plot = files.check_writable(plot, "--plot", suffixes=files.HTML_SUFFIXES)  # before the run, not after it
     settings: dict[str, Any] = dict(chips=chips, deadline_ms=deadline_ms, power_budget_w=power_budget_w, seed=seed,
                                     batching=batching, precision=precision, phase_spread=phase_spread,
-                                    max_batch=max_batch, loader=onnx_loader(model, dim))
+                                    max_batch=max_batch, loader=onnx_loader(model, dim), own_views=own_views)
     r = drive(chip, cameras, fps, model, duration_s=duration_s, **settings)
     if plot is not None:
         cams, rates = curve_grid(cameras, fps)
         curve = drive_curve(chip, cams, rates, model, duration_s=min(duration_s, CURVE_MAX_DURATION_S),
-                            threshold=threshold, **settings)
+                            threshold=threshold, views=cameras, **settings)
         system = system_text(r["chip"], chips, r["runtime_devices_per_package"])
         late = "late after the next frame" + (f" or after {deadline_ms:g} ms" if deadline_ms is not None else "")
         fig = curve_figure(curve, f"deadline curve: {', '.join(curve['networks'])} on {system}"

@@ -34,6 +34,7 @@ from inferchip.mapping.memory_fit import FloatArray
 from inferchip.sim.vision.rig import RigLoad, Stage, deadline_curve, simulate_rig
 from inferchip.sim.vision.rig_energy import budget_floor_note
 from inferchip.spec.chip import ChipSpec, chip_params
+from inferchip.workload.vision.network import at_rig_views
 
 DEFAULT_MODELS = ("bevformer-tiny@rig",)
 """BEVFormer-tiny (MLPerf Automotive) over all the rig's views once per tick: the multi-camera BEV
@@ -174,9 +175,11 @@ class DriveSetup:
 
 def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: int, chips: int = 1,
           precision: str = "int8", max_batch: int | None = None, cost_fn: CostFn | None = None,
-          loader: Loader | None = None, batching: str = "tick") -> DriveSetup:
+          loader: Loader | None = None, batching: str = "tick", own_views: bool = False,
+          views: int | None = None) -> DriveSetup:
     """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``
-    frames per call (or ``max_batch`` when smaller)."""
+    frames per call (or ``max_batch`` when smaller); a rig network taking several views is rebuilt at ``views``
+    (default ``max_cameras``; :func:`~inferchip.workload.vision.network.at_rig_views`) unless ``own_views``."""
     if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= 1024:
         raise InvalidSettingError(f"{named_as('count', chips)}: must be a whole number from 1 to 1,024")  # ic.drive's
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
@@ -185,11 +188,8 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
         cost_fn, loader = cost_fn or default_cost, loader or default_loader
     nets = parse_models(models, loader)
     idle, notes, devices = _idle_w(spec, chips)
-    for n in nets:
-        views = network_views(n.network)
-        if not n.per_camera and views not in (1, max_cameras):
-            notes.append(f"{n.name} takes {views} camera views per sample and is costed so; the rig has "
-                         f"{max_cameras} cameras (its cost is not rescaled to them)")
+    nets = tuple(n if n.per_camera else DriveNetwork(n.name, at_rig_views(  # its views the rig's, or its own
+        n.name, n.network, network_views(n.network), views or max_cameras, own_views, notes), False) for n in nets)
     top = min(max_cameras, max_batch or max_cameras)
     splits: dict[str, dict[str, float]] = {}
     stages = tuple(stage_for(spec, n, top if n.per_camera else 1, precision=precision, chips=chips,
@@ -202,7 +202,7 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
           deadline_ms: float | None = None, power_budget_w: float | None = None, duration_s: float = 60.0,
           seed: int = 0, batching: str = "tick", precision: str = "int8", phase_spread: float = 0.1,
           max_batch: int | None = None, cost_fn: CostFn | None = None,
-          loader: Loader | None = None) -> dict[str, Any]:
+          loader: Loader | None = None, own_views: bool = False) -> dict[str, Any]:
     """Simulate the rig and return its summary (see :meth:`~inferchip.sim.vision.rig.RigResult.summary`): frame
     latency percentiles (``latency_ms``), deadline misses and verdict, what binds; at the rig's rate
     (:mod:`~inferchip.sim.vision.rig_energy`) ``average_power_w``, ``energy_per_frame_j`` (per camera frame),
@@ -214,7 +214,7 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
                    deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3, batching=batching,
                    phase_spread=phase_spread, max_batch=max_batch)
     s = setup(chip, models, max_cameras=cameras, chips=chips, precision=precision, max_batch=max_batch,
-              cost_fn=cost_fn, loader=loader, batching=batching)
+              cost_fn=cost_fn, loader=loader, batching=batching, own_views=own_views)
     res = simulate_rig(load, s.stages, idle_w=s.idle_w, power_budget_w=power_budget_w)
     out = res.summary()
     energy = out.pop("network_energy")  # each network's calls in a cycle, in the networks' own entries
@@ -326,12 +326,13 @@ def drive_curve(chip: str | ChipSpec, cameras: Sequence[int], fps: Sequence[floa
                 power_budget_w: float | None = None, duration_s: float = 30.0, seed: int = 0,
                 batching: str = "tick", precision: str = "int8", threshold: float = 0.01,
                 phase_spread: float = 0.1, max_batch: int | None = None, cost_fn: CostFn | None = None,
-                loader: Loader | None = None) -> dict[str, Any]:
-    """Deadline-miss rate over cameras x fps and the highest fps per camera count under ``threshold``."""
+                loader: Loader | None = None, own_views: bool = False, views: int | None = None) -> dict[str, Any]:
+    """Deadline-miss rate over cameras x fps and the highest fps per camera count under ``threshold``; a rig network
+    costed at ``views`` (default: the most cameras of the grid) at every camera count, or at its own (``own_views``)."""
     if not cameras or not fps:
         raise InvalidSettingError("the deadline curve needs at least one camera count and one frame rate")
     s = setup(chip, models, max_cameras=max(int(c) for c in cameras), max_batch=max_batch, chips=chips,
-              precision=precision, cost_fn=cost_fn, loader=loader)
+              precision=precision, cost_fn=cost_fn, loader=loader, own_views=own_views, views=views)
     curve = deadline_curve(s.stages, idle_w=s.idle_w, cameras=np.asarray(cameras), fps=np.asarray(fps),
                            duration_s=duration_s, seed=seed, batching=batching,
                            deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3,
