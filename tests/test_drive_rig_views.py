@@ -6,11 +6,11 @@ an 8-camera rig runs its image backbone on 8 views and samples all 8 in its spat
 from __future__ import annotations
 
 import pytest
-from cli_in_process import run_main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import inferchip as ic
+from cli_in_process import run_main
 from inferchip.errors import SpecError
 from inferchip.workload.vision.bev import bev_encoder
 from inferchip.workload.vision.network import at_views, load_network
