@@ -118,17 +118,13 @@ def _array(fc: Any, attr: str, n: int) -> FloatArray | None:
 
 def stage_for(chip: ChipSpec, net: DriveNetwork, max_batch: int, *, precision: str, chips: int,
               cost_fn: CostFn, idle_w: float, notes: list[str] | None = None,
-              splits: dict[str, dict[str, float]] | None = None, run_batch: int | None = None) -> Stage:
-    """The cost model's seconds and watts per batch 1..max_batch for one network, as a rig stage; the
-    cost model's notes (nodes not costed, a precision fallback, an assumed host link) go to ``notes``, and its
-    split of the call's time (``time_split_s``) at ``run_batch`` (default ``max_batch``), the batch the rig runs it
-    at, to ``splits[name]`` as seconds, with ``batch``."""
+              splits: dict[str, dict[str, float]] | None = None, run_batch: int | None = None,
+              samples: int | None = None) -> Stage:
+    """The cost model's seconds and watts per batch 1..max_batch for one network, as a rig stage; its notes go to
+    ``notes``, its call's time split (``time_split_s``) at ``run_batch`` (default: the call size serving ``samples``
+    soonest, ``Stage.call_size``), the batch the rig runs it at, to ``splits[name]`` in seconds, with ``batch``."""
     batch = np.arange(1, max_batch + 1)
     fc = cost_fn(chip, net.network, batch, precision=precision, chips=chips)
-    split = getattr(fc, "time_split_s", None)
-    if splits is not None and isinstance(split, dict):
-        at = min(run_batch or max_batch, max_batch)
-        splits[net.name] = {"batch": float(at), **{k: float(np.asarray(v)[at - 1]) for k, v in split.items()}}
     if notes is not None:
         for n in getattr(fc, "notes", ()) or ():
             text = f"{net.name}: {n}"
@@ -142,7 +138,12 @@ def stage_for(chip: ChipSpec, net: DriveNetwork, max_batch: int, *, precision: s
         energy = _array(fc, "energy_j", batch.size)
         power = energy / lat if energy is not None else np.full(batch.size, idle_w)
     power = np.where(np.isfinite(power), power, idle_w)
-    return Stage(net.name, net.per_camera, np.concatenate(([0.0], lat)), np.concatenate(([0.0], power)))
+    st = Stage(net.name, net.per_camera, np.concatenate(([0.0], lat)), np.concatenate(([0.0], power)))
+    split = getattr(fc, "time_split_s", None)
+    if splits is not None and isinstance(split, dict):  # at the call size the rig runs (Stage.call_size)
+        at = min(run_batch or st.call_size(samples or max_batch, max_batch), max_batch)
+        splits[net.name] = {"batch": float(at), **{k: float(np.asarray(v)[at - 1]) for k, v in split.items()}}
+    return st
 
 
 def _idle_w(chip: ChipSpec, chips: int) -> tuple[float, list[str], int]:
@@ -194,7 +195,7 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
     splits: dict[str, dict[str, float]] = {}
     stages = tuple(stage_for(spec, n, top if n.per_camera else 1, precision=precision, chips=chips,
                              cost_fn=cost_fn, idle_w=idle, notes=notes, splits=splits,
-                             run_batch=1 if batching == "frame" else None) for n in nets)
+                             run_batch=1 if batching == "frame" else None, samples=max_cameras) for n in nets)
     return DriveSetup(spec, nets, stages, chips, idle, tuple(notes), devices, tuple(splits.items()))
 
 
@@ -266,7 +267,7 @@ def _work_s(st: Stage, load: RigLoad, tick: bool) -> tuple[float, int]:
     samples = load.cameras if st.per_camera and (tick or load.batching == "tick") else 1
     if load.batching == "frame":
         return samples * float(st.latency_s[1]), samples
-    cap = min(load.max_batch or load.cameras, st.max_batch)
+    cap = st.call_size(samples, load.max_batch or load.cameras)
     return st.job(samples, cap, 0.0)[0], -(-samples // cap)
 
 

@@ -42,6 +42,7 @@ class Stage(Protocol):
     def power_w(self) -> FloatArray: ...
     @property
     def max_batch(self) -> int: ...
+    def call_size(self, samples: int, cap: int) -> int: ...
 
 
 class RigLoad(Protocol):
@@ -110,8 +111,8 @@ class RigCycle:
 def network_cycle(stage: Stage, load: RigLoad, idle_w: float, clock_fraction: float) -> NetworkCycle:
     """``stage``'s calls in one cycle of ``load`` at clock fraction ``clock_fraction`` (see the module doc)."""
     samples = load.cameras if stage.per_camera else 1
-    cap = 1 if (load.batching == "frame" or not stage.per_camera) else min(load.max_batch or load.cameras,
-                                                                            stage.max_batch)
+    cap = 1 if (load.batching == "frame" or not stage.per_camera) else stage.call_size(
+        samples, load.max_batch or load.cameras)
     full, rest = divmod(samples, cap)
     calls = [cap] * full + ([rest] if rest else [])
     s = clock_fraction
