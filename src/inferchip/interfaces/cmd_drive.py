@@ -120,14 +120,14 @@ def _table(r: dict[str, Any]) -> Table:
     every = f" (all {r['chips']:,} {'devices' if n > 1 else 'chips'})" if r["chips"] > 1 else ""
     rate = "at the rig's rate" if r["busy_per_cycle_s"] <= 1 / r["fps"] else "(chips always busy)"
     t.add_row(f"average power{every} {rate}", f"{r['average_power_w']:,.1f} W")
-    t.add_row("energy per camera frame", f"{r['energy_per_frame_j'] * 1e3:,.4g} mJ")
-    t.add_row(f"energy per cycle ({r['cameras']:,} frames)", f"{r['rig_energy_per_cycle_j'] * 1e3:,.4g} mJ")
+    t.add_row("energy per camera frame", f"{fmt.sig(r['energy_per_frame_j'] * 1e3, 4)} mJ")
+    t.add_row(f"energy per cycle ({r['cameras']:,} frames)", f"{fmt.sig(r['rig_energy_per_cycle_j'] * 1e3, 4)} mJ")
     for net in r["networks"]:  # the cycle's energy by network, then the idle rest: they sum to it
         calls = f"{net['calls_per_cycle']:,} call{'s' if net['calls_per_cycle'] > 1 else ''}"
         if net["role"] == "camera":
             calls = f"{net['samples_per_cycle']:,} frames in {calls}"
-        t.add_row(escape(f"  {net['name']} ({calls})"), f"{net['energy_per_cycle_j'] * 1e3:,.4g} mJ")
-    t.add_row("  idle rest of the cycle", f"{r['idle_energy_per_cycle_j'] * 1e3:,.4g} mJ")
+        t.add_row(escape(f"  {net['name']} ({calls})"), f"{fmt.sig(net['energy_per_cycle_j'] * 1e3, 4)} mJ")
+    t.add_row("  idle rest of the cycle", f"{fmt.sig(r['idle_energy_per_cycle_j'] * 1e3, 4)} mJ")
     if r["power_budget_w"] is not None:
         at_most = "at most " if r.get("power_dynamic_only") else ""  # judged on the dynamic floor: see the note
         t.add_row(f"power budget{every}",
