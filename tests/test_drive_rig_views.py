@@ -75,3 +75,9 @@ def test_the_cli_takes_own_views():
     code_own, out_own = run_main([*base, "--own-views", "--format", "json"])
     assert code == 0 and code_own == 0, (out, out_own)
     assert "costed at the rig's 8 camera views" in out and "is costed so" in out_own
+
+
+def test_the_json_names_the_views_each_network_was_costed_at():
+    r = ic.drive("tesla-ai4-hw4", 8, models=["bevformer-tiny", "yolov8n-640@camera"], fps=36.0, duration_s=0.5)
+    own = ic.drive("tesla-ai4-hw4", 8, models=["bevformer-tiny"], fps=36.0, duration_s=0.5, own_views=True)
+    assert [n["views"] for n in r["networks"]] == [8, 1] and own["networks"][0]["views"] == 6

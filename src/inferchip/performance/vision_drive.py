@@ -219,10 +219,9 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
     res = simulate_rig(load, s.stages, idle_w=s.idle_w, power_budget_w=power_budget_w)
     out = res.summary()
     energy = out.pop("network_energy")  # each network's calls in a cycle, in the networks' own entries
-    out.update(chip=s.chip.id, **s.counted(), precision=precision,
-               networks=[{"name": n.name, "role": "camera" if n.per_camera else "rig",
-                          **{k: v for k, v in e.items() if k != "name"}} for n, e in zip(s.networks, energy,
-                                                                                        strict=True)])
+    out.update(chip=s.chip.id, **s.counted(), precision=precision, networks=[  # views: as costed (at_rig_views)
+        {"name": n.name, "role": "camera" if n.per_camera else "rig", "views": network_views(n.network),
+         **{k: v for k, v in e.items() if k != "name"}} for n, e in zip(s.networks, energy, strict=True)])
     out["service_split"] = {name: _shares(sp) for name, sp in s.splits}
     over = float(out.get("offered_load", 0.0)) >= 1.0  # binds' rule: then a tick's work, else a frame's job
     out["binds"] = binds(out, dict(s.splits), {st.name: _work_s(st, load, over) for st in s.stages})
