@@ -266,7 +266,8 @@ def _best(curve: dict[str, Any], cameras: int, best: list[float]) -> str:
     if not math.isfinite(f):
         return "none in the grid"
     slow = [r for r, m in zip(curve["fps"], curve["miss_rate"][i], strict=True) if r < f and m > curve["threshold"]]
+    top = " (the grid's fastest rate, up to 4 x --fps: faster ones were not tried)" if f >= max(curve["fps"]) else ""
     if not slow:
-        return f"{f:.1f}"
-    return (f"{f:.1f}; misses pass {curve['threshold'] * 100:g}% at slower rates too, up to {max(slow):.1f} fps "
+        return f"{f:.1f}{top}"
+    return (f"{f:.1f}{top}; misses pass {curve['threshold'] * 100:g}% at slower rates too, up to {max(slow):.1f} fps "
             "(a tick waits for its last camera up to --phase-spread of a frame period, longer at a lower rate)")
