@@ -369,9 +369,10 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
 def drive(chip: ChipInput, cameras: int, fps: float, models: Sequence[str] | None = None, *, count: int = 1,
           weights: str = "int8", deadline_ms: float | None = None, power_budget_w: float | None = None,
           duration_s: float = 60.0, seed: int = 0, batching: str = "tick", max_batch: int | None = None,
-          phase_spread: float = 0.1) -> dict[str, Any]:
+          phase_spread: float = 0.1, own_views: bool = False) -> dict[str, Any]:
     """``inferchip drive --format json`` as a call: ``cameras`` cameras at ``fps`` frames/s through ``models``
-    (vision network ids or ONNX paths, ``@camera`` / ``@rig``; default BEVFormer-tiny over the rig) on ``count``
+    (vision network ids or ONNX paths, ``@camera`` / ``@rig``; default BEVFormer-tiny over the rig, rebuilt at
+    ``cameras`` views unless ``own_views``, as ``--own-views``) on ``count``
     chips at the number format ``weights``, the options named as ``ic.predict``'s and the keys as the JSON's
     (``chip_id``, ``num_chips``, ``weights``). At the rig's rate: ``average_power_w``, ``energy_per_frame_j`` (per
     camera frame) and ``rig_energy_per_cycle_j`` (a frame of every camera) = the networks'
@@ -384,5 +385,5 @@ def drive(chip: ChipInput, cameras: int, fps: float, models: Sequence[str] | Non
     check_format(weights, "weights")  # named as this call's keyword (the layer's is precision=)
     r = simulate(chip if isinstance(chip, ChipSpec) else str(chip), cameras, fps, models, chips=count,
                  precision=weights, deadline_ms=deadline_ms, power_budget_w=power_budget_w, duration_s=duration_s,
-                 seed=seed, batching=batching, max_batch=max_batch, phase_spread=phase_spread)
+                 seed=seed, batching=batching, max_batch=max_batch, phase_spread=phase_spread, own_views=own_views)
     return {JSON_KEYS.get(k, k): v for k, v in r.items()}

@@ -330,8 +330,8 @@ def cost_frames(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path
     need = memory_need(net, precision)
     _check_fit(spec, net, need, per_chip, float(params.usable_memory_bytes), _unit(params, 1))
     busy = np.minimum(b, chips)
-    c = call_cost(params, net.arrays, per_chip, precision, cal, memory_type=spec.memory.type, node_nm=float(node),
-                  assumptions=assumptions)
+    c = call_cost(params, net.arrays, per_chip, precision, cal, memory_type=spec.memory.technology(),
+                  node_nm=float(node), assumptions=assumptions)
     idle_w = float(params.idle_w) if np.isfinite(params.idle_w) else 0.0
     energy = busy * c.energy_j + (chips - busy) * idle_w * c.latency_s
     if np.any(c.throttled):

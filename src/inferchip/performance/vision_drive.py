@@ -32,7 +32,9 @@ from inferchip.catalog.chips import family_defaults, load_chip
 from inferchip.errors import InferchipError, InvalidSettingError, labelled, named_as
 from inferchip.mapping.memory_fit import FloatArray
 from inferchip.sim.vision.rig import RigLoad, Stage, deadline_curve, simulate_rig
+from inferchip.sim.vision.rig_energy import budget_floor_note
 from inferchip.spec.chip import ChipSpec, chip_params
+from inferchip.workload.vision.network import at_rig_views
 
 DEFAULT_MODELS = ("bevformer-tiny@rig",)
 """BEVFormer-tiny (MLPerf Automotive) over all the rig's views once per tick: the multi-camera BEV
@@ -116,17 +118,13 @@ def _array(fc: Any, attr: str, n: int) -> FloatArray | None:
 
 def stage_for(chip: ChipSpec, net: DriveNetwork, max_batch: int, *, precision: str, chips: int,
               cost_fn: CostFn, idle_w: float, notes: list[str] | None = None,
-              splits: dict[str, dict[str, float]] | None = None, run_batch: int | None = None) -> Stage:
-    """The cost model's seconds and watts per batch 1..max_batch for one network, as a rig stage; the
-    cost model's notes (nodes not costed, a precision fallback, an assumed host link) go to ``notes``, and its
-    split of the call's time (``time_split_s``) at ``run_batch`` (default ``max_batch``), the batch the rig runs it
-    at, to ``splits[name]`` as seconds, with ``batch``."""
+              splits: dict[str, dict[str, float]] | None = None, run_batch: int | None = None,
+              samples: int | None = None) -> Stage:
+    """The cost model's seconds and watts per batch 1..max_batch for one network, as a rig stage; its notes go to
+    ``notes``, its call's time split (``time_split_s``) at ``run_batch`` (default: the call size serving ``samples``
+    soonest, ``Stage.call_size``), the batch the rig runs it at, to ``splits[name]`` in seconds, with ``batch``."""
     batch = np.arange(1, max_batch + 1)
     fc = cost_fn(chip, net.network, batch, precision=precision, chips=chips)
-    split = getattr(fc, "time_split_s", None)
-    if splits is not None and isinstance(split, dict):
-        at = min(run_batch or max_batch, max_batch)
-        splits[net.name] = {"batch": float(at), **{k: float(np.asarray(v)[at - 1]) for k, v in split.items()}}
     if notes is not None:
         for n in getattr(fc, "notes", ()) or ():
             text = f"{net.name}: {n}"
@@ -140,7 +138,12 @@ def stage_for(chip: ChipSpec, net: DriveNetwork, max_batch: int, *, precision: s
         energy = _array(fc, "energy_j", batch.size)
         power = energy / lat if energy is not None else np.full(batch.size, idle_w)
     power = np.where(np.isfinite(power), power, idle_w)
-    return Stage(net.name, net.per_camera, np.concatenate(([0.0], lat)), np.concatenate(([0.0], power)))
+    st = Stage(net.name, net.per_camera, np.concatenate(([0.0], lat)), np.concatenate(([0.0], power)))
+    split = getattr(fc, "time_split_s", None)
+    if splits is not None and isinstance(split, dict):  # at the call size the rig runs (Stage.call_size)
+        at = min(run_batch or st.call_size(samples or max_batch, max_batch), max_batch)
+        splits[net.name] = {"batch": float(at), **{k: float(np.asarray(v)[at - 1]) for k, v in split.items()}}
+    return st
 
 
 def _idle_w(chip: ChipSpec, chips: int) -> tuple[float, list[str], int]:
@@ -173,9 +176,11 @@ class DriveSetup:
 
 def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: int, chips: int = 1,
           precision: str = "int8", max_batch: int | None = None, cost_fn: CostFn | None = None,
-          loader: Loader | None = None, batching: str = "tick") -> DriveSetup:
+          loader: Loader | None = None, batching: str = "tick", own_views: bool = False,
+          views: int | None = None) -> DriveSetup:
     """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``
-    frames per call (or ``max_batch`` when smaller)."""
+    frames per call (or ``max_batch`` when smaller); a rig network taking several views is rebuilt at ``views``
+    (default ``max_cameras``; :func:`~inferchip.workload.vision.network.at_rig_views`) unless ``own_views``."""
     if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= 1024:
         raise InvalidSettingError(f"{named_as('count', chips)}: must be a whole number from 1 to 1,024")  # ic.drive's
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
@@ -184,16 +189,13 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
         cost_fn, loader = cost_fn or default_cost, loader or default_loader
     nets = parse_models(models, loader)
     idle, notes, devices = _idle_w(spec, chips)
-    for n in nets:
-        views = network_views(n.network)
-        if not n.per_camera and views not in (1, max_cameras):
-            notes.append(f"{n.name} takes {views} camera views per sample and is costed so; the rig has "
-                         f"{max_cameras} cameras (its cost is not rescaled to them)")
+    nets = tuple(n if n.per_camera else DriveNetwork(n.name, at_rig_views(  # its views the rig's, or its own
+        n.name, n.network, network_views(n.network), views or max_cameras, own_views, notes), False) for n in nets)
     top = min(max_cameras, max_batch or max_cameras)
     splits: dict[str, dict[str, float]] = {}
     stages = tuple(stage_for(spec, n, top if n.per_camera else 1, precision=precision, chips=chips,
                              cost_fn=cost_fn, idle_w=idle, notes=notes, splits=splits,
-                             run_batch=1 if batching == "frame" else None) for n in nets)
+                             run_batch=1 if batching == "frame" else None, samples=max_cameras) for n in nets)
     return DriveSetup(spec, nets, stages, chips, idle, tuple(notes), devices, tuple(splits.items()))
 
 
@@ -201,7 +203,7 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
           deadline_ms: float | None = None, power_budget_w: float | None = None, duration_s: float = 60.0,
           seed: int = 0, batching: str = "tick", precision: str = "int8", phase_spread: float = 0.1,
           max_batch: int | None = None, cost_fn: CostFn | None = None,
-          loader: Loader | None = None) -> dict[str, Any]:
+          loader: Loader | None = None, own_views: bool = False) -> dict[str, Any]:
     """Simulate the rig and return its summary (see :meth:`~inferchip.sim.vision.rig.RigResult.summary`): frame
     latency percentiles (``latency_ms``), deadline misses and verdict, what binds; at the rig's rate
     (:mod:`~inferchip.sim.vision.rig_energy`) ``average_power_w``, ``energy_per_frame_j`` (per camera frame),
@@ -213,14 +215,13 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
                    deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3, batching=batching,
                    phase_spread=phase_spread, max_batch=max_batch)
     s = setup(chip, models, max_cameras=cameras, chips=chips, precision=precision, max_batch=max_batch,
-              cost_fn=cost_fn, loader=loader, batching=batching)
+              cost_fn=cost_fn, loader=loader, batching=batching, own_views=own_views)
     res = simulate_rig(load, s.stages, idle_w=s.idle_w, power_budget_w=power_budget_w)
     out = res.summary()
     energy = out.pop("network_energy")  # each network's calls in a cycle, in the networks' own entries
-    out.update(chip=s.chip.id, **s.counted(), precision=precision,
-               networks=[{"name": n.name, "role": "camera" if n.per_camera else "rig",
-                          **{k: v for k, v in e.items() if k != "name"}} for n, e in zip(s.networks, energy,
-                                                                                        strict=True)])
+    out.update(chip=s.chip.id, **s.counted(), precision=precision, networks=[  # views: as costed (at_rig_views)
+        {"name": n.name, "role": "camera" if n.per_camera else "rig", "views": network_views(n.network),
+         **{k: v for k, v in e.items() if k != "name"}} for n, e in zip(s.networks, energy, strict=True)])
     out["service_split"] = {name: _shares(sp) for name, sp in s.splits}
     over = float(out.get("offered_load", 0.0)) >= 1.0  # binds' rule: then a tick's work, else a frame's job
     out["binds"] = binds(out, dict(s.splits), {st.name: _work_s(st, load, over) for st in s.stages})
@@ -232,7 +233,11 @@ def drive(chip: str | ChipSpec, cameras: int, fps: float, models: Sequence[str] 
         out["deadline_verdict"]["floor_of"] = floor
     out["notes"] = list(s.notes) + out["notes"]
     out["power_dynamic_only"] = not math.isfinite(chip_params(s.chip, family_defaults(s.chip.family)).tdp_w)
+    if out["power_dynamic_only"] and power_budget_w is not None:
+        out["notes"].append(budget_floor_note(s.chip.name, power_budget_w, out))
     return out
+
+
 
 
 def _uncosted(net: Any) -> bool:
@@ -261,7 +266,7 @@ def _work_s(st: Stage, load: RigLoad, tick: bool) -> tuple[float, int]:
     samples = load.cameras if st.per_camera and (tick or load.batching == "tick") else 1
     if load.batching == "frame":
         return samples * float(st.latency_s[1]), samples
-    cap = min(load.max_batch or load.cameras, st.max_batch)
+    cap = st.call_size(samples, load.max_batch or load.cameras)
     return st.job(samples, cap, 0.0)[0], -(-samples // cap)
 
 
@@ -321,12 +326,13 @@ def drive_curve(chip: str | ChipSpec, cameras: Sequence[int], fps: Sequence[floa
                 power_budget_w: float | None = None, duration_s: float = 30.0, seed: int = 0,
                 batching: str = "tick", precision: str = "int8", threshold: float = 0.01,
                 phase_spread: float = 0.1, max_batch: int | None = None, cost_fn: CostFn | None = None,
-                loader: Loader | None = None) -> dict[str, Any]:
-    """Deadline-miss rate over cameras x fps and the highest fps per camera count under ``threshold``."""
+                loader: Loader | None = None, own_views: bool = False, views: int | None = None) -> dict[str, Any]:
+    """Deadline-miss rate over cameras x fps and the highest fps per camera count under ``threshold``; a rig network
+    costed at ``views`` (default: the most cameras of the grid) at every camera count, or at its own (``own_views``)."""
     if not cameras or not fps:
         raise InvalidSettingError("the deadline curve needs at least one camera count and one frame rate")
     s = setup(chip, models, max_cameras=max(int(c) for c in cameras), max_batch=max_batch, chips=chips,
-              precision=precision, cost_fn=cost_fn, loader=loader)
+              precision=precision, cost_fn=cost_fn, loader=loader, own_views=own_views, views=views)
     curve = deadline_curve(s.stages, idle_w=s.idle_w, cameras=np.asarray(cameras), fps=np.asarray(fps),
                            duration_s=duration_s, seed=seed, batching=batching,
                            deadline_s=None if deadline_ms is None else _ms(deadline_ms) / 1e3,

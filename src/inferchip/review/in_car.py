@@ -4,9 +4,9 @@ part judged on it with a probability.
 *Rig.* :func:`inferchip.performance.vision_drive.drive` with the review's rig: ``cameras`` cameras at
 ``fps`` frames/s (8 at 36 by default, :data:`~inferchip.performance.vision_drive.IN_CAR_CAMERAS`),
 the networks of :data:`~inferchip.performance.vision_drive.DEFAULT_MODELS` (BEVFormer-tiny over all
-views once per tick), int8, one chip each, on FSD HW3, AI4, AI5, DRIVE AGX Thor and Jetson AGX Orin
-(plus the claimed chip when it is none of them). The deadline is one frame period (a result later
-than that is stale: the same camera's next frame is in).
+the rig's views once per tick, rebuilt at its camera count), int8, one chip each, on FSD HW3, AI4, AI5,
+DRIVE AGX Thor and Jetson AGX Orin (plus the claimed chip when it is none of them). The deadline is one frame
+period (a result later than that is stale: the same camera's next frame is in).
 
 *Corners.* As :mod:`inferchip.review.uncertainty` does for the LLM parts: every estimated chip's
 estimate groups (:func:`~inferchip.review.uncertainty.group_of`; the scale-up link plays no part
@@ -263,7 +263,7 @@ ALTERNATIVES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
      {"models": (*DEFAULT_MODELS, "ssd-resnet50-cognata-8mp@camera")},
      "plus the MLPerf Automotive 8 MP detector (SSD-ResNet50, Cognata) on every camera frame"),
     ("in-car camera count", f"{IN_CAR_CAMERAS} cameras", {"cameras": 12},
-     "12 cameras (the rig network's cost is per tick of all views: only the arrivals change)"),
+     "12 cameras (the rig network rebuilt at 12 views: its backbone runs on each, and the arrivals change)"),
     ("in-car frame rate", f"{IN_CAR_FPS:g} fps (deadline {1e3 / IN_CAR_FPS:.1f} ms)", {"fps": 60.0},
      "60 fps (deadline 16.7 ms)"),
 )

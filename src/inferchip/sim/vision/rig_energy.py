@@ -42,6 +42,7 @@ class Stage(Protocol):
     def power_w(self) -> FloatArray: ...
     @property
     def max_batch(self) -> int: ...
+    def call_size(self, samples: int, cap: int) -> int: ...
 
 
 class RigLoad(Protocol):
@@ -110,8 +111,8 @@ class RigCycle:
 def network_cycle(stage: Stage, load: RigLoad, idle_w: float, clock_fraction: float) -> NetworkCycle:
     """``stage``'s calls in one cycle of ``load`` at clock fraction ``clock_fraction`` (see the module doc)."""
     samples = load.cameras if stage.per_camera else 1
-    cap = 1 if (load.batching == "frame" or not stage.per_camera) else min(load.max_batch or load.cameras,
-                                                                            stage.max_batch)
+    cap = 1 if (load.batching == "frame" or not stage.per_camera) else stage.call_size(
+        samples, load.max_batch or load.cameras)
     full, rest = divmod(samples, cap)
     calls = [cap] * full + ([rest] if rest else [])
     s = clock_fraction
@@ -129,3 +130,15 @@ def rig_cycle(stages: tuple[Stage, ...], load: RigLoad, idle_w: float, clock_fra
     idle_j = idle_w * (cycle - busy)
     work_j = sum(n.energy_per_cycle_j for n in nets)
     return RigCycle(load.cameras, load.period_s, cycle, busy, idle_j, work_j + idle_j, nets)
+
+
+def budget_floor_note(chip_name: str, budget_w: float, out: dict[str, Any]) -> str:
+    """Why a power budget on a chip with no TDP is judged against a floor: the rig's power there is the networks'
+    dynamic energy alone (no static or idle draw), the chip's real power is at least that, so the clock fraction
+    that meets the budget is an upper bound (the chip may throttle more, or not meet the budget at all)."""
+    unthrottled = out.get("power_unthrottled_w")
+    at = f" ({unthrottled:,.1f} W unthrottled)" if isinstance(unthrottled, float) else ""
+    return (f"power budget: {chip_name} publishes no TDP, so the {budget_w:g} W budget is compared with the networks' "
+            f"dynamic power alone{at}, a floor of the chip's (its static and idle draw unknown): the clock "
+            f"fraction {out['clock_fraction']:.1%} is an upper bound (the chip may throttle more, or not meet the "
+            "budget at all); a chip file with power.tdp_w judges it in full")

@@ -263,7 +263,7 @@ def build_row(case: VisionCase, cal: VisionCalibration) -> RowModel:
     node = spec.silicon.node_nm or a.number("energy.reference_node_nm")
     static = static_w(params, a)
     tdp = float(params.tdp_w)
-    e_dyn = call_energy_j(c, params, spec.memory.type, float(node), static, a)
+    e_dyn = call_energy_j(c, params, spec.memory.technology(), float(node), static, a)
     link = host_link(params.id, params.family).bytes_per_s
     return RowModel(case=case, batches=b, matrix_s=c.matrix_s, vector_s=c.vector_s, memory_s=c.memory_s,
                     overhead_s=c.overhead_s.sum(axis=0) + cal.inference_overhead_s,

@@ -27,15 +27,21 @@ def deformable_attention(tr: Tracer, queries: int, query_dim: int, values: int, 
 
 
 def bev_encoder(tr: Tracer, x: Tensor, bev: list[int], layers: int, dim: int = 256, heads: int = 8, ffn: int = 512,
-                tsa_points: int = 4, sca_points: int = 8, cameras_hit: float = 2.0,
+                tsa_points: int = 4, sca_points: int = 8, cameras_hit: float | str = 2.0,
                 feats: list[str] | None = None) -> Tensor:
     """Encoder: per layer TSA (2-frame BEV queue) + LN, SCA over the views + LN, FFN + LN.
 
     ``cameras_hit``: camera views the spatial cross-attention samples per BEV query: the views a query's pillar
     projects into (1-2 for nuScenes' overlapping rig, an estimate) where the code gathers only the hitting queries
-    per camera, all views where it samples every query in every camera (the network's YAML says which, with sources).
+    per camera, all views where it samples every query in every camera (the network's YAML says which, with sources):
+    ``"all"`` is the input's view count, so a network rebuilt at a rig's cameras (``network.at_views``) samples all.
     ``feats``: the image feature levels attended to (default: ``x`` alone).
     """
+    if isinstance(cameras_hit, str):
+        if cameras_hit != "all":
+            raise SpecError(f"bev_encoder: cameras_hit = {cameras_hit!r}; allowed: a positive number of camera views "
+                            "or 'all' (every view of the input)")
+        cameras_hit = float(x.views)
     if not cameras_hit > 0:
         raise SpecError(f"bev_encoder: cameras_hit = {cameras_hit!r}: must be a positive number of camera views")
     q = math.prod(bev)

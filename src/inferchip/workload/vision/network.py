@@ -152,6 +152,42 @@ def build_network(spec: VisionNetworkSpec, where: str | None = None) -> VisionNe
     return replace(net, notes=(*net.notes, *off)) if off else net
 
 
+def at_views(net: VisionNetwork, views: int) -> VisionNetwork | None:
+    """``net`` rebuilt from its spec with ``views`` camera views a sample (a BEV network on a rig of that many cameras:
+    the image backbone runs per view, and a spatial cross-attention with ``cameras_hit: all`` samples them all), or
+    None where it has no spec to rebuild (an ONNX graph: its input shape is the file's). The id is kept; the name
+    says the views."""
+    spec = net.spec if isinstance(net.spec, VisionNetworkSpec) else None
+    if spec is None or spec.input.views == views:
+        return None if spec is None else net
+    key = (id(net), views)  # the network is kept in the entry, so its id is not reused while the entry lives
+    if key not in _VIEWS_CACHE:
+        at = spec.model_copy(update={"input": spec.input.model_copy(update={"views": views}), "published": {},
+                                     "name": f"{spec.name} (rebuilt at {views} camera views)"})
+        _VIEWS_CACHE[key] = (net, build_network(at, where=net.file))  # published figures: its own configuration's
+    return _VIEWS_CACHE[key][1]
+
+
+_VIEWS_CACHE: dict[tuple[int, int], tuple[VisionNetwork, VisionNetwork]] = {}
+
+
+def at_rig_views(name: str, net: Any, views: int, cameras: int, own: bool, notes: list[str]) -> Any:
+    """The network a rig of ``cameras`` runs: one taking several ``views`` rebuilt at the rig's cameras
+    (:func:`at_views`), or as it is where ``own`` or it cannot be rebuilt (an ONNX graph), a note in ``notes`` saying
+    which; no note where the views are 1 or the rig's."""
+    if views in (1, cameras):
+        return net
+    at = None if own or not isinstance(net, VisionNetwork) else at_views(net, cameras)
+    if at is not None:
+        notes.append(f"{name} costed at the rig's {cameras} camera views (its own configuration takes {views}: the "
+                     f"image backbone runs per view; --own-views, API own_views=True, costs it at {views})")
+        return at
+    why = "" if own else ": an ONNX graph keeps its file's input shape"
+    notes.append(f"{name} takes {views} camera views per sample and is costed so; the rig has {cameras} cameras (its "
+                 f"cost is not rescaled to them{why})")
+    return net
+
+
 def published_mismatches(net: VisionNetwork, spec: VisionNetworkSpec, where: str) -> list[str]:
     """A note per ``published`` figure the built graph misses by more than its stated tolerance: the costs are the
     graph's, so a user whose graph and stated figure disagree is told which to check (the bundled networks are held
