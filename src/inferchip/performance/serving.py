@@ -222,7 +222,7 @@ def serving_setting(chip: ChipInput | ChipParams | Setting, model: ModelInput | 
 
 
 _LOAD_NAMES = ("rate_per_s", "concurrency", "input_tokens", "output_tokens", "range_ratio", "num_requests",
-               "duration_s", "seed")
+               "duration_s", "seed", "warmups")
 
 
 def check_system_names(system: dict[str, Any]) -> None:
@@ -300,7 +300,7 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
           output_tokens: int = 1024,
           num_requests: int | None = None, duration_s: float | None = None, seed: int = 0, range_ratio: float = 0.8,
           slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, slo_percentile: float | str = 99,
-          chunk_tokens: int | None = None, **system: Any) -> dict[str, Any]:
+          chunk_tokens: int | None = None, warmups: int = 0, **system: Any) -> dict[str, Any]:
     """Simulate serving a load on a system: continuous batching, chunked prefill, paged KV cache.
 
     ``chip``/``model`` and ``system`` (``count``, ``tp``, ``pp``, ``ep``, ``weights``, ...) as
@@ -314,6 +314,9 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     run meets them at ``slo_percentile`` (99, 90, 50, "p99", ... or "mean"; default 99, as MLPerf's Server scenario
     and ``inferchip serve --slo-percentile``): the limits, the statistic, the rule, ``meets`` and the run's
     ``ttft_s_at_statistic`` / ``tpot_s_at_statistic`` (:func:`inferchip.sim.runs.slo.judge_run`, the CLI's verdict).
+    ``warmups`` (``inferchip serve --warmups``): the first that many requests sent run but are not read by the
+    percentiles, SLO attainment or the verdict (the steady tail; the summary's ``warmup_requests`` and
+    ``percentile_requests`` say how many were left out and read); 0, the default, reads every request.
 
     Lengths default as ``inferchip serve``'s do (1,024 tokens in and out; this function said 256 out), and so does the
     scheduler: the running-batch cap and step budget per attention-DP rank that ``inferchip serve`` without
@@ -345,7 +348,7 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     step, replicas = serving_step(setting)
     res = simulate(step, arr, duration_s=duration_s, num_requests=num_requests, seed=seed, replicas=replicas,
                    scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs, setting.chunk_tokens),
-                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)
+                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, warmup_requests=warmups)
     lay = setting.layout
     summary = {**res.summary(), **format_fields(setting), "chip_id": setting.chip.id, "model_id": setting.model.id,
                "tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp),
