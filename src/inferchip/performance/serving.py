@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -57,23 +57,27 @@ class ServingStepModel:
     """Adapter: the simulator's step-time protocol over a mapped model (with energy where a TDP is known).
 
     ``ranks``: the attention-DP ranks the simulated replica places each prefill chunk on whole
-    (:class:`~inferchip.sim.batching.replica.Replica` reads it, as it reads ``EngineStepModel.ranks``; the
-    step is then priced at its busiest rank, :meth:`step_time_busiest_s`). The caller passes the
-    layout's ``attn_dp_ways`` where the replica should place prompts per rank; 1 (the default)
-    keeps the even spread of the cost model.
+    (:class:`~inferchip.sim.batching.replica.Replica` reads it, as it reads ``EngineStepModel.ranks``; the step is then
+    priced at its busiest rank, :meth:`step_time_busiest_s`). The caller passes the layout's ``attn_dp_ways`` where the
+    replica should place prompts per rank; 1 (the default) keeps the even spread of the cost model.
 
     The back end's compiled step shapes (vLLM's TPU and Gaudi back ends) are the mapped model's
-    (:attr:`MappedModel.padding`, :meth:`MappedModel.padded_rows`: every step it prices, time and energy, as predict's
-    and the layout search's; the setting's, :func:`~inferchip.performance.setting.resolve_setting` resolves them)."""
+    (:attr:`MappedModel.padding`, :meth:`MappedModel.padded_rows`, as predict's), its prompt buckets the replica's
+    (:attr:`prompt_padding`: it pads each prompt of a step, which a step's tokens alone do not tell)."""
 
     mm: MappedModel
     energy: StepEnergyModel | None = None
     ranks: int = 1
+    prompt_padding: PaddingLadder | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.ranks != 1 and self.ranks != self.mm.layout.attn_dp_ways:
             raise InvalidSettingError(f"{self.ranks} attention-DP ranks on a layout of "
                                       f"{self.mm.layout.attn_dp_ways}: 1 or the layout's")
+        pad = self.mm.padding
+        if pad is not None and pad.prompt_sizes:
+            self.prompt_padding = pad
+            self.mm = replace(self.mm, padding=replace(pad, prompt_sizes=()))
 
     def _steps(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike, decode_kv_tokens: npt.ArrayLike,
                prefill_attn_pairs: npt.ArrayLike,
@@ -116,8 +120,8 @@ class ServingStepModel:
 
     @property
     def padding(self) -> PaddingLadder | None:
-        """The compiled step shapes its steps are padded to (the mapped model's; None: unpadded)."""
-        return self.mm.padding
+        """The compiled step shapes its steps are padded to (prompt buckets included; None: unpadded)."""
+        return self.prompt_padding or self.mm.padding
 
     @property
     def idle_power_w(self) -> float | None:
@@ -159,6 +163,10 @@ class BeamStepModel:
     @property
     def ranks(self) -> int:
         return self.inner.ranks
+
+    @property
+    def prompt_padding(self) -> PaddingLadder | None:
+        return self.inner.prompt_padding
 
     @property
     def kv_capacity_tokens(self) -> int:
@@ -314,9 +322,8 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     run meets them at ``slo_percentile`` (99, 90, 50, "p99", ... or "mean"; default 99, as MLPerf's Server scenario
     and ``inferchip serve --slo-percentile``): the limits, the statistic, the rule, ``meets`` and the run's
     ``ttft_s_at_statistic`` / ``tpot_s_at_statistic`` (:func:`inferchip.sim.runs.slo.judge_run`, the CLI's verdict).
-    ``warmups`` (``inferchip serve --warmups``): the first that many requests sent run but are not read by the
-    percentiles, SLO attainment or the verdict (the steady tail; the summary's ``warmup_requests`` and
-    ``percentile_requests`` say how many were left out and read); 0, the default, reads every request.
+    ``warmups`` (``serve --warmups``): the first that many requests sent run unread by the percentiles, SLO attainment
+    and verdict (``warmup_requests``, ``percentile_requests`` count both); 0, the default, reads every request.
 
     Lengths default as ``inferchip serve``'s do (1,024 tokens in and out; this function said 256 out), and so does the
     scheduler: the running-batch cap and step budget per attention-DP rank that ``inferchip serve`` without
