@@ -78,6 +78,10 @@ def test_predict_and_serve_run_the_same_padded_step(chip):
     predicted = _setting(chip, padded=True)
     assert served.padding is not None and served.padding == predicted.padding
     mm = predicted.mapped(predicted.layout)
+    if predicted.padding is not None and predicted.padding.prompt_sizes:  # Gaudi's prompt buckets: serve's replica
+        # pads each prompt of a step from its chunks (stop 52), its step model the rest of the step as predict does
+        assert served.prompt_padding == predicted.padding
+        mm = replace(mm, padding=replace(predicted.padding, prompt_sizes=()))
     n = np.array([1, 3, 17, 40, 100, 255])
     tokens = n + 300
     assert np.array_equal(np.asarray(served.mm.padded_rows(tokens, n)), np.asarray(mm.padded_rows(tokens, n)))

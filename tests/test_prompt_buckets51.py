@@ -39,7 +39,7 @@ def test_the_gaudi_record_carries_its_prompt_buckets():
         ladder = run_padding_at(get_engine("vllm"), ic.resolve_setting(chip, L8B, tp=1).chip)
         assert ladder is not None and ladder.pads == "decode_batch"
         assert ladder.prompt_sizes == (128, 256, 384, 512, 768, 896, 1280, 1664, 2048)  # the 2,048-token budget
-        assert "prefill tokens to the next compiled query length" in ladder.text
+        assert "each of a step's prompts, a prompt batch of its own, to the next compiled query length" in ladder.text
 
 
 @pytest.mark.parametrize(("prompt", "bucket"), [(1024, 1280), (100, 128)])

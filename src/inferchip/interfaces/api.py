@@ -229,7 +229,7 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
           concurrencies: Sequence[int] | None = None, input_tokens: int = 1024, output_tokens: int = 1024,
           requests_per_user: int = 8, seed: int = 0, chunk_tokens: int | None = None, range_ratio: float = RANGE_RATIO,
           slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, slo_percentile: float | str = 99,
-          **system: Any) -> CurveResult:
+          warmups_per_user: int = 0, **system: Any) -> CurveResult:
     """The throughput-interactivity curve of closed loops of users on one layout (``chip`` a resolved one-layout
     Setting, or chip and model with ``system``: ``count``, ``tp``, ``pp``, ``ep``, ``weights``, ... as ``ic.serve``
     takes them), scheduled as ``ic.serve`` schedules a run (the chip's running-batch cap and step budget), each
@@ -240,7 +240,8 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     ``meets_slo``, its TTFT and TPOT at ``slo_percentile`` (99, 90, 50, "p99", ... or "mean"; default 99) within
     them, and ``.slo`` the limits, statistic, rule and the point with the most tokens/s per chip among those that
     meet them, as ``inferchip curve --slo-ttft-ms/--slo-tpot-ms/--slo-percentile`` marks them
-    (:func:`inferchip.sim.runs.slo.mark_points`)."""
+    (:func:`inferchip.sim.runs.slo.mark_points`). ``warmups_per_user`` (``inferchip curve --warmups-per-user``):
+    each point's first that many requests a user run but are not read by its percentiles (1: the first wave)."""
     from dataclasses import replace
 
     from inferchip.errors import positive
@@ -275,6 +276,7 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     ins, outs = (uniform_length(n, float(range_ratio)) for n in (input_tokens, output_tokens))
     cur = throughput_interactivity_curve(step, ins, outs, concurrencies=concurrencies,
                                          requests_per_user=int(requests_per_user), seed=seed, replicas=replicas,
+                                         warmups_per_user=warmups_per_user,
                                          scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs,
                                                                          setting.chunk_tokens))
     return replace(cur, slo=mark_points(cur.points, slo_ttft_s, slo_tpot_s, stat))
@@ -310,6 +312,7 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
     from inferchip.performance.serving import serve, serve_inputs, serving_step
     from inferchip.performance.setting import Setting, resolve_setting
     from inferchip.sim.batching.scheduler import run_caps
+    from inferchip.sim.runs.simulate import checked_warmups
     from inferchip.sim.runs.slo import checked_slo, layout_text
 
     stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
@@ -321,7 +324,7 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
     a = inspect.signature(serve).bind(chip, model, **serve_args)  # serve's defaults: the load every count runs
     a.apply_defaults()
     load = {k: a.arguments[k] for k in ("rate_per_s", "concurrency", "input_tokens", "output_tokens", "range_ratio",
-                                        "num_requests", "duration_s", "seed")}
+                                        "num_requests", "duration_s", "seed", "warmups")}
     system = dict(a.arguments["system"], chunk_tokens=a.arguments["chunk_tokens"])
     searched = all(system.get(k) is None for k in ("tp", "pp", "ep"))
     sizes = [1 if system.get(k) is None else system[k] for k in ("tp", "pp")]  # None: not given, as ic.serve reads it
@@ -331,7 +334,8 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
     # replica fits no count (DoesNotFitError, with what would make it fit); a searched one may hold it on more chips,
     # and attention DP (tp 2 or more) too: each count judges it, as the command line's search does
     check = {**system, "count": one, **({"attn_dp": None} if searched and system.get("attn_dp") else {})}
-    first = serve_inputs(chip, model, **load, **check)[0]
+    first = serve_inputs(chip, model, **{k: v for k, v in load.items() if k != "warmups"}, **check)[0]
+    checked_warmups(load["warmups"], load["num_requests"])  # before the first run, as the load's other bounds
     try:
         serving_step(first)
     except DoesNotFitError:

@@ -51,6 +51,8 @@ def curve_cmd(
     slo_ttft_ms: float | None = cs.slo_option("--slo-ttft-ms"),
     slo_tpot_ms: float | None = cs.slo_option("--slo-tpot-ms"),
     slo_percentile: sp.SloPercentile = None,
+    warmups_per_user: int = typer.Option(0, "--warmups-per-user", help=opts.WARMUPS_PER_USER_HELP,
+                                         callback=opts.int_range("--warmups-per-user", 0, 7)),
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
@@ -79,7 +81,8 @@ def curve_cmd(
     pools = parse_disagg(disagg)  # once (its option's callback checked the form)
     check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                   concurrency=1, range_ratio=range_ratio, software=software,
-                  given={"--plot": plot is not None, "--assumptions": assumptions is not None})
+                  given={"--plot": plot is not None, "--assumptions": assumptions is not None,
+                         "--warmups-per-user": warmups_per_user > 0})
     no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
     stat = cs.statistic(slo_percentile, slo_ttft_ms, slo_tpot_ms)  # the SLO's percentile, refused without a limit
     if mtp is not None or disagg is not None:
@@ -106,7 +109,8 @@ def curve_cmd(
                                              requests_per_user=CURVE_REQUESTS_PER_CLIENT,
                                              scheduler_config=engine_config(eng, step, chunk, caps),
                                              request_host_s=0.0 if host is None else host.outside_loop_s,
-                                             progress=lambda f: prog.update(task, completed=f))
+                                             progress=lambda f: prog.update(task, completed=f),
+                                             warmups_per_user=warmups_per_user)
     chips = replicas * step.num_chips
     for p in cur.points:
         if "power_w_per_chip" in p:
@@ -122,7 +126,8 @@ def curve_cmd(
     notes = [n for n in (*choice.notes_at(chunk), *devices_note(step.mm.chip.id, count, devices), context_note,
                          *opts.config_notes(loaded),
                          replicas_note(cur.replicas_simulated, replicas),
-                         cur.cap_note(), per_client, cs.percentile_note(slo, CURVE_REQUESTS_PER_CLIENT)) if n]
+                         cur.cap_note(), per_client,
+                         cs.percentile_note(slo, CURVE_REQUESTS_PER_CLIENT, warmups_per_user)) if n]
     if plot is not None:
         import plotly.express as px
 

@@ -142,6 +142,8 @@ def serve_cmd(
                                                                        lo=opts.MIN_DURATION_S, lo_open=False)),
     requests: int | None = typer.Option(None, "--requests", help=opts.REQUESTS_HELP,
                                            callback=opts.int_range("--requests", 1, opts.MAX_REQUESTS)),
+    warmups: int = typer.Option(0, "--warmups", help=opts.WARMUPS_HELP,
+                                callback=opts.int_range("--warmups", 0, opts.MAX_REQUESTS - 1)),
     slo_ttft_ms: float | None = opts.ms_option("--slo-ttft-ms"),
     slo_tpot_ms: float | None = opts.ms_option("--slo-tpot-ms"),
     slo_percentile: sp.SloPercentile = None,
@@ -174,7 +176,7 @@ def serve_cmd(
     check_options(mtp, mtp_acceptance, pools, kv_link_gb_per_s, kv_link_latency_us,
                   concurrency=concurrency, range_ratio=range_ratio, software=software,
                   given={"--requests": requests is not None, "--duration": duration is not None,
-                         "--assumptions": assumptions is not None})
+                         "--assumptions": assumptions is not None, "--warmups": warmups > 0})
     no_recipe_options_with_rows(moe_kernel, chunk_tokens, mtp, disagg)
     stat = cs.statistic(slo_percentile, slo_ttft_ms, slo_tpot_ms)  # the SLO's percentile, refused without a limit
     fleet.check_find_count(find_count, slo_ttft_ms, slo_tpot_ms, mtp is not None or disagg is not None)
@@ -228,7 +230,8 @@ def serve_cmd(
             res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
                                   num_requests=requests, seed=seed, replicas=replicas,
                                   scheduler_config=engine_config(eng, step, chunk, caps), slo_ttft_s=slo_s[0],
-                                  slo_tpot_s=slo_s[1], progress=lambda f: prog.update(task, completed=f))
+                                  slo_tpot_s=slo_s[1], progress=lambda f: prog.update(task, completed=f),
+                                  warmup_requests=warmups)
         return step, replicas, formats, host, res
 
     def verdict(r: tuple[Any, ...]) -> dict[str, Any]:

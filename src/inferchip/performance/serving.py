@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -57,23 +57,27 @@ class ServingStepModel:
     """Adapter: the simulator's step-time protocol over a mapped model (with energy where a TDP is known).
 
     ``ranks``: the attention-DP ranks the simulated replica places each prefill chunk on whole
-    (:class:`~inferchip.sim.batching.replica.Replica` reads it, as it reads ``EngineStepModel.ranks``; the
-    step is then priced at its busiest rank, :meth:`step_time_busiest_s`). The caller passes the
-    layout's ``attn_dp_ways`` where the replica should place prompts per rank; 1 (the default)
-    keeps the even spread of the cost model.
+    (:class:`~inferchip.sim.batching.replica.Replica` reads it, as it reads ``EngineStepModel.ranks``; the step is then
+    priced at its busiest rank, :meth:`step_time_busiest_s`). The caller passes the layout's ``attn_dp_ways`` where the
+    replica should place prompts per rank; 1 (the default) keeps the even spread of the cost model.
 
     The back end's compiled step shapes (vLLM's TPU and Gaudi back ends) are the mapped model's
-    (:attr:`MappedModel.padding`, :meth:`MappedModel.padded_rows`: every step it prices, time and energy, as predict's
-    and the layout search's; the setting's, :func:`~inferchip.performance.setting.resolve_setting` resolves them)."""
+    (:attr:`MappedModel.padding`, :meth:`MappedModel.padded_rows`, as predict's), its prompt buckets the replica's
+    (:attr:`prompt_padding`: it pads each prompt of a step, which a step's tokens alone do not tell)."""
 
     mm: MappedModel
     energy: StepEnergyModel | None = None
     ranks: int = 1
+    prompt_padding: PaddingLadder | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.ranks != 1 and self.ranks != self.mm.layout.attn_dp_ways:
             raise InvalidSettingError(f"{self.ranks} attention-DP ranks on a layout of "
                                       f"{self.mm.layout.attn_dp_ways}: 1 or the layout's")
+        pad = self.mm.padding
+        if pad is not None and pad.prompt_sizes:
+            self.prompt_padding = pad
+            self.mm = replace(self.mm, padding=replace(pad, prompt_sizes=()))
 
     def _steps(self, num_tokens: npt.ArrayLike, num_decode_seqs: npt.ArrayLike, decode_kv_tokens: npt.ArrayLike,
                prefill_attn_pairs: npt.ArrayLike,
@@ -116,8 +120,8 @@ class ServingStepModel:
 
     @property
     def padding(self) -> PaddingLadder | None:
-        """The compiled step shapes its steps are padded to (the mapped model's; None: unpadded)."""
-        return self.mm.padding
+        """The compiled step shapes its steps are padded to (prompt buckets included; None: unpadded)."""
+        return self.prompt_padding or self.mm.padding
 
     @property
     def idle_power_w(self) -> float | None:
@@ -159,6 +163,10 @@ class BeamStepModel:
     @property
     def ranks(self) -> int:
         return self.inner.ranks
+
+    @property
+    def prompt_padding(self) -> PaddingLadder | None:
+        return self.inner.prompt_padding
 
     @property
     def kv_capacity_tokens(self) -> int:
@@ -222,7 +230,7 @@ def serving_setting(chip: ChipInput | ChipParams | Setting, model: ModelInput | 
 
 
 _LOAD_NAMES = ("rate_per_s", "concurrency", "input_tokens", "output_tokens", "range_ratio", "num_requests",
-               "duration_s", "seed")
+               "duration_s", "seed", "warmups")
 
 
 def check_system_names(system: dict[str, Any]) -> None:
@@ -300,7 +308,7 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
           output_tokens: int = 1024,
           num_requests: int | None = None, duration_s: float | None = None, seed: int = 0, range_ratio: float = 0.8,
           slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, slo_percentile: float | str = 99,
-          chunk_tokens: int | None = None, **system: Any) -> dict[str, Any]:
+          chunk_tokens: int | None = None, warmups: int = 0, **system: Any) -> dict[str, Any]:
     """Simulate serving a load on a system: continuous batching, chunked prefill, paged KV cache.
 
     ``chip``/``model`` and ``system`` (``count``, ``tp``, ``pp``, ``ep``, ``weights``, ...) as
@@ -314,6 +322,8 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     run meets them at ``slo_percentile`` (99, 90, 50, "p99", ... or "mean"; default 99, as MLPerf's Server scenario
     and ``inferchip serve --slo-percentile``): the limits, the statistic, the rule, ``meets`` and the run's
     ``ttft_s_at_statistic`` / ``tpot_s_at_statistic`` (:func:`inferchip.sim.runs.slo.judge_run`, the CLI's verdict).
+    ``warmups`` (``serve --warmups``): the first that many requests sent run unread by the percentiles, SLO attainment
+    and verdict (``warmup_requests``, ``percentile_requests`` count both); 0, the default, reads every request.
 
     Lengths default as ``inferchip serve``'s do (1,024 tokens in and out; this function said 256 out), and so does the
     scheduler: the running-batch cap and step budget per attention-DP rank that ``inferchip serve`` without
@@ -345,7 +355,7 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     step, replicas = serving_step(setting)
     res = simulate(step, arr, duration_s=duration_s, num_requests=num_requests, seed=seed, replicas=replicas,
                    scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs, setting.chunk_tokens),
-                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)
+                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, warmup_requests=warmups)
     lay = setting.layout
     summary = {**res.summary(), **format_fields(setting), "chip_id": setting.chip.id, "model_id": setting.model.id,
                "tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp),

@@ -65,11 +65,9 @@ class EngineReplica:
         # a back end that compiles its steps (vLLM's TPU and Gaudi back ends: serve --mtp / --disagg on those chips)
         # pads each step to its compiled sizes, resolved as serve resolves them, in place of CUDA graphs; none on
         # every GPU (the validated rows: unchanged)
+        # its prompt buckets (Gaudi's) are priced by the replica from each step's prefill chunks, under MTP too (the
+        # drafts the inner step sees among a decode's tokens are no prompts: ServingStepModel.prompt_padding)
         compiled = run_padding_at(engine, mm.chip)
-        if compiled is not None and mtp and engine.mtp_draft_tokens:
-            # the inner step sees a decode's drafts among its tokens, which the prompt buckets would read as prefill
-            # tokens: the prompt buckets are not priced under MTP (drafts are not prompts; their buckets were not read)
-            compiled = replace(compiled, prompt_sizes=())
         mm = mm if compiled is None else replace(mm, padding=compiled)
         self.mm = mm
         self.engine = engine

@@ -82,10 +82,14 @@ def mark_points(points: list[dict[str, Any]], slo_ttft_ms: float | None, slo_tpo
     return marked(points, _seconds(slo_ttft_ms), _seconds(slo_tpot_ms), stat)
 
 
-def percentile_note(slo: dict[str, Any] | None, requests_per_client: int) -> str | None:
+def percentile_note(slo: dict[str, Any] | None, requests_per_client: int, warmups_per_client: int = 0) -> str | None:
     """``curve``'s note on what a point's percentile covers (None: no SLO, or the mean)."""
     if slo is None or slo["statistic"] == "mean":
         return None
+    if warmups_per_client:
+        return (f"SLO at {slo['statistic']}: the percentile of a point's run less its first {warmups_per_client} "
+                f"request(s) a client (--warmups-per-user: run, not read; 1 is the first wave, every client sending at "
+                f"once), of {requests_per_client} a client: the steady tail, not benchmark_serving's reading of a run")
     return (f"SLO at {slo['statistic']}: the percentile of every request of a point's run, {requests_per_client} a "
             f"client, as benchmark_serving reports it: the first wave (every client sending at once) is 1 in "
             f"{requests_per_client} of them, and at many clients its queue can set the TTFT tail; MLPerf's Server "
@@ -112,15 +116,19 @@ def run_line(slo: dict[str, Any], goodput: bool = True) -> str:
     tail = ("goodput and SLO attainment count each request against the same limits" if goodput else
             "the case row's benchmark figures (no goodput)")
     return (f"SLO ({limits_text(slo)}): {verdict}: {', '.join(got) or 'no request has the figure'}"
-            f"{requests_text(slo.get('requests_judged'), slo.get('first_wave_requests'))}; {tail}")
+            + requests_text(slo.get("requests_judged"), slo.get("first_wave_requests"), slo.get("warmup_requests"))
+            + f"; {tail}")
 
 
-def requests_text(judged: int | None, wave: int | None) -> str:
+def requests_text(judged: int | None, wave: int | None, warmups: int | None = None) -> str:
     """Which requests a percentile read, as serve's and curve's lines say it (nothing where the record has no
-    count: a case row's)."""
+    count: a case row's): every finished one, or with warm-ups (``--warmups``) those after the first sent."""
     if judged is None:
         return ""
     first = f", the first wave of {wave:,} (one a client, sent at the start) included" if wave else ""
+    if warmups:
+        return (f" over the {judged:,} finished requests after the first {warmups:,} sent (run as warm-up, not "
+                f"read){first}")
     return f" over all {judged:,} finished requests{first}"
 
 
@@ -140,7 +148,8 @@ def slo_line(slo: dict[str, Any], points: int) -> str:
             f"{slo['best_output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip at "
             f"{slo['best_output_tokens_per_s_per_user']:,.1f} tokens/s per user, is concurrency "
             f"{slo['best_concurrency']:,}, its percentiles"
-            f"{requests_text(slo.get('best_requests_judged'), slo.get('best_first_wave_requests'))}")
+            + requests_text(slo.get("best_requests_judged"), slo.get("best_first_wave_requests"),
+                            slo.get("best_warmup_requests")))
 
 
 def print_line(con: Console, slo: dict[str, Any] | None, points: int) -> None:

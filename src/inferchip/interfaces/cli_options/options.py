@@ -45,6 +45,13 @@ _WHICHEVER = "given with --{other}, the arrivals stop at whichever limit comes f
 RATE_HELP = ("Poisson arrivals, requests/s; they stop after --requests (default 1000) or --duration, or at whichever "
              "comes first when both are given.")
 DURATION_HELP = "Seconds of arrivals; " + _WHICHEVER.format(other="requests") + "."
+WARMUPS_HELP = ("The first N requests sent run (they load the engine) but are not read by the percentiles: the "
+                "steady tail; the record says how many each percentile read (default 0: every request, as "
+                "benchmark_serving reads a run; vLLM's --num-warmups sends its own before the timed run, whose first "
+                "wave still queues)")
+WARMUPS_PER_USER_HELP = ("Each point's first N requests a client run but are not read by its percentiles (1: the "
+                         "first wave, every client sending at once); 0 to 7 (a point runs 8 a client), default 0: "
+                         "every request")
 REQUESTS_HELP = ("Number of requests (default 1000 without --duration); " + _WHICHEVER.format(other="duration")
                  + ".")
 

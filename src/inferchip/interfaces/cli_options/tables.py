@@ -43,7 +43,8 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
     ("requests", (
         ("simulated", "num_requests", _num(",d")), ("completed", "num_completed", _num(",d")),
         ("rejected (do not fit)", "num_rejected", _num(",d")), ("unfinished", "num_unfinished", _num(",d")),
-        ("read by the percentiles (all finished)", "percentile_requests", _num(",d")),
+        ("run first as warm-up, not read (--warmups)", "warmup_requests", _num(",d")),
+        ("read by the percentiles (finished, not warm-up)", "percentile_requests", _num(",d")),
         ("of them the first wave (one a client)", "first_wave_requests", _num(",d")),
     )),
     ("throughput (measurement window)", (

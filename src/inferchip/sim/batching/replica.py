@@ -82,16 +82,20 @@ class Replica(ReplicaState):
             raise RuntimeError(f"replica {self.index}: empty step at t={t} s with work queued (scheduler bug)")
         kv = self.kv_base + n_dec * k
         step_tokens, step_pairs, dt = prefill_tokens, pairs, None
+        # the back end's prompt buckets: each prompt batch of the step padded, the padded rows priced as prompt rows
+        # that attend to nothing (no attention pairs, no KV cache); 0 without prompt buckets
+        pad = 0 if self.prompt_pad is None or not chunks else (
+            self.prompt_pad.packed_prompt_rows([c for _, c, _ in chunks]) - prefill_tokens)
         if self.dp_ranks > 1 and chunks:  # each chunk whole on one attention-DP rank: the busiest rank's load
             bt, bp = self.busiest_rank(chunks)
             step_tokens, step_pairs = max(bt, prefill_tokens), max(bp, pairs)
             if step_tokens > prefill_tokens:  # uneven: the experts serve all tokens (cached, sim.step.steptime)
-                dt = self.timer.busiest_time_s(n_dec + prefill_tokens, n_dec, kv, step_pairs,
+                dt = self.timer.busiest_time_s(n_dec + prefill_tokens + pad, n_dec, kv, step_pairs,
                                                step_tokens // self.dp_ranks)
         if pairs:
             self.pairs_at[k] = step_pairs
         if dt is None:
-            dt = self.timer.time_s(n_dec + step_tokens, n_dec, kv, step_pairs)
+            dt = self.timer.time_s(n_dec + step_tokens + pad, n_dec, kv, step_pairs)
         if swap_tokens:
             dt += swap_tokens * self.cfg.swap_s_per_token
         dt, self.intakes = dt + self.intakes * self.cfg.request_intake_s, 0  # the engine loop's intake, in series

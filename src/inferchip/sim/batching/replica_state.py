@@ -19,6 +19,7 @@ from inferchip.sim.batching.scheduler import DECODE, DONE, PREFILL, SWAPPED, WAI
 from inferchip.sim.results.request import RequestTable
 from inferchip.sim.results.step_log import new_replica_log
 from inferchip.sim.step.steptime import StepTimer
+from inferchip.spec.engine.padding import PaddingLadder
 
 Chunk = tuple[Seq, int, int]  # a prefill chunk of a step: (sequence, its tokens, the KV blocks it adds)
 
@@ -61,6 +62,9 @@ class ReplicaState:
         # attention-DP ranks of the step model (EngineStepModel.ranks, else 1): chunks run whole on one rank each
         # (scheduler.busiest_rank_prefill), so a chunked prompt's chunk is at most its rank's budget
         self.dp_ranks = max(1, int(getattr(timer.model, "ranks", 1) or 1))
+        # a back end's prompt buckets (vLLM's Gaudi back end: ServingStepModel.prompt_padding), priced per step from
+        # its prefill chunks (Replica._step; PaddingLadder.packed_prompt_rows); None: prompts run unpadded
+        self.prompt_pad: PaddingLadder | None = getattr(timer.model, "prompt_padding", None)
         self.seq_chunk_tokens = max(1, config.max_num_batched_tokens // (self.dp_ranks if config.enable_chunked_prefill
                                                                            else 1))
 

@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferchip.sim.step.protocol import BoolArray, FloatArray, IntArray, StepInputs, StepModel
+from inferchip.spec.engine.padding import PaddingLadder
 from inferchip.spec.engine.workers import EagerSteps
 
 
@@ -150,6 +151,12 @@ class EngineStepModel:
         t = fn(int(num_tokens) + extra, padded, decode_kv_tokens, prefill_attn_pairs, prefill_chip)
         rank_tokens = math.ceil(prefill_chip) + -(-n * (1 + self.verify_tokens) // self.ranks)
         return float(self._eager(np.asarray(t), int(num_tokens) + self.verify_tokens * n, n, np.asarray(rank_tokens)))
+
+    @property
+    def prompt_padding(self) -> PaddingLadder | None:
+        """The inner step model's prompt buckets, which the replica prices per prompt (their drafts are no prompts)."""
+        pad: PaddingLadder | None = getattr(self.inner, "prompt_padding", None)
+        return pad
 
     @property
     def kv_capacity_tokens(self) -> int:

@@ -5,10 +5,13 @@ Definitions (vLLM ``benchmarks/serve.py`` and MLPerf LoadGen conventions):
 * TTFT: arrival -> first output token; E2E: arrival -> last output token.
 * TPOT per request: ``(e2e - ttft) / (output_tokens - 1)`` (undefined for 1-token outputs).
 * ITL: every gap between two consecutive tokens of a request, over all requests.
-* Percentiles (and means) of TTFT, TPOT, E2E and queueing read every finished request of the run
-  (``percentile_requests``), as ``benchmark_serving`` reads a run of ``num_prompts`` requests: a
+* Percentiles (and means) of TTFT, TPOT, E2E and queueing, and SLO attainment, read every finished request of
+  the run (``percentile_requests``), as ``benchmark_serving`` reads a run of ``num_prompts`` requests: a
   closed loop's first wave (``first_wave_requests``: each client's first request, all sent at the
-  start) is included, so at many clients and few requests a client the p99 TTFT is that wave's.
+  start) is included, so at many clients and few requests a client the p99 TTFT is that wave's. With
+  ``warmup_requests`` N (:func:`~inferchip.sim.runs.simulate.simulate`'s), the first N requests sent run and load
+  the engine but are not read (``warmup_requests`` in the summary; ``first_wave_requests`` then counts the wave's
+  requests that are read): the steady tail. ITL reads every step, and throughputs their window (below).
 * Throughputs count what happens inside a *measurement window* (:meth:`SimResult.window_s`)
   to leave out the start-up ramp and the final drain: for Poisson and trace arrivals the
   second half of the arrival period; for a closed loop from the moment the first
@@ -99,6 +102,14 @@ class SimResult:
     replica_idle_power_w: tuple[float, ...] | None = None  # per replica, W (None: the step model prices no energy)
     request_host_s: float = 0.0  # an engine's host time per request before the scheduler (search.simulate_client)
     window_copies: int = 1  # identical replicas this run stands for (sim.runs.curve); the window test counts theirs
+    warmup_requests: int = 0  # the first requests sent (issue order) that run but are not read (sim.runs.simulate)
+
+    @property
+    def counted(self) -> BoolArray:
+        """Per request: finished and read by the percentiles (not among the first ``warmup_requests`` sent)."""
+        ok = self.finished.copy()
+        ok[:self.warmup_requests] = False
+        return ok
 
     # ------------------------------------------------------------------ per request
     @property
@@ -221,11 +232,13 @@ class SimResult:
             "num_rejected": int(np.count_nonzero(r["rejected"])),
             "num_unfinished": int(np.count_nonzero(~self.finished & ~r["rejected"])),
         }
-        fin = self.finished
+        fin = self.counted
         # the requests every percentile below reads: all that finished, a closed loop's first wave (one request a
-        # client, sent at the start) included, as benchmark_serving reads a run of num_prompts requests; each copy's
+        # client, sent at the start) included, as benchmark_serving reads a run of num_prompts requests, less the
+        # first warmup_requests sent (run, not read); each copy's
         out["percentile_requests"] = int(np.count_nonzero(fin)) * self.window_copies
-        out["first_wave_requests"] = (self.concurrency * self.window_copies
+        out["warmup_requests"] = self.warmup_requests * self.window_copies
+        out["first_wave_requests"] = (max(self.concurrency - self.warmup_requests, 0) * self.window_copies
                                       if self.arrival_kind == "closed_loop" and self.concurrency else None)
         _stats("ttft_s", self.ttft_s[fin], out)
         _stats("tpot_s", self.tpot_s[fin], out)
@@ -240,7 +253,7 @@ class SimResult:
         s = self.steps
         ends = s["start_s"] + s["duration_s"]
         in_win = (ends > start) & (ends <= end)
-        done_in = fin & (r["finish_s"] > start) & (r["finish_s"] <= end)
+        done_in = self.finished & (r["finish_s"] > start) & (r["finish_s"] <= end)
         chips = self.num_chips
 
         def rate(count: float | np.integer | np.floating) -> float:
@@ -262,7 +275,7 @@ class SimResult:
         out["kv_cache_used_fraction_mean"] = float(np.sum(kv_frac * s["duration_s"]) / busy_s) if busy_s else 0.0
         out["kv_cache_used_fraction_max"] = float(kv_frac.max()) if kv_frac.size else 0.0
         out["running_seqs_mean"] = float(np.sum(s["running"] * s["duration_s"]) / busy_s) if busy_s else 0.0
-        finish = r["finish_s"][fin]
+        finish = r["finish_s"][self.finished]
         out.update(self.energy_summary(start, end, out["output_tokens_per_s"]))
         out["makespan_s"] = float(finish.max() - r["arrival_s"].min()) if finish.size else math.nan
         out["num_steps"] = int(s["start_s"].size)

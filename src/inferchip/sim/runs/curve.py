@@ -41,7 +41,7 @@ from inferchip.sim.step.steptime import StepTimer
 POINT_FIELDS = ("output_tokens_per_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                 "requests_per_s", "ttft_s_mean", "ttft_s_p50", "ttft_s_p90", "ttft_s_p99", "tpot_s_mean",
                 "tpot_s_p50", "tpot_s_p90", "tpot_s_p99", "e2e_s_p50", "preemptions", "percentile_requests",
-                "first_wave_requests")
+                "first_wave_requests", "warmup_requests")
 SLO_STATISTICS = ("p99", "p90", "p50", "mean")
 """What an SLO on a curve point is judged by: a percentile of the run's per-request TTFT and TPOT (each point
 carries ``ttft_s_<stat>`` and ``tpot_s_<stat>``), or their mean."""
@@ -195,6 +195,7 @@ def throughput_interactivity_curve(
     progress: Callable[[float], None] | None = None,
     request_host_s: float = 0.0,
     one_replica: bool = True,
+    warmups_per_user: int = 0,
 ) -> CurveResult:
     """Output tokens/s per chip against output tokens/s per user for closed loops of users.
 
@@ -204,8 +205,15 @@ def throughput_interactivity_curve(
     Each point runs ``requests_per_user`` requests per user. ``request_host_s``: an engine's host time per
     request, as :func:`simulate_client`. ``one_replica``
     (least-loaded routing, more than one replica): identical replicas run as one where every point allows it
-    (:func:`per_replica`; the module doc); False: every replica simulated.
+    (:func:`per_replica`; the module doc); False: every replica simulated. ``warmups_per_user``: each point's first
+    that many requests a user (its users times that, in the order sent: 1 is the first wave) run but are not read
+    by its percentiles (:func:`~inferchip.sim.runs.simulate.simulate`'s ``warmup_requests``); fewer than
+    ``requests_per_user``.
     """
+    if (isinstance(warmups_per_user, bool) or not isinstance(warmups_per_user, int)
+            or not 0 <= warmups_per_user < requests_per_user):
+        raise InvalidSettingError(f"warmups_per_user: value {warmups_per_user!r}; allowed: a whole number from 0 to "
+                                  f"{requests_per_user - 1:,} (fewer than the {requests_per_user:,} requests a user)")
     check_step_model(step_model)
     cfg = as_scheduler_config(scheduler_config, int(getattr(step_model, "ranks", 1) or 1))
     in_spec = lengths.as_length(input_tokens, "input_tokens")
@@ -227,7 +235,8 @@ def throughput_interactivity_curve(
         spec = ClosedLoopArrivals(concurrency=clients, think_time_s=think_time_s, input_tokens=in_spec,
                                   output_tokens=out_spec)
         return simulate_client(step_model, spec, request_host_s, num_requests=clients * requests_per_user, seed=seed,
-                               scheduler_config=cfg, replicas=reps, router=router, step_timer=timer)
+                               scheduler_config=cfg, replicas=reps, router=router, step_timer=timer,
+                               warmup_requests=clients * warmups_per_user)
 
     for i, c in enumerate(concurrencies):
         if as_one:

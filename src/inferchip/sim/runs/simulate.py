@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,7 @@ def simulate(
     max_drain_s: float | None = None,
     step_timer: StepTimer | None = None,
     replica_factory: ReplicaFactory | None = None,
+    warmup_requests: int = 0,
 ) -> SimResult:
     """Simulate serving ``arrivals_spec`` on ``replicas`` copies of the replica ``step_model`` describes.
 
@@ -75,12 +77,33 @@ def simulate(
     (searches do); results are the same as with a fresh one.
     ``replica_factory``: an engine's replica class (called as :class:`Replica` is, e.g. one that polls its
     queue at an interval, :mod:`inferchip.sim.engines`); None: the plain replica.
+    ``warmup_requests``: the first requests sent that run (they load the engine, queue and hold KV cache as any
+    other) but are not read by the summary's percentiles (:attr:`SimResult.warmup_requests`): the steady tail,
+    where a closed loop's first wave (``concurrency`` requests sent at once) would otherwise set a high percentile.
+    0 (the default) reads every request, as ``benchmark_serving`` reads a run. Not vLLM's ``--num-warmups``, which
+    sends its warm-up requests before the timed run and waits for them, so the timed run's first wave still queues.
     """
-    return run_pools([Pool(step_model, scheduler_config, replicas, "", step_timer, replica_factory)], None,
+    warmups = checked_warmups(warmup_requests, num_requests)
+    res = run_pools([Pool(step_model, scheduler_config, replicas, "", step_timer, replica_factory)], None,
                      arrivals_spec,
                      duration_s=duration_s, num_requests=num_requests, seed=seed, slo_ttft_s=slo_ttft_s,
                      slo_tpot_s=slo_tpot_s, progress=progress, router=router, exact_step_times=exact_step_times,
                      max_time_s=max_time_s, max_drain_s=max_drain_s)
+    if warmups and warmups >= len(res.requests["arrival_s"]):
+        raise InvalidSettingError(f"warmup_requests: {warmups:,} of a run that sent {len(res.requests['arrival_s']):,} "
+                                  "requests leaves none to read; allowed: fewer than the run sends")
+    return replace(res, warmup_requests=warmups) if warmups else res
+
+
+def checked_warmups(warmup_requests: object, num_requests: int | None) -> int:
+    """``warmup_requests`` as a whole number from 0 to below ``num_requests`` (where given; at most
+    ``MAX_REQUESTS``), else InvalidSettingError naming it."""
+    top = MAX_REQUESTS if num_requests is None else num_requests
+    if (isinstance(warmup_requests, bool) or not isinstance(warmup_requests, int | np.integer)
+            or not 0 <= int(warmup_requests) < top):
+        raise InvalidSettingError(f"warmup_requests: value {warmup_requests!r}; allowed: a whole number from 0 to "
+                                  f"{top - 1:,} (fewer than the run's {top:,} requests: at least one is read)")
+    return int(warmup_requests)
 
 
 def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: ArrivalsLike, *,

@@ -98,7 +98,7 @@ def mark_points(points: list[dict[str, Any]], slo_ttft_s: float | None, slo_tpot
     """Set each point's ``meets_slo`` and return the SLO's record (None, points untouched: no limit given): the
     limits (s), the statistic, the rule, how many points meet it and the best of them (the most output tokens/s per
     chip) with its figures at the statistic and the requests they read (``best_requests_judged``, of them
-    ``best_first_wave_requests`` the first wave)."""
+    ``best_first_wave_requests`` the first wave, after ``best_warmup_requests`` not read)."""
     if slo_ttft_s is None and slo_tpot_s is None:
         return None
     marks, best = slo_marks(points, slo_ttft_s, slo_tpot_s, stat)
@@ -113,7 +113,8 @@ def mark_points(points: list[dict[str, Any]], slo_ttft_s: float | None, slo_tpot
             "best_ttft_s_at_statistic": None if b is None else b[f"ttft_s_{stat}"],
             "best_tpot_s_at_statistic": None if b is None else b[f"tpot_s_{stat}"],
             "best_requests_judged": None if b is None else b.get("percentile_requests"),
-            "best_first_wave_requests": None if b is None else b.get("first_wave_requests")}
+            "best_first_wave_requests": None if b is None else b.get("first_wave_requests"),
+            "best_warmup_requests": None if b is None else b.get("warmup_requests")}
 
 
 def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: float | None,
@@ -121,12 +122,12 @@ def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: flo
     """A run's verdict (``serve``'s and ``ic.serve``'s ``slo``): the limits (s), the statistic, the rule, the run's TTFT
     and TPOT at it, whether both are within (None: no limit given), and the requests the statistic read
     (``requests_judged``: every finished request, ``first_wave_requests`` of them a closed loop's first wave, None in an
-    open loop; :class:`~inferchip.sim.results.metrics.SimResult`'s ``percentile_requests``); the run is the one point
-    :func:`mark_points` judges. A saturated run (``summary['saturated']``: its queue grows without bound, or the time
-    cap stopped it) meets no SLO, whatever its figures: they are of the requests that finished and grow with the run's
-    length (a TPOT limit alone was met by a queue that never drains); MLPerf's Server scenario holds the offered rate
-    for at least 600 s (LoadGen ``mlperf.conf`` ``*.Server.min_duration``), over which such a queue breaks any latency
-    bound."""
+    open loop, less the ``warmup_requests`` sent first and not read; :class:`~inferchip.sim.results.metrics.SimResult`'s
+    ``percentile_requests``); the run is the one point :func:`mark_points` judges. A saturated run
+    (``summary['saturated']``: its queue grows without bound, or the time cap stopped it) meets no SLO, whatever its
+    figures: they are of the requests that finished and grow with the run's length (a TPOT limit alone was met by a
+    queue that never drains); MLPerf's Server scenario holds the offered rate for at least 600 s (LoadGen
+    ``mlperf.conf`` ``*.Server.min_duration``), over which such a queue breaks any latency bound."""
     point = {"concurrency": None, **summary}
     slo = mark_points([point], slo_ttft_s, slo_tpot_s, stat)
     if slo is None:
@@ -136,7 +137,8 @@ def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: flo
             "meets": bool(point["meets_slo"]) and not saturated, "saturated": saturated,
             "ttft_s_at_statistic": summary[f"ttft_s_{stat}"], "tpot_s_at_statistic": summary[f"tpot_s_{stat}"],
             "requests_judged": summary.get("percentile_requests"),
-            "first_wave_requests": summary.get("first_wave_requests")}
+            "first_wave_requests": summary.get("first_wave_requests"),
+            "warmup_requests": summary.get("warmup_requests")}
 
 
 def layout_text(tp: int, pp: int, ep: int, attn_dp: bool, replicas: int) -> str:

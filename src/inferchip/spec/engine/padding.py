@@ -18,9 +18,14 @@ pads every step's token count and its Gaudi back end pads a decode batch:
   prefill tokens run the next of ``ceil(log2(budget))`` sizes spaced exponentially from the 128-token block to the
   step budget, each a multiple of 128 (``get_prompt_cfgs``: query config (128, 128, max_num_batched_tokens,
   ceil(log2(max_num_batched_tokens)))): 128, 256, 384, 512, 768, 896, 1,280, 1,664, 2,048 at its 2,048-token budget,
-  so a 1,024-token prompt runs 1,280 rows. The plugin prefills one prompt per prompt batch; a step here carries its
-  prefill tokens as one query (the step's chunk), so several short prompts packed into one step pay one bucket, not
-  one each: a lower bound on the prompt padding.
+  so a 1,024-token prompt runs 1,280 rows. The plugin runs a step's prompts in prompt batches of at most
+  ``batch_prompts`` (its runner's ``max_prefill_batch_size``, 1 unless ``VLLM_PROMPT_BS_BUCKET_MAX`` says more), each
+  batch padded to a batch-size bucket times the query bucket of its longest prompt (``_bucketize_2d_prompt`` ->
+  ``find_prompt_bucket(bs, max query, ...)``): at 1 a prompt a batch, each of a step's prompts pays its own bucket
+  (:meth:`PaddingLadder.packed_prompt_rows`). The serving simulator prices a step so from its prefill chunks (the
+  replica knows them; :class:`~inferchip.performance.serving.ServingStepModel` keeps the prompt buckets apart from the
+  step model's own padding for it); a step model given only a step's tokens (predict's continuous batching, the
+  layout search) pads its prefill tokens as one query: a lower bound where a step packs several prompts.
 
 A batch above the largest compiled size runs unpadded (it is not reached: the largest is at or above the cap).
 """
@@ -60,7 +65,15 @@ class PromptBuckets(BaseModel):
     min: int = Field(ge=1, le=65536, description="The smallest compiled query length, tokens (the KV block).")
     step: int = Field(ge=1, le=65536, description="The rounding multiple of each size, tokens (the KV block).")
     limit_offset: int = Field(0, ge=0, le=4, description="The number of sizes is ceil(log2(budget)) plus this.")
+    batch_prompts: int = Field(1, ge=1, le=65536, description="The most prompts one prompt batch runs (vllm-gaudi's "
+                               "max_prefill_batch_size); its batch-size buckets are spaced exponentially from 1 "
+                               "(step 2, ceil(log2(batch_prompts)) + 1 sizes).")
     source: str = Field(min_length=1)
+
+    def batch_ladder(self) -> tuple[int, ...]:
+        """The compiled prompt-batch sizes, ascending (get_prompt_cfgs' bs config (1, 2, max, ceil(log2 max) + 1))."""
+        top = self.batch_prompts
+        return tuple(_exponential_sizes(1, top, 2, math.ceil(math.log2(top)) + 1)) if top > 1 else (1,)
 
     def ladder(self, top: int) -> tuple[int, ...]:
         """The compiled query lengths for a step budget of ``top`` tokens, ascending."""
@@ -125,6 +138,21 @@ class PaddingLadder:
     sizes: tuple[int, ...]
     text: str
     prompt_sizes: tuple[int, ...] = ()
+    prompt_batch_sizes: tuple[int, ...] = (1,)  # the compiled prompt-batch sizes (PromptBuckets.batch_ladder)
+
+    def packed_prompt_rows(self, chunks: list[int]) -> int:
+        """The rows a step's prefill of ``chunks`` (each prompt's tokens this step, in the order scheduled) runs under
+        the prompt buckets: the prompts in batches of at most the largest prompt-batch size, in order, each batch its
+        batch-size bucket times the query bucket of its longest chunk (:meth:`prompt_rows`); the chunks' own tokens
+        without prompt buckets."""
+        if not self.prompt_sizes:
+            return sum(chunks)
+        per = self.prompt_batch_sizes[-1]
+        rows = 0
+        for i in range(0, len(chunks), per):
+            batch = chunks[i:i + per]
+            rows += int(self.padded(len(batch), self.prompt_batch_sizes)) * int(self.prompt_rows(max(batch)))
+        return rows
 
     def padded(self, n: npt.ArrayLike, sizes: tuple[int, ...] | None = None) -> npt.NDArray[np.int64]:
         """The compiled size each of ``n`` runs (vectorised) on ``sizes`` (default :attr:`sizes`): the smallest size
@@ -189,12 +217,19 @@ def resolve_padding(padding: StepPadding | None, owner: str, max_num_seqs: int, 
     what = ("each step's tokens (prefill and decode together)" if padding.pads == "step_tokens"
             else "each step's decoding sequences")
     prompt = () if padding.prompt is None else padding.prompt.ladder(chunk_tokens)
-    also = "" if not prompt else (f", and its prefill tokens to the next compiled query length of {_shown(prompt)}")
+    batches = (1,) if padding.prompt is None else padding.prompt.batch_ladder()
+    also = "" if not prompt else (
+        f", and each of a step's prompts, a prompt batch of its own, to the next compiled query length of "
+        f"{_shown(prompt)}" if batches[-1] == 1 else
+        f", and a step's prompts in prompt batches of at most {batches[-1]:,}, each batch to the next batch size of "
+        f"{_shown(batches)} times the next compiled query length of its longest prompt, of {_shown(prompt)}")
+    also += "" if not prompt else (" (serve and curve pad each prompt; predict's continuous batching a step's prefill "
+                                   "as one query)")
     source = padding.source if padding.prompt is None else f"{padding.source}; prompt: {padding.prompt.source}"
     return PaddingLadder(padding.pads, sizes,
                          f"{owner} pads {what} per rank to the next compiled size of {_shown(sizes)}{also}; predict, "
                          "serve and curve price the padded rows (work without KV cache; catalog/engine_hardware.yaml "
-                         f"hardware padding): {source}", prompt)
+                         f"hardware padding): {source}", prompt, batches)
 
 
 def _shown(sizes: tuple[int, ...]) -> str:
