@@ -377,11 +377,19 @@ def drive(chip: ChipInput, cameras: int, fps: float, models: Sequence[str] | Non
     camera frame) and ``rig_energy_per_cycle_j`` (a frame of every camera) = the networks'
     ``networks[i]["energy_per_cycle_j"]`` + ``idle_energy_per_cycle_j`` (:mod:`inferchip.sim.vision.rig_energy`).
     A bad argument raises InvalidSettingError naming it."""
+    from pathlib import Path
+
+    from inferchip.catalog.chips import load_chip
     from inferchip.interfaces.cmd_drive import JSON_KEYS
     from inferchip.performance.vision_drive import drive as simulate
     from inferchip.spec.formats import check_format
 
     check_format(weights, "weights")  # named as this call's keyword (the layer's is precision=)
+    if not isinstance(chip, ChipSpec | str | Path):
+        load_chip(chip)  # None or a number named as every call names it (str(None) was "unknown chip 'None'")
+    if isinstance(models, str | bytes):  # iterated letter by letter: "unknown vision network 'r'"
+        raise InvalidSettingError(f"models = {models!r} is one string; allowed: a list of network ids or ONNX paths "
+                                  f"(models=[{models!r}]), or None for bevformer-tiny@rig")
     r = simulate(chip if isinstance(chip, ChipSpec) else str(chip), cameras, fps, models, chips=count,
                  precision=weights, deadline_ms=deadline_ms, power_budget_w=power_budget_w, duration_s=duration_s,
                  seed=seed, batching=batching, max_batch=max_batch, phase_spread=phase_spread)
