@@ -3,7 +3,10 @@ each test failing before its fix.
 
 ``ic.drive(chip, ..., models="resnet50-v1.5")`` iterated the string letter by letter ("unknown vision network 'r'")
 and ``ic.drive(None, ...)`` answered "unknown chip 'None'" (the chip was passed on as ``str(chip)``), where every
-other call of the API names a bad chip or a string given for a list."""
+other call of the API names a bad chip or a string given for a list. ``ic.curve(concurrency=8)`` was told "did you
+mean 'concurrency'?" (it takes ``concurrencies``), ``ic.serve(slo_tpot=...)`` and ``ic.find_count`` got no hint (the
+SLO's keywords were in no list); ``ic.serve(setting, count=8)`` ran the Setting's count, the keyword dropped unread.
+Stop 51's figures and the README's claims were rerun from a fresh clone and agree (the journal section says which)."""
 
 from __future__ import annotations
 
@@ -43,3 +46,52 @@ def test_drive_still_takes_a_chip_as_id_spec_or_path() -> None:
     path = Path(inferchip.__file__).parent / "catalog" / "chips" / f"{L4}.yaml"
     by_path = ic.drive(path, 2, 10.0, ["resnet50-v1.5@camera"], duration_s=0.5)
     assert by_id["latency_ms"] == by_spec["latency_ms"] == by_path["latency_ms"]
+
+
+H100, SMALL = "nvidia-h100-sxm-80gb", "meta-llama/Llama-3.2-1B"
+
+
+@pytest.mark.parametrize(("call", "kw", "hint"), [
+    ("curve", {"concurrency": 8}, "concurrencies"),  # said "(did you mean 'concurrency'?)", the name refused
+    ("curve", {"slo_tpot": 0.02}, "slo_tpot_s"),
+    ("serve", {"rate_per_s": 5, "slo_tpot": 0.02}, "slo_tpot_s"),  # the SLO's keywords were in no list
+    ("serve", {"rate_per_s": 5, "slo_percentil": 90}, "slo_percentile"),
+    ("serve", {"rate_per_s": 5, "precision": "fp8"}, "weights"),  # "did you mean 'calibration'?"
+    ("serve", {"rate_per_s": 5, "chips": 2}, "count"),
+    ("find_count", {"rate_per_s": 5, "slo_ttft_s": 1.0, "slo_tpot": 0.02}, "slo_tpot_s"),
+])
+def test_an_unknown_keyword_is_told_the_name_this_call_takes(call: str, kw: dict[str, object], hint: str) -> None:
+    """The unknown-keyword TypeError of ic.serve, ic.find_count and ic.curve offered the serving load's names
+    (``concurrency``) to ic.curve, which takes ``concurrencies``, and never the SLO's keywords."""
+    wrong = next(k for k in kw if k not in ("rate_per_s", "slo_ttft_s"))
+    with pytest.raises(TypeError) as got:
+        getattr(ic, call)(H100, SMALL, **kw)
+    text = str(got.value)
+    assert f"unexpected keyword argument {wrong!r} (did you mean {hint!r}?)" in text, text
+    allowed = text.split("allowed: ", 1)[1]
+    assert hint in allowed.replace(",", " ").split(), text
+    if call == "curve":
+        assert "rate_per_s" not in allowed and " concurrency," not in allowed, text
+
+
+@pytest.mark.parametrize("call", ["serve", "curve"])
+@pytest.mark.parametrize("kw", [{"count": 8}, {"tp": 2}, {"colour": "red"}])
+def test_a_setting_with_system_keywords_is_refused_not_run_without_them(call: str, kw: dict[str, object]) -> None:
+    """``ic.serve(setting, count=8)`` ran the Setting's one chip, silently: the keywords were dropped unread (an
+    unknown one too)."""
+    s = ic.resolve_setting(H100, SMALL, tp=1)
+    load: dict[str, object] = {"rate_per_s": 5.0, "num_requests": 20} if call == "serve" else {
+        "concurrencies": [1], "requests_per_user": 2}
+    with pytest.raises((InvalidSettingError, TypeError)) as got:
+        getattr(ic, call)(s, **load, **kw)
+    name = next(iter(kw))
+    assert f"{name}=" in str(got.value) or f"argument {name!r}" in str(got.value), str(got.value)
+    assert getattr(ic, call)(s, **load) is not None  # the Setting alone still runs
+
+
+def test_a_missing_model_is_named_as_the_keyword_the_caller_writes() -> None:
+    """It said "serving_model: give the model", a function the caller never called."""
+    with pytest.raises(InvalidSettingError) as got:
+        ic.serve(H100, rate_per_s=5.0)
+    assert str(got.value).startswith("model: none given"), str(got.value)
+    assert "serving_model" not in str(got.value)

@@ -241,15 +241,18 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     them, and ``.slo`` the limits, statistic, rule and the point with the most tokens/s per chip among those that
     meet them, as ``inferchip curve --slo-ttft-ms/--slo-tpot-ms/--slo-percentile`` marks them
     (:func:`inferchip.sim.runs.slo.mark_points`)."""
+    import inspect
     from dataclasses import replace
 
     from inferchip.errors import positive
-    from inferchip.performance.serving import serving_setting, serving_step
+    from inferchip.performance.serving import check_system_names, serving_setting, serving_step
     from inferchip.sim.batching.scheduler import rank_scheduler, run_caps
     from inferchip.sim.load.lengths import uniform_length
     from inferchip.sim.runs.curve import throughput_interactivity_curve
     from inferchip.sim.runs.slo import checked_slo, mark_points
 
+    own = [k for k, p in inspect.signature(curve).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    check_system_names(system, own)  # named as this call takes them (concurrencies, not concurrency)
     stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
     for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
                     ("requests_per_user", requests_per_user), ("range_ratio", range_ratio)):

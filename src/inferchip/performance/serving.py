@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -199,21 +200,28 @@ def serving_model(chip: ChipInput | ChipParams | Setting, model: ModelInput | Mo
     the default engine's on the chip). ``padding``: the compiled step shapes (resolve_setting's: ``"engine"``, the
     default engine's back end's on the chip; None: unpadded).
     """
-    return serving_step(serving_setting(chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights,
-                                        activations=activations, kv=kv, calibration=calibration, estimate=estimate,
-                                        attn_dp=attn_dp, assumptions=assumptions, chip_spec=chip_spec,
-                                        chunk_tokens=chunk_tokens, padding=padding))
+    return serving_step(chip if isinstance(chip, Setting) else serving_setting(  # (a Setting's: these are defaults)
+        chip, model, count=count, tp=tp, pp=pp, ep=ep, weights=weights, activations=activations, kv=kv,
+        calibration=calibration, estimate=estimate, attn_dp=attn_dp, assumptions=assumptions, chip_spec=chip_spec,
+        chunk_tokens=chunk_tokens, padding=padding))
 
 
 def serving_setting(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec | None = None, **system: Any
                     ) -> Setting:
-    """The setting :func:`serving_model` simulates: ``chip`` itself where it is a Setting, else
+    """The setting :func:`serving_model` simulates: ``chip`` itself where it is a Setting (a model or ``system``
+    given with it is refused: they were dropped unread, so ``ic.serve(s, count=8)`` ran the Setting's count), else
     :func:`~inferchip.performance.setting.resolve_setting` of the arguments (``system``: as
     :func:`serving_model` takes them) with the layout fixed."""
     if isinstance(chip, Setting):
+        if model is not None or system:  # (an unknown keyword: a TypeError, as with a chip id)
+            check_system_names(system)
+            given = ", ".join(f"{k}=" for k in [*(["model"] if model is not None else []), *system])
+            raise InvalidSettingError(f"{given} given with a resolved Setting as the chip, whose model and system are "
+                                      "fixed; allowed: them in ic.resolve_setting, or a chip id with them here")
         return chip
     if model is None:
-        raise InvalidSettingError("serving_model: give the model (or a resolved Setting as the chip)")
+        raise InvalidSettingError("model: none given; allowed: a model id, a config.json's path, a ModelSpec or a "
+                                  "config dict (or a resolved Setting as the chip)")
     check_system_names(system)
     chip, model, spec, config = api_inputs(chip, model, system.pop("chip_spec", None), system.pop("config", None),
                                            system.get("estimate", "central"))
@@ -221,19 +229,22 @@ def serving_setting(chip: ChipInput | ChipParams | Setting, model: ModelInput | 
                                            "config": config})
 
 
-_LOAD_NAMES = ("rate_per_s", "concurrency", "input_tokens", "output_tokens", "range_ratio", "num_requests",
-               "duration_s", "seed")
+OLD_NAMES = {"precision": "weights", "chips": "count"}  # ic.frame_cost's names to stop 50: suggested by the new
 
 
-def check_system_names(system: dict[str, Any]) -> None:
+def check_system_names(system: dict[str, Any], own: Sequence[str] | None = None) -> None:
     """A keyword the system does not take raises TypeError naming it, the closest allowed name (``rate`` ->
-    ``rate_per_s``) and every allowed one; an unknown one was a TypeError naming resolve_setting, which the caller
-    never called, or reached the load's checks first ("give exactly one of rate_per_s or concurrency")."""
+    ``rate_per_s``; an old name by its new one, ``precision`` -> ``weights``) and every allowed one: ``own``, the
+    calling function's other keywords (None: ``ic.serve``'s, its load and SLO; ``ic.curve``'s take
+    ``concurrencies``, which its message named ``concurrency``), then the system's. An unknown one was a TypeError
+    naming resolve_setting, which the caller never called, or reached the load's checks first."""
     known = [k for k in inspect.signature(resolve_setting).parameters if k not in ("chip", "model")]
     for name in system:
         if name not in known:
-            raise unexpected_keyword(name, [*_LOAD_NAMES, *known],
-                                     f"the load's ({', '.join(_LOAD_NAMES)}) and {', '.join(known)}")
+            mine = [k for k, p in inspect.signature(serve).parameters.items() if p.kind is p.KEYWORD_ONLY
+                    and k not in known] if own is None else [k for k in own if k not in known]
+            raise unexpected_keyword(name, [*mine, *known, *OLD_NAMES],
+                                     f"{', '.join(mine)}, and the system's {', '.join(known)}", renamed=OLD_NAMES)
 
 
 def format_fields(setting: Setting) -> dict[str, str]:
@@ -369,8 +380,7 @@ def serve_inputs(chip: ChipInput | ChipParams | Setting, model: ModelInput | Mod
     from inferchip.sim import PoissonArrivals, benchmark_clients
     from inferchip.sim.load.arrivals import make_source
 
-    if not isinstance(chip, Setting):
-        check_system_names(system)
+    check_system_names(system)  # an unknown keyword named before the load's checks, a Setting's too
     if (rate_per_s is None) == (concurrency is None):
         raise InvalidSettingError("give exactly one of rate_per_s or concurrency")
     for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens), ("range_ratio", range_ratio)):
