@@ -95,3 +95,31 @@ def test_a_missing_model_is_named_as_the_keyword_the_caller_writes() -> None:
         ic.serve(H100, rate_per_s=5.0)
     assert str(got.value).startswith("model: none given"), str(got.value)
     assert "serving_model" not in str(got.value)
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from inferchip.interfaces.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(args)
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_find_count_with_attention_dp_on_a_dense_model_is_refused_once() -> None:
+    """``serve --find-count --attn-dp`` on a dense model listed "no system (--attn-dp on N chip(s) ... is dense)"
+    for each of 13 counts, each cut at 120 characters: the refusal named its count, so review51's one-refusal rule
+    (every count refused for the same first line) never met it. A dense model is refused at any count."""
+    code, text = _cli(["serve", "--chip", H100, "--model", SMALL, "--find-count", "--rate", "20", "--requests", "40",
+                       "--input-tokens", "256", "--output-tokens", "64", "--slo-ttft-ms", "100", "--attn-dp"])
+    flat = " ".join(text.split())
+    assert code == 2, text
+    assert flat.count("is dense") == 1 and "none of" not in flat, flat
+    assert "--attn-dp pairs data-parallel attention with expert-parallel MoE" in flat, flat
+    with pytest.raises(InvalidSettingError) as got:
+        ic.find_count(H100, SMALL, rate_per_s=20.0, num_requests=40, input_tokens=256, output_tokens=64,
+                      slo_ttft_s=0.1, attn_dp=True)
+    assert str(got.value).startswith("attn_dp= pairs data-parallel attention"), str(got.value)

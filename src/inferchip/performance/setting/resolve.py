@@ -167,6 +167,8 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
         notes.extend(check_scaleup(lay, cp.max_scaleup_domain, cp.id, ms.is_moe))
         layouts = [replace(lay, replicas=max(1, count // lay.chips_per_replica))]
     else:
+        if attn_dp and not ms.is_moe:  # a dense model's refusal holds at every count: raised as it is, not per count
+            check_layout(ms, Layout(tp=2, ep=2, attn_dp=True), count)
         found = candidate_layouts(ms, count, cp.max_scaleup_domain, cp.layer_pipeline)
         if attn_dp and ms.attention != "mla":  # searched unasked for MLA MoE models only; asked for, on any MoE model
             found = [replace(lay, attn_dp=True) for lay in found if lay.tp > 1 and lay.ep == lay.tp]
