@@ -123,3 +123,38 @@ def test_find_count_with_attention_dp_on_a_dense_model_is_refused_once() -> None
         ic.find_count(H100, SMALL, rate_per_s=20.0, num_requests=40, input_tokens=256, output_tokens=64,
                       slo_ttft_s=0.1, attn_dp=True)
     assert str(got.value).startswith("attn_dp= pairs data-parallel attention"), str(got.value)
+
+
+def _outcome(call: object, **kw: object) -> str:
+    try:
+        call(H100, SMALL, **kw)  # type: ignore[operator]
+    except InvalidSettingError as exc:
+        return f"refused: {exc}"
+    return "taken"
+
+
+def _forget_settings() -> None:
+    from inferchip.performance import predict as predict_module
+    from inferchip.performance.setting import resolve
+
+    resolve._SETTINGS.clear()
+    predict_module._RECENT.clear()
+
+
+@pytest.mark.parametrize("call", ["predict", "resolve_setting"])
+@pytest.mark.parametrize(("kw", "same_key"), [
+    ({"count": 2.0}, {"count": 2}), ({"count": True}, {"count": 1}), ({"count": 2, "tp": 2.0}, {"count": 2, "tp": 2}),
+    ({"tp": True}, {"tp": 1}), ({"pp": 1.0}, {"pp": 1}), ({"chunk_tokens": 8192.0}, {"chunk_tokens": 8192}),
+])
+def test_a_refusal_does_not_depend_on_the_calls_before(call: str, kw: dict[str, object],
+                                                       same_key: dict[str, object]) -> None:
+    """``ic.resolve_setting(chip, model, count=2.0)`` is refused ("a whole number of chips"), but after a call with
+    ``count=2`` it was taken: 2.0 == 2 and hash alike, so the settings' caches (resolve_setting's and predict's)
+    answered with the int's setting, its checks skipped. True and 1, 8192.0 and 8192 the same."""
+    fn = getattr(ic, call)
+    _forget_settings()
+    fresh = _outcome(fn, **kw)
+    assert fresh.startswith("refused"), fresh
+    _forget_settings()
+    assert _outcome(fn, **same_key) == "taken"
+    assert _outcome(fn, **kw) == fresh

@@ -81,11 +81,12 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     chunk_tokens = None if chunk_tokens is None else checked_chunk(chunk_tokens)  # True or 8192.0: not keys of 1, 8192
     args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
             chip_spec, within, attention_weights, attention_out_weights, config, chunk_tokens, padding)
-    try:  # every argument hashable (ids, paths, names, numbers): the arguments are the key
-        hash(args)
-        key = args
+    types = tuple(map(type, args))  # 2.0 and True hash as 2 and 1: an int's setting let count=2.0 through unchecked
+    try:  # every argument hashable (ids, paths, names, numbers): the arguments and their types are the key
+        key = (*args, *types)
+        hash(key)
     except TypeError:
-        key = tuple(_key(x) for x in args)
+        key = (*(_key(x) for x in args), *types)
     hit = _SETTINGS.get(key)
     if hit is not None:
         _SETTINGS.move_to_end(key)
