@@ -158,3 +158,20 @@ def test_a_refusal_does_not_depend_on_the_calls_before(call: str, kw: dict[str, 
     _forget_settings()
     assert _outcome(fn, **same_key) == "taken"
     assert _outcome(fn, **kw) == fresh
+
+
+def test_predict_table_gives_an_sram_chips_figures_readably() -> None:
+    """Llama-3.1-70B fp8 on 576 GroqChips (groq51's deployment) read "memory per chip 0.2 GB of 0.2 GB", a weights
+    cell of "0.2 GB" and "output tokens per joule 0.00 tok/J": the table's GB to one decimal and its tok/J to two
+    erased the figures. The memory is in MB where the chip holds under 1 GB (as newuser51's fit error), tok/J to
+    three significant figures; the weights per chip are groq51's hand count (169,672,704 B, stage 0 at tp 64 pp 9)."""
+    code, text = _cli(["predict", "--model", "meta-llama/Llama-3.1-70B-Instruct", "--chip", "groq-lpu-v1",
+                       "--count", "576", "--weights", "fp8", "--batch", "1", "--input-tokens", "128",
+                       "--output-tokens", "128"])
+    flat = " ".join(text.split())
+    assert code == 0, text
+    assert "169.7 MB" in flat and "0.2 GB" not in flat, flat
+    tok_per_j = float(flat.split(" tok/J")[0].rsplit(" ", 1)[1])
+    assert 0.001 < tok_per_j < 0.01, flat  # 320 tok/s over 576 chips at ~174 W each: ~0.0032 tok/J
+    code, text = _cli(["predict", "--model", "meta-llama/Llama-3.1-8B", "--chip", H100, "--batch", "8"])
+    assert code == 0 and " GB of " in " ".join(text.split()), text  # a chip of GBs keeps them
