@@ -175,3 +175,18 @@ def test_predict_table_gives_an_sram_chips_figures_readably() -> None:
     assert 0.001 < tok_per_j < 0.01, flat  # 320 tok/s over 576 chips at ~174 W each: ~0.0032 tok/J
     code, text = _cli(["predict", "--model", "meta-llama/Llama-3.1-8B", "--chip", H100, "--batch", "8"])
     assert code == 0 and " GB of " in " ".join(text.split()), text  # a chip of GBs keeps them
+
+
+@pytest.mark.parametrize("count", [2, "numpy"])
+def test_drive_takes_a_numpy_count_as_frame_cost_does(count: object) -> None:
+    """``ic.drive(..., count=np.int64(2))`` was refused "count=2: must be a whole number from 1 to 1,024" (the check
+    took a Python int only), where ``ic.frame_cost(count=np.int64(2))`` and every other rig keyword take numpy
+    numbers; the same run as ``count=2``."""
+    import numpy as np
+
+    n = np.int64(2) if count == "numpy" else count
+    got = ic.drive(L4, 2, 10.0, ["resnet50-v1.5@camera"], duration_s=0.5, count=n)  # type: ignore[arg-type]
+    assert got["num_chips"] == 2
+    assert got["latency_ms"] == ic.drive(L4, 2, 10.0, ["resnet50-v1.5@camera"], duration_s=0.5, count=2)["latency_ms"]
+    with pytest.raises(InvalidSettingError, match="count=True"):
+        ic.drive(L4, 2, 10.0, ["resnet50-v1.5@camera"], duration_s=0.5, count=np.bool_(True))  # type: ignore[arg-type]

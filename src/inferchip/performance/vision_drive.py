@@ -24,6 +24,7 @@ import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any, Protocol
 
 import numpy as np
@@ -176,8 +177,9 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
           loader: Loader | None = None, batching: str = "tick") -> DriveSetup:
     """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``
     frames per call (or ``max_batch`` when smaller)."""
-    if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= 1024:
+    if isinstance(chips, bool | np.bool_) or not isinstance(chips, Integral) or not 1 <= chips <= 1024:
         raise InvalidSettingError(f"{named_as('count', chips)}: must be a whole number from 1 to 1,024")  # ic.drive's
+    chips = int(chips)  # a numpy integer too, as frame_cost takes it ("count=2: must be a whole number" refused it)
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
     if cost_fn is None or loader is None:
         default_cost, default_loader = _vision_api()
