@@ -11,6 +11,8 @@ Stop 51's figures and the README's claims were rerun from a fresh clone and agre
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import inferchip as ic
 from inferchip.errors import InvalidSettingError
@@ -190,3 +192,18 @@ def test_drive_takes_a_numpy_count_as_frame_cost_does(count: object) -> None:
     assert got["latency_ms"] == ic.drive(L4, 2, 10.0, ["resnet50-v1.5@camera"], duration_s=0.5, count=2)["latency_ms"]
     with pytest.raises(InvalidSettingError, match="count=True"):
         ic.drive(L4, 2, 10.0, ["resnet50-v1.5@camera"], duration_s=0.5, count=np.bool_(True))  # type: ignore[arg-type]
+
+
+@settings(max_examples=15, deadline=None)
+@given(name=st.sampled_from(["count", "tp", "pp"]),
+       value=st.one_of(st.booleans(), st.integers(1, 4), st.integers(1, 4).map(float)))
+def test_a_settings_verdict_is_the_same_fresh_and_after_its_equal_int(name: str, value: object) -> None:
+    """Invariant: ``resolve_setting`` and ``predict`` answer an argument as they would fresh, whatever equal value
+    (2 for 2.0, 1 for True) a call before them was given."""
+    kw = {name: value, **({"count": 4} if name != "count" else {})}
+    for call in ("resolve_setting", "predict"):
+        _forget_settings()
+        fresh = _outcome(getattr(ic, call), **kw)
+        _forget_settings()
+        _outcome(getattr(ic, call), **{**kw, name: int(value)})  # type: ignore[call-overload]
+        assert _outcome(getattr(ic, call), **kw) == fresh, (call, kw)
