@@ -242,15 +242,18 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     meet them, as ``inferchip curve --slo-ttft-ms/--slo-tpot-ms/--slo-percentile`` marks them
     (:func:`inferchip.sim.runs.slo.mark_points`). ``warmups_per_user`` (``inferchip curve --warmups-per-user``):
     each point's first that many requests a user run but are not read by its percentiles (1: the first wave)."""
+    import inspect
     from dataclasses import replace
 
     from inferchip.errors import positive
-    from inferchip.performance.serving import serving_setting, serving_step
+    from inferchip.performance.serving import check_system_names, serving_setting, serving_step
     from inferchip.sim.batching.scheduler import rank_scheduler, run_caps
     from inferchip.sim.load.lengths import uniform_length
     from inferchip.sim.runs.curve import throughput_interactivity_curve
     from inferchip.sim.runs.slo import checked_slo, mark_points
 
+    own = [k for k, p in inspect.signature(curve).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    check_system_names(system, own)  # named as this call takes them (concurrencies, not concurrency)
     stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
     for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
                     ("requests_per_user", requests_per_user), ("range_ratio", range_ratio)):
@@ -382,11 +385,19 @@ def drive(chip: ChipInput, cameras: int, fps: float, models: Sequence[str] | Non
     camera frame) and ``rig_energy_per_cycle_j`` (a frame of every camera) = the networks'
     ``networks[i]["energy_per_cycle_j"]`` + ``idle_energy_per_cycle_j`` (:mod:`inferchip.sim.vision.rig_energy`).
     A bad argument raises InvalidSettingError naming it."""
+    from pathlib import Path
+
+    from inferchip.catalog.chips import load_chip
     from inferchip.interfaces.cmd_drive import JSON_KEYS
     from inferchip.performance.vision_drive import drive as simulate
     from inferchip.spec.formats import check_format
 
     check_format(weights, "weights")  # named as this call's keyword (the layer's is precision=)
+    if not isinstance(chip, ChipSpec | str | Path):
+        load_chip(chip)  # None or a number named as every call names it (str(None) was "unknown chip 'None'")
+    if isinstance(models, str | bytes):  # iterated letter by letter: "unknown vision network 'r'"
+        raise InvalidSettingError(f"models = {models!r} is one string; allowed: a list of network ids or ONNX paths "
+                                  f"(models=[{models!r}]), or None for bevformer-tiny@rig")
     r = simulate(chip if isinstance(chip, ChipSpec) else str(chip), cameras, fps, models, chips=count,
                  precision=weights, deadline_ms=deadline_ms, power_budget_w=power_budget_w, duration_s=duration_s,
                  seed=seed, batching=batching, max_batch=max_batch, phase_spread=phase_spread, own_views=own_views)

@@ -142,7 +142,7 @@ BOUND_SHORT = {"compute": "compute-bound", "memory": "memory-bound", "overhead":
 
 JSON_KEYS = {"chip": "chip_id", "chips": "num_chips", "precision": "weights"}
 """``drive --format json`` names the chip, the chip count and the number format as ``predict`` and ``vision`` do
-(the rig summary's ``chip``/``chips``/``precision``, which ``in_car_table`` rows and the text output read)."""
+(the rig summary's ``chip``/``chips``/``precision``, which the text output reads)."""
 
 
 @app.command("drive")

@@ -117,6 +117,9 @@ def money_terms(p: Prediction, chip: str, assumptions: str | None) -> str | None
 
 def prediction_table(p: Prediction) -> list[Table]:
     n = p.runtime_devices_per_package
+    def mem_text(nbytes: float) -> str:  # an SRAM chip's 211.6 MB, not "0.2 GB of 0.2 GB" (as its fit error)
+        return f"{nbytes / 1e6:,.1f} MB" if p.memory_capacity_per_chip_bytes < 1e9 else fmt.gb(nbytes)
+
     head = Table(title=f"{p.model_id} on {system_text(p.chip_id, p.num_chips // n, n)}", show_header=False,
                  title_justify="left")
     head.add_column(style="bold")
@@ -133,14 +136,14 @@ def prediction_table(p: Prediction) -> list[Table]:
         ("output tokens/s (total)", fmt.rate(p.output_tokens_per_s)),
         ("output tokens/s per chip", fmt.rate(p.output_tokens_per_s_per_chip)),
         ("output tokens/s per user", fmt.rate(p.output_tokens_per_s_per_user) if p.has_tpot else "-"),
-        ("memory per chip", f"{fmt.gb(p.memory_per_chip_bytes)} of {fmt.gb(p.memory_capacity_per_chip_bytes)}"),
+        ("memory per chip", f"{mem_text(p.memory_per_chip_bytes)} of {mem_text(p.memory_capacity_per_chip_bytes)}"),
     ]
     e = p.extra
     if e.get("power_w_per_chip") is not None:
         rows.append(("power per chip (board)", f"{e['power_w_per_chip']:,.0f} W"))
         if e.get("wall_power_w_per_chip") is not None:  # the watts the TCO's energy and space terms price
             rows.append(("power per chip (wall share)", f"{e['wall_power_w_per_chip']:,.0f} W"))
-        rows.append(("output tokens per joule", f"{e['output_tokens_per_j']:,.2f} tok/J"))
+        rows.append(("output tokens per joule", f"{fmt.sig(e['output_tokens_per_j'])} tok/J"))  # 576 LPUs: 0.00319
     if e.get("usd_per_million_tokens") is not None:
         rows.append(("$ per million output tokens (TCO)", f"${e['usd_per_million_tokens']:,.3f}"))
         rows.append(("output tokens/s per $ capex", f"{e['output_tokens_per_s_per_usd_capex']:,.4f}"))
@@ -151,7 +154,7 @@ def prediction_table(p: Prediction) -> list[Table]:
     for c in ("weights", "KV cache", "activations", "runtime reserve"):
         mem.add_column(c, justify="right")
     b = p.memory_breakdown_bytes
-    mem.add_row(*(fmt.gb(b[k]) for k in ("weights", "kv_cache", "activations", "runtime_reserve")))
+    mem.add_row(*(mem_text(b[k]) for k in ("weights", "kv_cache", "activations", "runtime_reserve")))
     br = Table(title="time per step by operator class", title_justify="left")
     br.add_column("phase")
     br.add_column("operator class")

@@ -141,6 +141,9 @@ def predict(
         setting = _RECENT.get(key)
     except TypeError:  # an unhashable argument: resolve_setting keys it by identity
         setting, hashable = None, False
+    if setting is not None and not (type(count) is int and all(v is None or type(v) is int
+                                                              for v in (tp, pp, ep, chunk_tokens))):
+        setting = None  # 2.0 or True is the key of 2 or 1: a recent int's setting skipped the checks (review52)
     try:  # finite and above 0 (a NaN, an infinity or a string: named below, not a raw error further on)
         lengths_ok = (0 < input_tokens <= MAX_TOKENS and 0 < output_tokens <= MAX_TOKENS
                       and (batch is None or (0 < batch <= MAX_BATCH and batch % 1 == 0)))

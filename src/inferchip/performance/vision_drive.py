@@ -3,9 +3,9 @@
 :func:`drive` answers ``inferchip drive``: N cameras at F fps through one or more networks on
 ``chips`` chips, with frame-latency percentiles, jitter, deadline misses, utilisation, the average power and the
 energy per camera frame at the rig's rate, and each network's energy per cycle
-(:mod:`~inferchip.sim.vision.rig_energy`). :func:`drive_curve` sweeps cameras x fps for the deadline curve, and
-:func:`in_car_table` puts the in-car chips (AI4, AI5, DRIVE Thor, Jetson Orin, FSD HW3) on the same rig (8 cameras at
-36 fps) for the review.
+(:mod:`~inferchip.sim.vision.rig_energy`). :func:`drive_curve` sweeps cameras x fps for the deadline
+curve; the review puts the in-car chips (:data:`IN_CAR_CHIPS`)
+on the same rig (8 cameras at 36 fps, :mod:`inferchip.review.in_car`).
 
 Networks. Each ``--model`` is a vision network id or ONNX path, optionally suffixed ``@camera`` (one
 sample per camera frame) or ``@rig`` (one sample per tick of all cameras: a BEV network over all
@@ -24,6 +24,7 @@ import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any, Protocol
 
 import numpy as np
@@ -181,8 +182,9 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
     """Resolve the chip and networks and tabulate each network's service time up to ``max_cameras``
     frames per call (or ``max_batch`` when smaller); a rig network taking several views is rebuilt at ``views``
     (default ``max_cameras``; :func:`~inferchip.workload.vision.network.at_rig_views`) unless ``own_views``."""
-    if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= 1024:
+    if isinstance(chips, bool | np.bool_) or not isinstance(chips, Integral) or not 1 <= chips <= 1024:
         raise InvalidSettingError(f"{named_as('count', chips)}: must be a whole number from 1 to 1,024")  # ic.drive's
+    chips = int(chips)  # a numpy integer too, as frame_cost takes it ("count=2: must be a whole number" refused it)
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
     if cost_fn is None or loader is None:
         default_cost, default_loader = _vision_api()
@@ -341,59 +343,3 @@ def drive_curve(chip: str | ChipSpec, cameras: Sequence[int], fps: Sequence[floa
     curve.update(chip=s.chip.id, **s.counted(), networks=[n.name for n in s.networks])
     return curve
 
-
-def in_car_table(chips: Sequence[str] = IN_CAR_CHIPS, *, cameras: int = IN_CAR_CAMERAS, fps: float = IN_CAR_FPS,
-                 models: Sequence[str] | None = None, deadline_ms: float | None = None, duration_s: float = 60.0,
-                 seed: int = 0, precision: str = "int8", cost_fn: CostFn | None = None,
-                 loader: Loader | None = None) -> list[dict[str, Any]]:
-    """One row per in-car chip on the same driving rig: latency percentiles, deadline misses,
-    utilisation, camera frames per busy second (``capacity_frames_per_s``, to set beside Tesla's 'up to
-    2300 frames per second' for the two-chip HW3 computer, whose networks are not BEVFormer), power and
-    energy per frame; a chip the cost model cannot run gets a row saying why. One chip each: the two
-    SoCs of a Tesla FSD computer run redundantly (Talpes et al., IEEE Micro 2020)."""
-    rows: list[dict[str, Any]] = []
-    for cid in chips:
-        try:
-            r = drive(cid, cameras, fps, models, deadline_ms=deadline_ms, duration_s=duration_s, seed=seed,
-                      precision=precision, cost_fn=cost_fn, loader=loader)
-        except InvalidSettingError:
-            raise
-        except InferchipError as exc:
-            rows.append({"chip": cid, "error": str(exc)})
-            continue
-        lat = r["latency_ms"]
-        rows.append({"chip": cid, "estimate": load_chip(cid).estimate, "cameras": cameras, "fps": fps,
-                     "latency_p50_ms": lat["p50"], "latency_p99_ms": lat["p99"], "latency_max_ms": lat["max"],
-                     "deadline_miss_rate": r["deadline_miss_rate"], "utilisation": r["utilisation"],
-                     "capacity_frames_per_s": r["capacity_frames_per_s"],
-                     "average_power_w": r["average_power_w"], "energy_per_frame_j": r["energy_per_frame_j"],
-                     "networks": [n["name"] for n in r["networks"]], "notes": r["notes"]})
-    return rows
-
-
-def in_car_verdict(rows: Sequence[dict[str, Any]], claim_chip: str = "tesla-ai5",
-                   miss_threshold: float = 0.01) -> dict[str, Any]:
-    """The latency part of a claim judged on the in-car rows: chips that keep the rig (misses at or under
-    ``miss_threshold``) ranked by p99 frame latency, and where ``claim_chip`` stands.
-
-    Returns ``{"ranking": [(chip, p99 ms), ...], "failing": [chips that miss more], "claim_rank": int | None,
-    "text": one sentence}``; the text says when the claimed chip's figures are estimates.
-    """
-    ok = [r for r in rows if "error" not in r and r["deadline_miss_rate"] <= miss_threshold]
-    failing = [r["chip"] for r in rows if "error" not in r and r["deadline_miss_rate"] > miss_threshold]
-    ranking = sorted(((r["chip"], float(r["latency_p99_ms"])) for r in ok), key=lambda x: x[1])
-    rank = next((i + 1 for i, (c, _) in enumerate(ranking) if c == claim_chip), None)
-    mine = next((r for r in rows if r.get("chip") == claim_chip), None)
-    caveat = " (its figures are estimates)" if mine is not None and mine.get("estimate") else ""
-    if mine is None or "error" in mine:
-        text = f"{claim_chip} was not run on the rig."
-    elif rank is None:
-        text = (f"{claim_chip}{caveat} misses {mine['deadline_miss_rate']:.1%} of frames on the rig, above the "
-                f"{miss_threshold:.0%} the others are held to.")
-    elif rank == 1:
-        nxt = f"; next {ranking[1][0]} at {ranking[1][1]:.1f} ms" if len(ranking) > 1 else ""
-        text = f"{claim_chip}{caveat} has the lowest p99 frame latency on the rig, {ranking[0][1]:.1f} ms{nxt}."
-    else:
-        text = (f"{claim_chip}{caveat} is {rank} of {len(ranking)} by p99 frame latency "
-                f"({ranking[rank - 1][1]:.1f} ms; {ranking[0][0]} leads at {ranking[0][1]:.1f} ms).")
-    return {"ranking": ranking, "failing": failing, "claim_rank": rank, "text": text}

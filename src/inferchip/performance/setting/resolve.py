@@ -81,11 +81,12 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     chunk_tokens = None if chunk_tokens is None else checked_chunk(chunk_tokens)  # True or 8192.0: not keys of 1, 8192
     args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
             chip_spec, within, attention_weights, attention_out_weights, config, chunk_tokens, padding)
-    try:  # every argument hashable (ids, paths, names, numbers): the arguments are the key
-        hash(args)
-        key = args
+    types = tuple(map(type, args))  # 2.0 and True hash as 2 and 1: an int's setting let count=2.0 through unchecked
+    try:  # every argument hashable (ids, paths, names, numbers): the arguments and their types are the key
+        key = (*args, *types)
+        hash(key)
     except TypeError:
-        key = tuple(_key(x) for x in args)
+        key = (*(_key(x) for x in args), *types)
     hit = _SETTINGS.get(key)
     if hit is not None:
         _SETTINGS.move_to_end(key)
@@ -167,6 +168,8 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
         notes.extend(check_scaleup(lay, cp.max_scaleup_domain, cp.id, ms.is_moe))
         layouts = [replace(lay, replicas=max(1, count // lay.chips_per_replica))]
     else:
+        if attn_dp and not ms.is_moe:  # a dense model's refusal holds at every count: raised as it is, not per count
+            check_layout(ms, Layout(tp=2, ep=2, attn_dp=True), count)
         found = candidate_layouts(ms, count, cp.max_scaleup_domain, cp.layer_pipeline)
         if attn_dp and ms.attention != "mla":  # searched unasked for MLA MoE models only; asked for, on any MoE model
             found = [replace(lay, attn_dp=True) for lay in found if lay.tp > 1 and lay.ep == lay.tp]
