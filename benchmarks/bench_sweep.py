@@ -6,12 +6,12 @@
    priced on the array path in blocks (``cost.step_rows``). A sample of the points is priced again on the scalar
    path (``cost.scalar_step``, one point at a time) and the largest relative difference printed.
 2. ``ic.sweep`` of 10,000 static batches that all fit (Llama-3.2-1B on an H200, 128 prompt and 32 output tokens,
-   batch 1-10,000: stop 50's case), its steps primed on arrays (``performance.fast_sweep.prime``), and the same sweep
-   with the priming off (every step on the scalar path, as before stop 51); best of ``--repeat`` runs each, after
-   one run that resolves the setting.
+   batch 1-10,000: stop 50's case) three ways: on arrays (stop 52, part 3's path); point by point with its steps
+   primed on arrays (``performance.fast_sweep.prime``, stop 51); point by point with every step on the scalar path
+   (before stop 51); best of ``--repeat`` runs each, after one run that resolves the setting.
 3. ``ic.sweep`` of 1,000,000 points (stop 52): Llama-3.2-1B on four chips x 5 prompt lengths x 5 output lengths x
    10,000 static batches (about 58 % of them fit), answered on arrays (``interfaces.sweep_columns``,
-   ``performance.fast_columns``); then 20,000 of them (two chips, one pair of lengths) with the array path
+   ``performance.fast_columns``); then 20,000 of them (two chips at 128 and 32 tokens: all fit) with the array path
    off, every point through ``predict`` as before stop 52, and the two frames compared value for value.
 
 Prints CPU seconds of this process (process time: the figure that holds on a shared machine; wall time depends on
@@ -104,9 +104,14 @@ def sweep_part(repeat: int) -> None:
     kw: dict[str, Any] = dict(batch=np.arange(1, 10_001), input_tokens=128, output_tokens=32)
     chip, model = "nvidia-h200-sxm-141gb", "meta-llama/Llama-3.2-1B"
     ic.sweep(chip, model, **kw)  # resolves and caches the setting (as a notebook's first call does)
-    real_prime = fast_sweep.prime
-    for label, prime in (("steps primed on arrays", real_prime), ("scalar steps (priming off)", None)):
+    from inferchip.interfaces import sweep_columns
+
+    real_prime, real_segment = fast_sweep.prime, sweep_columns.static_segment
+    for label, prime, segment in (("on arrays (stop 52)", real_prime, real_segment),
+                                  ("point by point, steps primed on arrays (stop 51)", real_prime, None),
+                                  ("point by point, scalar steps (before stop 51)", None, None)):
         fast_sweep.prime = prime or (lambda fast, pts: 0)  # type: ignore[assignment]
+        sweep_columns.static_segment = segment or (lambda *a, **k: None)  # type: ignore[assignment]
         try:
             best = np.inf
             for _ in range(repeat):
@@ -114,7 +119,7 @@ def sweep_part(repeat: int) -> None:
                 df = ic.sweep(chip, model, **kw)
                 best = min(best, time.process_time() - t0)
         finally:
-            fast_sweep.prime = real_prime  # type: ignore[assignment]
+            fast_sweep.prime, sweep_columns.static_segment = real_prime, real_segment  # type: ignore[assignment]
         print(f"ic.sweep, {len(df):,} points ({int(df['fits'].sum()):,} fit), {label}: CPU {best:.3f} s "
               f"(best of {repeat}), {len(df) / best:,.0f} points/s; peak memory {peak_mib():.0f} MiB")
 
@@ -134,7 +139,7 @@ def million_part(batches: int) -> None:
     print(f"ic.sweep, {len(df):,} points ({int(df['fits'].sum()):,} fit) on arrays: CPU {cpu:.2f} s, "
           f"{len(df) / cpu:,.0f} points/s (wall {wall:.2f} s); peak memory {peak_mib():.0f} MiB "
           f"({before:.0f} MiB before it)")
-    part = dict(kw, batch=np.arange(1, min(batches, 10_000) + 1), input_tokens=2048, output_tokens=512)
+    part = dict(kw, batch=np.arange(1, min(batches, 10_000) + 1), input_tokens=128, output_tokens=32)
     real = sweep_columns.static_segment
     sweep_columns.static_segment = lambda *a, **k: None  # type: ignore[assignment]
     try:

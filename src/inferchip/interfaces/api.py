@@ -16,8 +16,8 @@ whose ``ic.serve`` run meets an SLO, ``inferchip serve --find-count``'s search (
 from __future__ import annotations
 
 import itertools
-from functools import partial
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -39,8 +39,9 @@ if TYPE_CHECKING:
     from inferchip.sim.runs.curve import CurveResult
 
 MAX_SWEEP_POINTS = 1_000_000
-"""The most points one :func:`sweep` takes (the product of its vectors' lengths): ~40 us of CPU a static batch that
-fits (its steps priced on arrays, ``benchmarks/bench_sweep.py``), ~0.3 ms a most-throughput point: minutes at most."""
+"""The most points one :func:`sweep` takes (the product of its vectors' lengths): ~2.5 us of CPU a static batch
+(answered on arrays, ``benchmarks/bench_sweep.py``: a million in ~2.5 s), ~0.3 ms a most-throughput point (asked
+one by one): minutes at most."""
 
 
 

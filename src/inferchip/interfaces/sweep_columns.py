@@ -99,8 +99,8 @@ def static_segment(fast: FastLayout, label: str, i: Any, o: Any, tail: Sequence[
                    point_row: Callable[[Any], dict[str, Any]]) -> Segment | None:
     """The static batches ``tail`` (per replica; ``tail_array`` their numpy array, ``batch_reps`` a value of each
     type the sweep's batches hold) at lengths ``i``, ``o`` on ``fast``, as a segment of the sweep's rows; None where
-    the arrays do not answer them all (a value ``predict`` would refuse, attention data parallelism, a figure the
-    scalar code checks): the sweep asks point by point. ``first()``: the smallest batch refused for memory at these
+    the arrays do not answer them all (a value ``predict`` would refuse, a figure the scalar code checks): the
+    sweep asks point by point. ``first()``: the smallest batch refused for memory at these
     lengths so far and its reason (``ic.sweep``'s record); ``point_row``: the sweep's row of one batch, asked for a
     batch that does not fit and is not above ``first()`` (``predict``'s refusal, with its advice; the sweep records
     it)."""

@@ -7,9 +7,10 @@ in the same order (IEEE arithmetic: each element the float the scalar code compu
 columns, one element a point that fits. The steps are priced as ``ic.sweep`` primed them
 (:func:`~inferchip.performance.fast_sweep.prime`): the same blocks of :data:`PRIME_BLOCK` questions, each block's
 distinct step points in the order ``prime`` met them, one :func:`~inferchip.cost.step_rows.step_rows` call a block,
-so that each step's figures are those ``static`` found primed, to the last bit. Where a value would take the
-scalar code's checks (a negative or NaN figure, a free memory that is not finite), None: the caller asks point by
-point, as before.
+so that each step's figures are those ``static`` found primed, to the last bit (attention data parallelism, which
+the sweep never primed: its steps one by one on the scalar path, as ``static`` prices them, the figures on arrays).
+Where a value would take the scalar code's checks (a negative or NaN figure, a free memory that is not finite),
+None: the caller asks point by point, as before.
 """
 
 from __future__ import annotations
@@ -170,8 +171,9 @@ def _money(fast: FastLayout, tps: FloatArray, power: FloatArray) -> dict[str, Co
 def static_columns(fast: FastLayout, batches: FloatArray, i: float, o: float) -> StaticColumns | None:
     """The static batches ``batches`` (per replica) at ``i`` input and ``o`` output tokens on ``fast``, priced in
     blocks of :data:`PRIME_BLOCK` from the first (as ``ic.sweep`` primes them from where it starts priming): which
-    fit, and ``Prediction.to_dict()``'s figures of those that do. None where the float path does not apply
-    (attention data parallelism, a value the scalar code would check)."""
+    fit, and ``Prediction.to_dict()``'s figures of those that do. Attention data parallelism: each batch's two
+    steps on the scalar path, as ``static`` prices them (a sweep never primed them), the rest on arrays. None where
+    the float path does not apply (a value the scalar code would check)."""
     b = np.asarray(batches, dtype=float)
     fits = _fits(fast, b, i, o)
     if fits is None:
