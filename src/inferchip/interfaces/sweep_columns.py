@@ -173,7 +173,7 @@ def _fill(col: np.ndarray[Any, Any], lo: int, hi: int, piece: Piece | None) -> N
 
 def frame(segments: list[Segment], columns: list[str]) -> pd.DataFrame:
     """One DataFrame of the segments' rows in order: ``columns`` then any other key in first-met order, each column
-    the dtype from_records infers from all its values."""
+    the dtype from_records infers from all its values. The segments are emptied as their pieces are copied."""
     seen = dict.fromkeys(columns)
     for _, cols in segments:
         seen.update(dict.fromkeys(cols))
@@ -191,7 +191,7 @@ def frame(segments: list[Segment], columns: list[str]) -> pd.DataFrame:
         col = np.empty(total, dtype=dtype if isinstance(dtype, np.dtype) else object)
         lo = 0
         for n, cols in segments:
-            _fill(col, lo, lo + n, cols.get(name))
+            _fill(col, lo, lo + n, cols.pop(name, None))  # (each piece dropped once copied)
             lo += n
         out[name] = col if isinstance(dtype, np.dtype) else pd.array(col, dtype=dtype)
     if total == 0:
