@@ -6,14 +6,19 @@
    priced on the array path in blocks (``cost.step_rows``). A sample of the points is priced again on the scalar
    path (``cost.scalar_step``, one point at a time) and the largest relative difference printed.
 2. ``ic.sweep`` of 10,000 static batches that all fit (Llama-3.2-1B on an H200, 128 prompt and 32 output tokens,
-   batch 1-10,000: stop 50's case), its steps primed on arrays (``performance.fast_sweep.prime``), and the same sweep
-   with the priming off (every step on the scalar path, as before stop 51); best of ``--repeat`` runs each, after
-   one run that resolves the setting.
+   batch 1-10,000: stop 50's case) three ways: on arrays (stop 52, part 3's path); point by point with its steps
+   primed on arrays (``performance.fast_sweep.prime``, stop 51); point by point with every step on the scalar path
+   (before stop 51); best of ``--repeat`` runs each, after one run that resolves the setting.
+3. ``ic.sweep`` of 1,000,000 points (stop 52): Llama-3.2-1B on four chips x 5 prompt lengths x 5 output lengths x
+   10,000 static batches (about 58 % of them fit), answered on arrays (``interfaces.sweep_columns``,
+   ``performance.fast_columns``); then 20,000 of them (two chips at 128 and 32 tokens: all fit) with the array path
+   off, every point through ``predict`` as before stop 52, and the two frames compared value for value.
 
 Prints CPU seconds of this process (process time: the figure that holds on a shared machine; wall time depends on
 what else runs), evaluations or points per second, and the peak resident memory of the process after each part.
 
-Run: ``.venv/bin/python benchmarks/bench_sweep.py [--points-per-chip 62500] [--repeat 3] [--check 2000]``
+Run: ``.venv/bin/python benchmarks/bench_sweep.py [--points-per-chip 62500] [--repeat 3] [--check 2000]
+[--sweep-batches 10000]``
 """
 
 from __future__ import annotations
@@ -99,9 +104,14 @@ def sweep_part(repeat: int) -> None:
     kw: dict[str, Any] = dict(batch=np.arange(1, 10_001), input_tokens=128, output_tokens=32)
     chip, model = "nvidia-h200-sxm-141gb", "meta-llama/Llama-3.2-1B"
     ic.sweep(chip, model, **kw)  # resolves and caches the setting (as a notebook's first call does)
-    real_prime = fast_sweep.prime
-    for label, prime in (("steps primed on arrays", real_prime), ("scalar steps (priming off)", None)):
+    from inferchip.interfaces import sweep_columns
+
+    real_prime, real_segment = fast_sweep.prime, sweep_columns.static_segment
+    for label, prime, segment in (("on arrays (stop 52)", real_prime, real_segment),
+                                  ("point by point, steps primed on arrays (stop 51)", real_prime, None),
+                                  ("point by point, scalar steps (before stop 51)", None, None)):
         fast_sweep.prime = prime or (lambda fast, pts: 0)  # type: ignore[assignment]
+        sweep_columns.static_segment = segment or (lambda *a, **k: None)  # type: ignore[assignment]
         try:
             best = np.inf
             for _ in range(repeat):
@@ -109,9 +119,38 @@ def sweep_part(repeat: int) -> None:
                 df = ic.sweep(chip, model, **kw)
                 best = min(best, time.process_time() - t0)
         finally:
-            fast_sweep.prime = real_prime  # type: ignore[assignment]
+            fast_sweep.prime, sweep_columns.static_segment = real_prime, real_segment  # type: ignore[assignment]
         print(f"ic.sweep, {len(df):,} points ({int(df['fits'].sum()):,} fit), {label}: CPU {best:.3f} s "
               f"(best of {repeat}), {len(df) / best:,.0f} points/s; peak memory {peak_mib():.0f} MiB")
+
+
+def million_part(batches: int) -> None:
+    from inferchip.interfaces import sweep_columns
+
+    chips = ["nvidia-h200-sxm-141gb", "amd-mi300x", "nvidia-b200-180gb", "nvidia-h100-sxm-80gb"]
+    model = "meta-llama/Llama-3.2-1B"
+    kw: dict[str, Any] = dict(batch=np.arange(1, batches + 1), input_tokens=[128, 256, 512, 1024, 2048],
+                              output_tokens=[32, 64, 128, 256, 512])
+    ic.sweep(chips, model, batch=[1, 2], input_tokens=128, output_tokens=32)  # resolves each chip's setting
+    before = peak_mib()
+    t0, w0 = time.process_time(), time.perf_counter()
+    df = ic.sweep(chips, model, **kw)
+    cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+    print(f"ic.sweep, {len(df):,} points ({int(df['fits'].sum()):,} fit) on arrays: CPU {cpu:.2f} s, "
+          f"{len(df) / cpu:,.0f} points/s (wall {wall:.2f} s); peak memory {peak_mib():.0f} MiB "
+          f"({before:.0f} MiB before it)")
+    part = dict(kw, batch=np.arange(1, min(batches, 10_000) + 1), input_tokens=128, output_tokens=32)
+    real = sweep_columns.static_segment
+    sweep_columns.static_segment = lambda *a, **k: None  # type: ignore[assignment]
+    try:
+        t0 = time.process_time()
+        by_points = ic.sweep(chips[:2], model, **part)
+        cpu = time.process_time() - t0
+    finally:
+        sweep_columns.static_segment = real  # type: ignore[assignment]
+    same = by_points.equals(ic.sweep(chips[:2], model, **part))
+    print(f"  {len(by_points):,} of them point by point (array path off): CPU {cpu:.2f} s, "
+          f"{len(by_points) / cpu:,.0f} points/s; the array path's frame equal: {same}")
 
 
 def main() -> None:
@@ -119,10 +158,12 @@ def main() -> None:
     ap.add_argument("--points-per-chip", type=int, default=62_500, help="static batches a chip (two steps each)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--check", type=int, default=2000, help="points a chip and step priced on the scalar path too")
+    ap.add_argument("--sweep-batches", type=int, default=10_000, help="batches of part 3 (x 100 points each)")
     a = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} at the start")
     step_cost_part(a.points_per_chip, a.check)
     sweep_part(a.repeat)
+    million_part(a.sweep_batches)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

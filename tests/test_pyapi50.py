@@ -148,7 +148,9 @@ def test_sweep_is_one_row_per_point_equal_to_predict() -> None:
 
 
 def test_sweep_across_the_memory_limit_answers_every_point(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Batches past the memory limit are rows with ``fits`` False, predicted once per chip and lengths."""
+    """Batches past the memory limit are rows with ``fits`` False, predicted once per chip and lengths (the first
+    that does not fit, for its refusal; the batches that fit are answered on arrays, stop 52, but the first two
+    questions of a setting not asked before)."""
     import inferchip.performance.predict as predict_module
 
     calls: list[object] = []
@@ -164,7 +166,7 @@ def test_sweep_across_the_memory_limit_answers_every_point(monkeypatch: pytest.M
     fits = df["fits"].to_numpy()
     last = int(df["batch_asked"][fits].max())
     assert fits[:last].all() and not fits[last:].any()  # memory only grows with the batch
-    assert len(calls) == last + 1
+    assert calls.count(last + 1) == 1 and len(calls) <= 3 and max(calls) == last + 1  # type: ignore[type-var]
     assert df["ttft_s"][~fits].isna().all() and df["refusal"][~fits].str.contains("does not fit").all()
     with pytest.raises(InferchipError):
         ic.predict(H100, L8, batch=last + 1, input_tokens=1024, output_tokens=256)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import inferchip as ic
 from inferchip.cost.step_rows import BLOCK_POINTS, step_rows
+from inferchip.interfaces import sweep_columns
 from inferchip.interfaces.api import recent_fast_layout
 from inferchip.performance import fast_path, fast_sweep
 from inferchip.performance.setting import resolve_setting
@@ -86,8 +87,9 @@ def test_step_rows_blocks_and_refusals() -> None:
 def _sweep(k: int, batches: list[int], ins: list[int], outs: list[int], primed: bool) -> pd.DataFrame:
     chip, model, kw = SETTINGS[k]
     with pytest.MonkeyPatch.context() as mp:
-        if not primed:  # every step priced on the scalar path, one at a time (the sweep before stop 51)
-            mp.setattr(fast_sweep, "prime", lambda fast, pts: 0)
+        if not primed:  # every step priced on the scalar path, one at a time (the sweep before stop 51): the
+            mp.setattr(fast_sweep, "prime", lambda fast, pts: 0)  # points asked one by one (no array path, stop 52)
+            mp.setattr(sweep_columns, "static_segment", lambda *a, **k: None)
         return ic.sweep(chip, model, batch=batches, input_tokens=ins, output_tokens=outs, **kw)
 
 
@@ -113,8 +115,9 @@ def test_the_sweep_on_arrays_equals_the_scalar_sweep(k: int, batches: list[int],
 
 
 def test_a_sweep_primes_its_steps_and_drops_them() -> None:
-    """The vector path runs (a sweep of a dp = 1 setting past one block primes every block's steps), and its steps
-    are dropped when the sweep ends: a question asked after it gets the scalar path's figures, bit for bit."""
+    """The vector path runs (a sweep of a dp = 1 setting past one block, its points asked one by one: the array
+    path off, primes every block's steps), and its steps are dropped when the sweep ends: a question asked after it
+    gets the scalar path's figures, bit for bit."""
     chip, model, kw = SETTINGS[1]
     asked = dict(input_tokens=128, output_tokens=32, batch=7, **kw)
     for _ in range(fast_path.FAST_AFTER):
@@ -124,6 +127,7 @@ def test_a_sweep_primes_its_steps_and_drops_them() -> None:
     n = fast_sweep.PRIME_BLOCK + 100
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fast_sweep, "prime", lambda fast, pts: priced.append(real(fast, pts)) or priced[-1])
+        mp.setattr(sweep_columns, "static_segment", lambda *a, **k: None)
         df = ic.sweep(chip, model, batch=range(1, n + 1), input_tokens=128, output_tokens=32, **kw)
     # a decode step a batch (each its own), and the prefill steps (batches whose chunks are alike share one)
     assert df["fits"].all() and len(priced) == 2 and n < sum(priced) <= 2 * n

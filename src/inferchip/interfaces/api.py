@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -25,6 +26,7 @@ import pandas as pd
 from inferchip.catalog.chips import ChipInput
 from inferchip.catalog.models import ModelInput
 from inferchip.errors import DoesNotFitError, InternalError, InvalidSettingError
+from inferchip.interfaces.sweep_columns import _SKIP, recent_fast_layout
 from inferchip.sim.load.lengths import RANGE_RATIO
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
@@ -37,10 +39,10 @@ if TYPE_CHECKING:
     from inferchip.sim.runs.curve import CurveResult
 
 MAX_SWEEP_POINTS = 1_000_000
-"""The most points one :func:`sweep` takes (the product of its vectors' lengths): ~40 us of CPU a static batch that
-fits (its steps priced on arrays, ``benchmarks/bench_sweep.py``), ~0.3 ms a most-throughput point: minutes at most."""
+"""The most points one :func:`sweep` takes (the product of its vectors' lengths): ~2.5 us of CPU a static batch
+(answered on arrays, ``benchmarks/bench_sweep.py``: a million in ~2.5 s), ~0.3 ms a most-throughput point (asked
+one by one): minutes at most."""
 
-_SKIP = ("breakdown", "notes", "memory_breakdown_bytes")  # per-point structures: the Prediction's own, not columns
 
 
 def _vector(name: str, v: object, *, none_ok: bool = False) -> list[Any]:
@@ -78,6 +80,7 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     (``ttft_s``, ``tpot_s``, ``output_tokens_per_s``, ``memory_per_chip_bytes``, ``power_w_per_chip``,
     ``usd_per_million_tokens``, ...; units in their names). A bad argument (a batch of 0, an unknown chip) raises
     InvalidSettingError or UnknownIdError before any point is predicted. At most :data:`MAX_SWEEP_POINTS` points."""
+    from inferchip.interfaces.sweep_columns import Segment, frame, rows_segment, static_segment
     from inferchip.performance.fast_sweep import release
     from inferchip.performance.predict import predict
 
@@ -98,47 +101,71 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
             if v is not None or name != "batch":  # each distinct value checked once, named, before any point runs
                 # (None: the most throughput for a batch; a length of None was primed as float(None), a TypeError)
                 _checked_point(name, v)
-    rows: list[dict[str, Any]] = []
     # A static batch that does not fit memory: neither does a larger one of the same chip and lengths (its KV cache
     # and activations only grow), said without building the refusal's advice again (~0.5 ms a point; 10,000 batch
     # sizes across the limit took 5 s). With a latency limit a refusal may be the limit's: every point is predicted.
     memory_only = setting.get("max_ttft_s") is None and setting.get("max_tpot_s") is None
     refused: dict[tuple[int, Any, Any], tuple[float, str]] = {}
-    # Static batches on the fast path: each block's steps priced at once (fast_sweep.prime, the same figures to
-    # float rounding), once predict has made the setting's fast layout (its second question), then asked as before;
-    # the steps are dropped when the sweep ends (fast_sweep.release), so a later predict prices its own.
+
+    def point_row(k: int, c: Any, i: Any, o: Any, b: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {"chip": _chip_label(c), "input_tokens_asked": i, "output_tokens_asked": o,
+                               "batch_asked": b}
+        first = refused.get((k, i, o)) if memory_only and b is not None else None
+        if first is not None and b > first[0]:
+            row.update(fits=False, refusal=f"batch {b:,} does not fit memory: the first that does not at "
+                                           f"these lengths is {first[0]:,} ({first[1]})")
+            return row
+        try:
+            d = predict(c, model, input_tokens=i, output_tokens=o, batch=b, **setting).to_dict()
+        except DoesNotFitError as exc:
+            row.update(fits=False, refusal=str(exc).split("\n", 1)[0])
+            if b is not None and (first is None or b < first[0]):
+                refused[(k, i, o)] = (b, row["refusal"])
+        else:
+            row.update(fits=True, refusal=None)
+            for key in _SKIP:
+                d.pop(key, None)
+            row.update(d)
+        return row
+
+    # Static batches on the fast path: where the sweep would prime every remaining batch of a chip and lengths (the
+    # setting's fast layout made, by predict's second question), they are answered on arrays at once
+    # (sweep_columns.static_segment: the same steps, primed in the same blocks, and the same floats); other points
+    # are asked one by one, each block's steps priced at once (fast_sweep.prime) and dropped when the sweep ends
+    # (fast_sweep.release), so a later predict prices its own.
+    segments: list[Segment] = []
+    rows: list[dict[str, Any]] = []
+    static = None not in batches
+    whole = np.asarray(batches) if static else None
+    batch_reps = {type(b).__name__: b for b in batches} if static else {}
     primed: list[FastLayout] = []
     try:
-        primed_to = 0
-        for (k, c), i, o, (n, b) in itertools.product(enumerate(chips), ins, outs, enumerate(batches)):
-            if n == 0:
-                primed_to = 0 if memory_only else len(batches)
-            if n >= primed_to:
-                primed_to = _prime(c, model, setting, i, o, batches, n, primed)
-            row: dict[str, Any] = {"chip": _chip_label(c), "input_tokens_asked": i, "output_tokens_asked": o,
-                                   "batch_asked": b}
-            first = refused.get((k, i, o)) if memory_only and b is not None else None
-            if first is not None and b > first[0]:
-                row.update(fits=False, refusal=f"batch {b:,} does not fit memory: the first that does not at "
-                                               f"these lengths is {first[0]:,} ({first[1]})")
-                rows.append(row)
-                continue
-            try:
-                d = predict(c, model, input_tokens=i, output_tokens=o, batch=b, **setting).to_dict()
-            except DoesNotFitError as exc:
-                row.update(fits=False, refusal=str(exc).split("\n", 1)[0])
-                if b is not None and (first is None or b < first[0]):
-                    refused[(k, i, o)] = (b, row["refusal"])
-            else:
-                row.update(fits=True, refusal=None)
-                for key in _SKIP:
-                    d.pop(key, None)
-                row.update(d)
-            rows.append(row)
+        for (k, c), i, o in itertools.product(enumerate(chips), ins, outs):
+            n, primed_to = 0, 0 if memory_only else len(batches)
+            while n < len(batches):
+                if n >= primed_to and memory_only and whole is not None:
+                    fast = recent_fast_layout(c, model, **setting)
+                    got = None if fast is None else static_segment(
+                        fast, _chip_label(c), i, o, batches[n:], whole[n:], batch_reps,
+                        partial(refused.get, (k, i, o)), partial(point_row, k, c, i, o))
+                    if got is not None:
+                        if rows:
+                            segments.append(rows_segment(rows))
+                            rows = []
+                        segments.append(got)
+                        break
+                if n >= primed_to:
+                    primed_to = _prime(c, model, setting, i, o, batches, n, primed)
+                rows.append(point_row(k, c, i, o, batches[n]))
+                n += 1
     finally:
         for fast in primed:
             release(fast)
-    return pd.DataFrame.from_records(rows, columns=_columns(rows))
+    if not segments:
+        return pd.DataFrame.from_records(rows, columns=_columns(rows))
+    if rows:
+        segments.append(rows_segment(rows))
+    return frame(segments, _columns([]))
 
 
 def _prime(chip: Any, model: Any, setting: dict[str, Any], i: Any, o: Any, batches: list[Any], n: int,
@@ -159,25 +186,6 @@ def _prime(chip: Any, model: Any, setting: dict[str, Any], i: Any, o: Any, batch
     end = min(n + PRIME_BLOCK, len(batches))
     prime(fast, ((float(b), float(i), float(o)) for b in batches[n:end] if b is not None))  # (None: most throughput)
     return end
-
-
-def recent_fast_layout(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec, **kw: Any) -> FastLayout | None:
-    """The :class:`~inferchip.performance.fast_path.FastLayout` that ``predict(chip, model, **kw)`` answers a
-    fixed-length question on, where recent calls made one (None otherwise: no call yet, fewer than the fast path
-    waits for, or a setting it does not cover). ``kw``: predict's keywords other than the question's (lengths,
-    batch, limits), as the calls were given them."""
-    from inferchip.catalog.models import input_key
-    from inferchip.performance.fast_path import FastLayout
-    from inferchip.performance.predict import _RECENT, KEYED
-
-    if kw.keys() - KEYED.keys() - {"max_ttft_s", "max_tpot_s"}:  # one predict does not take: it says so, at the point
-        return None
-    try:
-        setting = _RECENT.get((input_key(chip), input_key(model), *(kw.get(k, d) for k, d in KEYED.items())))
-    except TypeError:  # an unhashable argument: predict keeps no setting for it
-        return None
-    held = None if setting is None else setting.derived.get("fast")
-    return held[0] if held is not None and isinstance(held[0], FastLayout) else None
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
