@@ -10,7 +10,7 @@
    primed on arrays (``performance.fast_sweep.prime``, stop 51); point by point with every step on the scalar path
    (before stop 51); best of ``--repeat`` runs each, after one run that resolves the setting.
 3. ``ic.sweep`` of 1,000,000 points (stop 52): Llama-3.2-1B on four chips x 5 prompt lengths x 5 output lengths x
-   10,000 static batches (about 58 % of them fit), answered on arrays (``interfaces.sweep_columns``,
+   10,000 static batches (about 58 % of them fit), answered on arrays (``interfaces.api.sweep_columns``,
    ``performance.fast_columns``); then 20,000 of them (two chips at 128 and 32 tokens: all fit) with the array path
    off, every point through ``predict`` as before stop 52, and the two frames compared value for value.
 
@@ -104,7 +104,7 @@ def sweep_part(repeat: int) -> None:
     kw: dict[str, Any] = dict(batch=np.arange(1, 10_001), input_tokens=128, output_tokens=32)
     chip, model = "nvidia-h200-sxm-141gb", "meta-llama/Llama-3.2-1B"
     ic.sweep(chip, model, **kw)  # resolves and caches the setting (as a notebook's first call does)
-    from inferchip.interfaces import sweep_columns
+    from inferchip.interfaces.api import sweep_columns
 
     real_prime, real_segment = fast_sweep.prime, sweep_columns.static_segment
     for label, prime, segment in (("on arrays (stop 52)", real_prime, real_segment),
@@ -125,7 +125,7 @@ def sweep_part(repeat: int) -> None:
 
 
 def million_part(batches: int) -> None:
-    from inferchip.interfaces import sweep_columns
+    from inferchip.interfaces.api import sweep_columns
 
     chips = ["nvidia-h200-sxm-141gb", "amd-mi300x", "nvidia-b200-180gb", "nvidia-h100-sxm-80gb"]
     model = "meta-llama/Llama-3.2-1B"

@@ -1,7 +1,7 @@
 """``ic.sweep``'s columns built on arrays equal, value for value and dtype for dtype, the frame of its rows.
 
 Where every remaining static batch of a chip and lengths would be primed, ``ic.sweep`` answers them on arrays
-(``interfaces.sweep_columns.static_segment``, ``performance.fast_columns``) instead of a ``Prediction`` and a dict
+(``interfaces.api.sweep_columns.static_segment``, ``performance.fast_columns``) instead of a ``Prediction`` and a dict
 each. The frame must equal the one the same sweep makes point by point (``static_segment`` off: each point through
 ``predict``, its steps primed as before) exactly (``check_exact``: no tolerance), over drawn grids of chips, models,
 number formats, lengths (one output token included: no TPOT), unsorted and repeated batches, batches that do not
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import inferchip as ic
 from inferchip.errors import InvalidSettingError
-from inferchip.interfaces import sweep_columns
+from inferchip.interfaces.api import sweep_columns
 from inferchip.performance import predict as predict_module
 from inferchip.performance.setting import resolve as resolve_module
 

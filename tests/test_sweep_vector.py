@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 
 import inferchip as ic
 from inferchip.cost.step_rows import BLOCK_POINTS, step_rows
-from inferchip.interfaces import sweep_columns
-from inferchip.interfaces.api import recent_fast_layout
+from inferchip.interfaces.api import recent_fast_layout, sweep_columns
 from inferchip.performance import fast_path, fast_sweep
 from inferchip.performance.setting import resolve_setting
 
