@@ -285,7 +285,10 @@ def serve_cmd(
     if "power_w_per_chip" not in summary:
         out.print_text(text, f"{chip} publishes no TDP, so power, tokens/J and $ are unavailable", "no energy",
                        "yellow")
-    if summary.get("saturated"):
+    if summary.get("saturated") and slo is not None and slo.get("too_short"):
+        out.print_text(text, "the queue grew, but within the ramp of a run too short to tell (the SLO line says "
+                       "why): lengthen it", "saturated", "yellow")
+    elif summary.get("saturated"):
         out.print_text(text, "the queue grows; this load exceeds what the system sustains", "saturated", "yellow")
 
 

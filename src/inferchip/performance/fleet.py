@@ -140,8 +140,8 @@ class FleetQuestion(Generic[T]):
         return (f"the layout searched at each count: of those that carry the load, by mean end-to-end latency, the "
                 f"first whose run meets the SLO by its {self.statistic} TTFT and TPOT (at most {MAX_LAYOUT_RUNS} run)")
 
-    def smallest(self, start: int, judged: Callable[[T], dict[str, Any]], *, option: str, start_option: str
-                 ) -> tuple[int, dict[str, Any]]:
+    def smallest(self, start: int, judged: Callable[[T], dict[str, Any]], *, option: str, start_option: str,
+                 duration_option: str = "duration_s") -> tuple[int, dict[str, Any]]:
         """The fewest chips whose run meets the SLO and the ``sizing`` record
         (:func:`inferchip.sim.runs.slo.smallest_count` over :meth:`run`; each count run carries its
         ``layout_rule``); ``sizing['run']`` is that count's (run, layout rule)."""
@@ -151,4 +151,4 @@ class FleetQuestion(Generic[T]):
             return {**judged(out[0]), "layout_rule": out[1] or None}
 
         return smallest_count(self.run, start, judged_run, option=option, start_option=start_option,
-                              layouts=self.layouts_text(), statistic=self.statistic)
+                              layouts=self.layouts_text(), statistic=self.statistic, duration_option=duration_option)

@@ -101,6 +101,12 @@ def judge_run(summary: dict[str, Any], slo_ttft_ms: float | None, slo_tpot_ms: f
     return judged(summary, _seconds(slo_ttft_ms), _seconds(slo_tpot_ms), stat)
 
 
+def too_short_text(slo: dict[str, Any]) -> str:
+    from inferchip.sim.runs.slo import too_short_text as text
+
+    return text(slo, "--duration")
+
+
 def run_line(slo: dict[str, Any], goodput: bool = True) -> str:
     """``serve``'s line: whether the run meets the SLO, with its figures at the statistic (``goodput``: the run
     counts each request against the limits too; a ``--mtp``/``--disagg`` case row's benchmark figures do not)."""
@@ -109,6 +115,8 @@ def run_line(slo: dict[str, Any], goodput: bool = True) -> str:
                                                                      ("TPOT", "tpot_s_at_statistic"))
            if slo[key.split("_at_")[0]] is not None and math.isfinite(slo[key])]
     verdict = "met" if slo["meets"] else "missed" + (" (saturated: the queue grows)" if slo.get("saturated") else "")
+    if slo.get("too_short"):  # an open loop ended in its ramp: neither verdict holds
+        verdict = f"not judged ({too_short_text(slo)})"
     tail = ("goodput and SLO attainment count each request against the same limits" if goodput else
             "the case row's benchmark figures (no goodput)")
     return (f"SLO ({limits_text(slo)}): {verdict}: {', '.join(got) or 'no request has the figure'}"

@@ -1,0 +1,95 @@
+"""Stop 52 (fleet52): sizing a DeepSeek-R1 fleet end to end, the points a capacity planner met.
+
+``serve --rate 2000 --find-count`` (DeepSeek-R1 1k/1k on GB200) ran 11 counts for three minutes, 72 to 73,728 chips,
+and called every one saturated, p99 TTFT 39 ms at the largest: the default 1,000 requests arrive in 0.5 s, shorter
+than one request's 25 s end to end, so the requests in flight were still climbing towards rate x E2E (Little's law)
+when the arrivals stopped and the saturation test, which skips the first half of the arrivals, read that ramp as a
+growing queue. A run whose warm-up is shorter than its requests' p99 end-to-end latency is now judged by nothing and
+the search refuses it at once, naming the ``--duration`` that would do."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import inferchip as ic
+from inferchip.errors import InvalidSettingError
+from inferchip.interfaces.cli import main
+from inferchip.sim.runs.slo import judge_run, smallest_count, too_short_text
+
+H100_8B = ["--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B-Instruct"]
+
+
+def _summary(warm_up_s: float | None, service_s_min: float, saturated: bool = False) -> dict[str, object]:
+    return {"ttft_s_p99": 0.1, "tpot_s_p99": 0.01, "output_tokens_per_s_per_chip": 1.0,
+            "output_tokens_per_s_per_user": 1.0, "saturated": saturated, "warm_up_s": warm_up_s,
+            "service_s_min": service_s_min, "percentile_requests": 100}
+
+
+@given(st.one_of(st.none(), st.floats(0.0, 1e4)), st.floats(0.001, 1e4), st.booleans())
+def test_fuzz_a_run_shorter_than_its_requests_meets_no_slo(warm_up_s, service_s_min, saturated):
+    """An open loop whose warm-up ends before its fastest request could finish is too short, and meets nothing; one as
+    long or longer (or a closed loop: no warm-up) is judged by its figures, which are within the limits here."""
+    v = judge_run(_summary(warm_up_s, service_s_min, saturated), 1.0, 0.05, "p99")
+    assert v is not None
+    short = warm_up_s is not None and warm_up_s < service_s_min
+    assert v["too_short"] is short
+    assert v["meets"] is (not short and not saturated)
+
+
+def test_the_advice_is_twice_the_latency_at_least():
+    text = too_short_text({"warm_up_s": 0.25, "service_s_min": 24.7, "e2e_s_p99": 25.4}, "--duration")
+    assert "arrivals last 0.5 s" in text and "(24.7 s from its first step" in text and "(25.4 s)" in text
+    assert "--duration 110" in text  # 4 x 25.4, up to 10 s
+
+
+def test_the_search_refuses_a_run_too_short_at_the_first_count():
+    """One run, then the refusal naming the count, the option and a duration; not a list of 11 'saturated' counts."""
+    calls: list[int] = []
+
+    def run(n: int) -> int:
+        calls.append(n)
+        return n
+
+    def judged(_: int) -> dict[str, object]:
+        return {"meets": False, "saturated": True, "layout": "tp=8", "ttft_s_at_statistic": 0.5,
+                "tpot_s_at_statistic": 0.02, "too_short": True, "warm_up_s": 0.25, "service_s_min": 24.7,
+                "e2e_s_p99": 25.4}
+
+    with pytest.raises(InvalidSettingError, match=r"--find-count: at 72 chips the run is too short.*--duration 110"):
+        smallest_count(run, 72, judged, option="--find-count", duration_option="--duration")
+    assert calls == [72]
+
+
+def test_serve_find_count_on_a_short_open_loop_is_one_error_line(capsys):
+    """1,000 requests at 1,000/s (0.5 s of warm-up) of 1,024 output tokens (seconds each): refused, exit 2."""
+    code = main(["serve", *H100_8B, "--rate", "1000", "--slo-ttft-ms", "2000", "--slo-tpot-ms", "50",
+                 "--find-count", "--count", "8"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.lstrip("\n").startswith("error: --find-count: at 8 chips the run is too short") and "--duration" in err
+
+
+def test_serve_says_a_short_run_is_not_judged(capsys):
+    code = main(["serve", *H100_8B, "--count", "8", "--tp", "1", "--rate", "1000", "--slo-ttft-ms", "2000",
+                 "--slo-tpot-ms", "50", "--format", "json"])
+    d = json.loads(capsys.readouterr().out)
+    assert code == 0 and d["slo"]["too_short"] and not d["slo"]["meets"] and d["warm_up_s"] == pytest.approx(
+        d["slo"]["warm_up_s"]) and d["warm_up_s"] < d["service_s_min"]
+
+
+def test_ic_find_count_names_its_own_argument():
+    with pytest.raises(InvalidSettingError, match=r"find_count: at 8 chips the run is too short.*duration_s \d"):
+        ic.find_count("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B-Instruct", rate_per_s=1000.0,
+                      slo_ttft_s=2.0, slo_tpot_s=0.05, count=8, tp=1)
+
+
+def test_a_long_enough_run_is_judged():
+    """A load run for long enough (warm-up past the fastest request) is judged by its figures."""
+    d = ic.serve("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B-Instruct", count=8, tp=1, rate_per_s=20.0,
+                 input_tokens=512, output_tokens=128, num_requests=400, slo_ttft_s=2.0, slo_tpot_s=0.05)
+    assert not d["slo"]["too_short"] and d["warm_up_s"] > d["service_s_min"] and d["slo"]["meets"]
+
