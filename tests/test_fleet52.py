@@ -4,12 +4,15 @@
 and called every one saturated, p99 TTFT 39 ms at the largest: the default 1,000 requests arrive in 0.5 s, shorter
 than one request's 25 s end to end, so the requests in flight were still climbing towards rate x E2E (Little's law)
 when the arrivals stopped and the saturation test, which skips the first half of the arrivals, read that ramp as a
-growing queue. A run whose warm-up is shorter than its requests' p99 end-to-end latency is now judged by nothing and
-the search refuses it at once, naming the ``--duration`` that would do."""
+growing queue. A run whose warm-up ends before its fastest request could finish is now judged by nothing and the
+search refuses it at once, naming the ``--duration`` that would do. Its log also held one blank line a run: the
+transient progress bar, drawn on a stderr that was no terminal."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
@@ -70,7 +73,7 @@ def test_serve_find_count_on_a_short_open_loop_is_one_error_line(capsys):
                  "--find-count", "--count", "8"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
-    assert err.lstrip("\n").startswith("error: --find-count: at 8 chips the run is too short") and "--duration" in err
+    assert err.startswith("error: --find-count: at 8 chips the run is too short") and "--duration" in err  # one line
 
 
 def test_serve_says_a_short_run_is_not_judged(capsys):
@@ -92,4 +95,11 @@ def test_a_long_enough_run_is_judged():
     d = ic.serve("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B-Instruct", count=8, tp=1, rate_per_s=20.0,
                  input_tokens=512, output_tokens=128, num_requests=400, slo_ttft_s=2.0, slo_tpot_s=0.05)
     assert not d["slo"]["too_short"] and d["warm_up_s"] > d["service_s_min"] and d["slo"]["meets"]
+
+
+def test_serve_writes_no_blank_lines_on_a_stderr_that_is_no_terminal():
+    res = subprocess.run([sys.executable, "-m", "inferchip.interfaces.cli", "serve", *H100_8B, "--tp", "1",
+                          "--concurrency", "2", "--requests", "4", "--input-tokens", "64", "--output-tokens", "8"],
+                         capture_output=True, text=True, check=True)
+    assert res.stderr == ""  # main: "\n", the bar's end
 

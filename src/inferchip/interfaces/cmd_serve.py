@@ -52,8 +52,11 @@ if TYPE_CHECKING:
 
 
 def progress_bar(label: str) -> Progress:
+    """A bar on stderr where it is a terminal; none elsewhere (a transient bar on a pipe or a file still ends with a
+    newline: one blank line a run, 70 of them in a --find-count's log)."""
+    con = Console(stderr=True)
     return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                    transient=True, console=Console(stderr=True))
+                    transient=True, console=con, disable=not con.is_terminal)
 
 
 def assumptions_file(path: Path | None) -> str:
