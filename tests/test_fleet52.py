@@ -103,3 +103,16 @@ def test_serve_writes_no_blank_lines_on_a_stderr_that_is_no_terminal():
                          capture_output=True, text=True, check=True)
     assert res.stderr == ""  # main: "\n", the bar's end
 
+
+def test_the_curve_slo_line_of_case_rows_ends_with_the_best_point():
+    """A --mtp/--disagg curve's rows state no count of requests read: the line ended '..., is concurrency 64, its
+    percentiles' with nothing after it."""
+    from inferchip.interfaces.cli_options.curve_slo import slo_line
+
+    slo = {"ttft_s": 2.0, "tpot_s": 0.05, "statistic": "p99", "points_meeting": 7, "best_concurrency": 64,
+           "best_output_tokens_per_s_per_chip": 289.3, "best_output_tokens_per_s_per_user": 171.8,
+           "best_requests_judged": None, "best_first_wave_requests": None}
+    assert slo_line(slo, 9).endswith("is concurrency 64")
+    slo.update(best_requests_judged=512, best_first_wave_requests=64)
+    assert slo_line(slo, 9).endswith("its percentiles over all 512 finished requests, the first wave of 64 (one a "
+                                     "client, sent at the start) included")

@@ -144,11 +144,12 @@ def slo_line(slo: dict[str, Any], points: int) -> str:
     if slo["best_concurrency"] is None:
         return (f"SLO ({limits_text(slo)}): none of the {points} points meets it; allowed: looser limits, or "
                 "more chips or another layout")
+    judged = requests_text(slo.get("best_requests_judged"), slo.get("best_first_wave_requests"))
+    read = f", its percentiles{judged}" if judged else ""  # a case row (--mtp/--disagg) states no count
     return (f"SLO ({limits_text(slo)}): {slo['points_meeting']} of {points} points meet it; the best, "
             f"{slo['best_output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip at "
             f"{slo['best_output_tokens_per_s_per_user']:,.1f} tokens/s per user, is concurrency "
-            f"{slo['best_concurrency']:,}, its percentiles"
-            f"{requests_text(slo.get('best_requests_judged'), slo.get('best_first_wave_requests'))}")
+            f"{slo['best_concurrency']:,}{read}")
 
 
 def print_line(con: Console, slo: dict[str, Any] | None, points: int) -> None:
