@@ -11,6 +11,7 @@ transient progress bar, drawn on a stderr that was no terminal."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -116,3 +117,21 @@ def test_the_curve_slo_line_of_case_rows_ends_with_the_best_point():
     slo.update(best_requests_judged=512, best_first_wave_requests=64)
     assert slo_line(slo, 9).endswith("its percentiles over all 512 finished requests, the first wave of 64 (one a "
                                      "client, sent at the start) included")
+
+
+def test_a_disagg_row_says_what_its_kv_link_rate_is_made_of(capsys):
+    """The note read 'KV 35.1 kB/token over the scale-up link at 1.65e+03 GB/s', above one NVLink 5's 900 GB/s per
+    direction: it is 4 chips' links at the calibration's efficiency. Hand check of the hand-off: 1,024 tokens x
+    35,136 B (61 layers x 576 fp8 values) = 36.0 MB, over 4 x 900 GB/s x the efficiency."""
+    code = main(["serve", "--chip", "nvidia-gb200-186gb", "--model", "deepseek-ai/DeepSeek-R1-0528", "--weights",
+                 "fp4", "--activations", "fp4", "--engine", "dynamo", "--mtp", "1", "--disagg", "1xtp4ep4:4xtp8ep8",
+                 "--concurrency", "1", "--format", "json"])
+    assert code == 0
+    note = next(n for n in json.loads(capsys.readouterr().out)["notes"] if n.startswith("disaggregated:"))
+    m = re.search(r"4 chip\(s\)' links of 900 GB/s per direction x ([0-9.]+) \(the calibration's "
+                  r"link_bandwidth_fraction\)\) at ([0-9,]+) GB/s: a 1,024-token prompt's 36.0 MB in ([0-9.]+) us",
+                  note)
+    assert m is not None, note
+    eff, rate_gb_s, us = float(m[1]), float(m[2].replace(",", "")), float(m[3])
+    assert rate_gb_s == pytest.approx(4 * 900 * eff, rel=0.01)
+    assert us == pytest.approx(1024 * 35_136 / (rate_gb_s * 1e9) * 1e6, rel=0.01)
