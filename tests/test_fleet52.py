@@ -135,3 +135,33 @@ def test_a_disagg_row_says_what_its_kv_link_rate_is_made_of(capsys):
     eff, rate_gb_s, us = float(m[1]), float(m[2].replace(",", "")), float(m[3])
     assert rate_gb_s == pytest.approx(4 * 900 * eff, rel=0.01)
     assert us == pytest.approx(1024 * 35_136 / (rate_gb_s * 1e9) * 1e6, rel=0.01)
+
+
+@given(st.integers(1, 3000), st.integers(1, 300), st.sampled_from([1, 2, 4, 8, 72]))
+def test_fuzz_a_given_layout_is_searched_in_whole_replicas(threshold, start_replicas, tp):
+    """With the layout given (tp chips a replica), only multiples of tp build a system: the search runs those only
+    and answers the fewest multiple of tp from which the SLO is met. On main, 1,440 to 1,800 chips at tp 8 bisected
+    by chip: 1,620, 1,710, ..., 1,799 built no system, and 1,800 was answered with 1,448 to 1,792 never run."""
+    from inferchip.performance.fleet import FleetQuestion
+
+    calls: list[int] = []
+
+    def simulate(count: int) -> int:
+        calls.append(count)
+        if count % tp:
+            raise InvalidSettingError(f"{count} chips: tp={tp} does not divide them")
+        return count
+
+    def judged(n: int) -> dict[str, object]:
+        return {"meets": n >= threshold, "saturated": False, "layout": f"tp={tp}", "ttft_s_at_statistic": 0.1,
+                "tpot_s_at_statistic": 0.01}
+
+    question = FleetQuestion(lambda count, **_: count, {"tp": tp, "pp": None, "ep": None, "attn_dp": False}, None,
+                             simulate, None, "p99")  # type: ignore[arg-type]
+    start = start_replicas * tp
+    if start * 2 ** 12 < threshold:
+        return  # beyond the doublings: refused, as before
+    n, sizing = question.smallest(start, judged, option="--find-count", start_option="--count")
+    assert n == -(-threshold // tp) * tp  # the fewest whole replicas that meet it
+    assert all(c % tp == 0 for c in calls) and len(calls) == len(set(calls))
+    assert n == tp or n - tp in calls  # one replica fewer was run and missed

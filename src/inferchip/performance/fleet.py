@@ -151,4 +151,16 @@ class FleetQuestion(Generic[T]):
             return {**judged(out[0]), "layout_rule": out[1] or None}
 
         return smallest_count(self.run, start, judged_run, option=option, start_option=start_option,
-                              layouts=self.layouts_text(), statistic=self.statistic, duration_option=duration_option)
+                              layouts=self.layouts_text(), statistic=self.statistic, duration_option=duration_option,
+                              step=self.replica_chips())
+
+    def replica_chips(self) -> int:
+        """The chips of one replica of the layout given (tp x pp; one not given is 1), 1 where it is searched: the
+        counts the search runs are its multiples."""
+        if self.layout is None:
+            return 1
+        tp, pp = (self.layout.get(k) for k in ("tp", "pp"))
+        sizes = [1 if v is None else v for v in (tp, pp)]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes):
+            return 1  # a bad size: the run at the first count names it
+        return int(sizes[0]) * int(sizes[1])
