@@ -165,3 +165,17 @@ def test_fuzz_a_given_layout_is_searched_in_whole_replicas(threshold, start_repl
     assert n == -(-threshold // tp) * tp  # the fewest whole replicas that meet it
     assert all(c % tp == 0 for c in calls) and len(calls) == len(set(calls))
     assert n == tp or n - tp in calls  # one replica fewer was run and missed
+
+
+def test_a_row_with_attention_dp_takes_the_tp_as_its_ep(capsys):
+    """`serve --mtp 1 --tp 8 --attn-dp` ran its row at ep 1 (each expert split 8 ways, tokens all-gathered) where
+    `predict` and plain `serve` with the same options run ep 8, the README's --attn-dp default: --mtp N against plain
+    serve compared two layouts."""
+    args = ["serve", "--chip", "nvidia-gb200-186gb", "--count", "8", "--model", "deepseek-ai/DeepSeek-R1-0528", "--tp",
+            "8", "--attn-dp", "--concurrency", "8", "--input-tokens", "256", "--output-tokens", "16", "--format",
+            "json"]
+    assert main([*args, "--mtp", "1"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert main([*args, "--requests", "16"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert row["layout"]["ep"] == plain["ep"] == 8 and row["layout"]["attn_dp"] and plain["attn_dp"]

@@ -103,6 +103,8 @@ def row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int 
         over_limit = sr.memory_limit_note(step.kv_capacity_tokens, replicas, input_tokens, output_tokens,
                                           concurrencies)
     sr.check_row_layout(pp, attn_dp)
+    if ep is None and attn_dp and tp:  # --attn-dp's --ep default is --tp, as predict and plain serve read it
+        ep = tp
     mtp_key, mtp_notes = (None, []) if mtp is None else sr.mtp_setting(mtp, v.engine_spec)
     extra = {"mtp": mtp_key, "disagg": sr.disagg_keys(pools, v.kv_link)}
     rows, act_source = [], None
