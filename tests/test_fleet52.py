@@ -179,3 +179,10 @@ def test_a_row_with_attention_dp_takes_the_tp_as_its_ep(capsys):
     assert main([*args, "--requests", "16"]) == 0
     plain = json.loads(capsys.readouterr().out)
     assert row["layout"]["ep"] == plain["ep"] == 8 and row["layout"]["attn_dp"] and plain["attn_dp"]
+
+
+def test_serve_without_an_slo_says_a_short_runs_growing_queue_is_its_ramp(capsys):
+    code = main(["serve", *H100_8B, "--count", "8", "--tp", "1", "--rate", "1000"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert code == 0 and "too short to tell" in text and "this load exceeds what the system sustains" not in text
+    assert "first half of the arrivals (open loop)" in text and "fastest request, first step to last token" in text

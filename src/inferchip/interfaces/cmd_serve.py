@@ -290,9 +290,11 @@ def serve_cmd(
     if "power_w_per_chip" not in summary:
         out.print_text(text, f"{chip} publishes no TDP, so power, tokens/J and $ are unavailable", "no energy",
                        "yellow")
-    if summary.get("saturated") and slo is not None and slo.get("too_short"):
-        out.print_text(text, "the queue grew, but within the ramp of a run too short to tell (the SLO line says "
-                       "why): lengthen it", "saturated", "yellow")
+    warm, fastest = summary.get("warm_up_s"), summary.get("service_s_min")
+    if summary.get("saturated") and warm is not None and fastest is not None and warm < fastest:
+        out.print_text(text, f"the queue grew, but within the ramp of a run too short to tell: the first half of its "
+                       f"arrivals ({warm:,.1f} s) ends before its fastest request could finish ({fastest:,.1f} s); "
+                       "lengthen it (--duration)", "saturated", "yellow")
     elif summary.get("saturated"):
         out.print_text(text, "the queue grows; this load exceeds what the system sustains", "saturated", "yellow")
 
