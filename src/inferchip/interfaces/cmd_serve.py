@@ -52,8 +52,11 @@ if TYPE_CHECKING:
 
 
 def progress_bar(label: str) -> Progress:
+    """A bar on stderr where it is a terminal; none elsewhere (a transient bar on a pipe or a file still ends with a
+    newline: one blank line a run, 70 of them in a --find-count's log)."""
+    con = Console(stderr=True)
     return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                    transient=True, console=Console(stderr=True))
+                    transient=True, console=con, disable=not con.is_terminal)
 
 
 def assumptions_file(path: Path | None) -> str:
@@ -100,6 +103,8 @@ def row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int 
         over_limit = sr.memory_limit_note(step.kv_capacity_tokens, replicas, input_tokens, output_tokens,
                                           concurrencies)
     sr.check_row_layout(pp, attn_dp)
+    if ep is None and attn_dp and tp:  # --attn-dp's --ep default is --tp, as predict and plain serve read it
+        ep = tp
     mtp_key, mtp_notes = (None, []) if mtp is None else sr.mtp_setting(mtp, v.engine_spec)
     extra = {"mtp": mtp_key, "disagg": sr.disagg_keys(pools, v.kv_link)}
     rows, act_source = [], None
@@ -288,7 +293,12 @@ def serve_cmd(
     if "power_w_per_chip" not in summary:
         out.print_text(text, f"{chip} publishes no TDP, so power, tokens/J and $ are unavailable", "no energy",
                        "yellow")
-    if summary.get("saturated"):
+    warm, fastest = summary.get("warm_up_s"), summary.get("service_s_min")
+    if summary.get("saturated") and warm is not None and fastest is not None and warm < fastest:
+        out.print_text(text, f"the queue grew, but within the ramp of a run too short to tell: the first half of its "
+                       f"arrivals ({warm:,.1f} s) ends before its fastest request could finish ({fastest:,.1f} s); "
+                       "lengthen it (--duration)", "saturated", "yellow")
+    elif summary.get("saturated"):
         out.print_text(text, "the queue grows; this load exceeds what the system sustains", "saturated", "yellow")
 
 

@@ -140,8 +140,8 @@ class FleetQuestion(Generic[T]):
         return (f"the layout searched at each count: of those that carry the load, by mean end-to-end latency, the "
                 f"first whose run meets the SLO by its {self.statistic} TTFT and TPOT (at most {MAX_LAYOUT_RUNS} run)")
 
-    def smallest(self, start: int, judged: Callable[[T], dict[str, Any]], *, option: str, start_option: str
-                 ) -> tuple[int, dict[str, Any]]:
+    def smallest(self, start: int, judged: Callable[[T], dict[str, Any]], *, option: str, start_option: str,
+                 duration_option: str = "duration_s") -> tuple[int, dict[str, Any]]:
         """The fewest chips whose run meets the SLO and the ``sizing`` record
         (:func:`inferchip.sim.runs.slo.smallest_count` over :meth:`run`; each count run carries its
         ``layout_rule``); ``sizing['run']`` is that count's (run, layout rule)."""
@@ -151,4 +151,16 @@ class FleetQuestion(Generic[T]):
             return {**judged(out[0]), "layout_rule": out[1] or None}
 
         return smallest_count(self.run, start, judged_run, option=option, start_option=start_option,
-                              layouts=self.layouts_text(), statistic=self.statistic)
+                              layouts=self.layouts_text(), statistic=self.statistic, duration_option=duration_option,
+                              step=self.replica_chips())
+
+    def replica_chips(self) -> int:
+        """The chips of one replica of the layout given (tp x pp; one not given is 1), 1 where it is searched: the
+        counts the search runs are its multiples."""
+        if self.layout is None:
+            return 1
+        tp, pp = (self.layout.get(k) for k in ("tp", "pp"))
+        sizes = [1 if v is None else v for v in (tp, pp)]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes):
+            return 1  # a bad size: the run at the first count names it
+        return int(sizes[0]) * int(sizes[1])

@@ -113,12 +113,17 @@ def kv_link(pre: EngineReplica, dec: EngineReplica, total_chips: int) -> tuple[f
     chip = pre.mm.chip
     per_token = float(pre.mm.kv_bytes_per_seq(1.0)) * pre.mm.sm.dp_attention
     eff = pre.mm.cal.link_bandwidth_fraction
+    def terms(lanes: int, bw: float) -> str:  # what the rate is made of, for the note (a GB200's 3,600 GB/s
+        return (f"{lanes} chip(s)' links of {bw / 1e9:,.0f} GB/s per direction x {eff:.3g} (the calibration's "
+                "link_bandwidth_fraction)")  # read as one NVLink's speed is twice its per-direction 900)
+
     if total_chips <= chip.max_scaleup_domain and chip.link_bytes_per_s > 0:
         lanes = min(pre.mm.layout.chips_per_replica, dec.mm.layout.chips_per_replica)
-        return per_token, chip.link_bytes_per_s * eff * lanes, 0.0, "scale-up link"
+        return (per_token, chip.link_bytes_per_s * eff * lanes, 0.0,
+                f"scale-up link ({terms(lanes, chip.link_bytes_per_s)})")
     lanes = pre.mm.layout.chips_per_replica
     bw = chip.scaleout_bytes_per_s if chip.scaleout_bytes_per_s > 0 else chip.link_bytes_per_s
-    return per_token, bw * eff * lanes, float(chip.scaleout_latency_s or 0.0), "scale-out network"
+    return per_token, bw * eff * lanes, float(chip.scaleout_latency_s or 0.0), f"scale-out network ({terms(lanes, bw)})"
 
 
 def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, EngineReplica], total_chips: int,
@@ -210,7 +215,8 @@ def simulate_closed_loop(case: Case, facts: RowFacts, replicas: dict[str, Engine
     notes.append(f"disaggregated: {facts.prefill_workers} prefill worker(s) of {pre.mm.layout.chips_per_replica} "
                  f"chips (picked {router or 'least_loaded'}{pin and '; DP ranks ' + pin}), {facts.decode_workers} "
                  f"decode worker(s) of {dec.mm.layout.chips_per_replica}; KV {per_token / 1e3:.3g} kB/token over the "
-                 f"{which} at {bw / 1e9:.3g} GB/s")
+                 f"{which} at {bw / 1e9:,.0f} GB/s: a {lengths[0]:,}-token prompt's "
+                 f"{per_token * lengths[0] / 1e6:,.1f} MB in {(per_token * lengths[0] / bw + lat) * 1e6:,.1f} us")
 
     dw = eng.decode_worker_on(case.software, dec.mm.formats.weights, lengths[0], facts.decode_workers,
                               facts.prefill_workers)

@@ -105,6 +105,12 @@ def judge_run(summary: dict[str, Any], slo_ttft_ms: float | None, slo_tpot_ms: f
     return judged(summary, _seconds(slo_ttft_ms), _seconds(slo_tpot_ms), stat)
 
 
+def too_short_text(slo: dict[str, Any]) -> str:
+    from inferchip.sim.runs.slo import too_short_text as text
+
+    return text(slo, "--duration")
+
+
 def run_line(slo: dict[str, Any], goodput: bool = True) -> str:
     """``serve``'s line: whether the run meets the SLO, with its figures at the statistic (``goodput``: the run
     counts each request against the limits too; a ``--mtp``/``--disagg`` case row's benchmark figures do not)."""
@@ -113,6 +119,8 @@ def run_line(slo: dict[str, Any], goodput: bool = True) -> str:
                                                                      ("TPOT", "tpot_s_at_statistic"))
            if slo[key.split("_at_")[0]] is not None and math.isfinite(slo[key])]
     verdict = "met" if slo["meets"] else "missed" + (" (saturated: the queue grows)" if slo.get("saturated") else "")
+    if slo.get("too_short"):  # an open loop ended in its ramp: neither verdict holds
+        verdict = f"not judged ({too_short_text(slo)})"
     tail = ("goodput and SLO attainment count each request against the same limits" if goodput else
             "the case row's benchmark figures (no goodput)")
     return (f"SLO ({limits_text(slo)}): {verdict}: {', '.join(got) or 'no request has the figure'}"
@@ -144,12 +152,13 @@ def slo_line(slo: dict[str, Any], points: int) -> str:
     if slo["best_concurrency"] is None:
         return (f"SLO ({limits_text(slo)}): none of the {points} points meets it; allowed: looser limits, or "
                 "more chips or another layout")
+    judged = requests_text(slo.get("best_requests_judged"), slo.get("best_first_wave_requests"),
+                           slo.get("best_warmup_requests"))
+    read = f", its percentiles{judged}" if judged else ""  # a case row (--mtp/--disagg) states no count
     return (f"SLO ({limits_text(slo)}): {slo['points_meeting']} of {points} points meet it; the best, "
             f"{slo['best_output_tokens_per_s_per_chip']:,.1f} output tokens/s per chip at "
             f"{slo['best_output_tokens_per_s_per_user']:,.1f} tokens/s per user, is concurrency "
-            f"{slo['best_concurrency']:,}, its percentiles"
-            + requests_text(slo.get("best_requests_judged"), slo.get("best_first_wave_requests"),
-                            slo.get("best_warmup_requests")))
+            f"{slo['best_concurrency']:,}{read}")
 
 
 def print_line(con: Console, slo: dict[str, Any] | None, points: int) -> None:

@@ -29,9 +29,9 @@ __all__ = ["MAX_DOUBLINGS", "check_find_count", "fleet_help", "sizing_line", "sm
 def fleet_help() -> str:
     return ("Search the fewest chips whose run meets --slo-ttft-ms/--slo-tpot-ms at --slo-percentile: from --count "
             f"(default 1) doubling until one meets it (at most {MAX_DOUBLINGS} times) or halving while one does, then "
-            "bisecting; unless given, each count's layout is the first of those that carry the load (by mean "
-            "end-to-end latency) whose run meets the SLO at --slo-percentile. Prints the fewest found and every count "
-            "run (JSON sizing).")
+            "bisecting (with --tp/--pp given, in whole replicas); unless given, each count's layout is the first of "
+            "those that carry the load (by mean end-to-end latency) whose run meets the SLO at --slo-percentile. "
+            "Prints the fewest found and every count run (JSON sizing).")
 
 
 def check_find_count(find_count: bool, slo_ttft_ms: float | None, slo_tpot_ms: float | None, rows: bool) -> None:
@@ -66,9 +66,11 @@ def smallest_count(question: FleetQuestion[Run], start: int, judge: Callable[[Ru
         return {"meets": bool(verdict.get("meets")), "saturated": bool(res.saturated()),
                 "layout": slo.layout_text(lay.tp, lay.pp, lay.ep, bool(lay.attn_dp), replicas),
                 "ttft_s_at_statistic": verdict.get("ttft_s_at_statistic"),
-                "tpot_s_at_statistic": verdict.get("tpot_s_at_statistic")}
+                "tpot_s_at_statistic": verdict.get("tpot_s_at_statistic"),
+                **{k: verdict.get(k) for k in ("too_short", "warm_up_s", "service_s_min", "e2e_s_p99")}}
 
-    return question.smallest(start, judged, option="--find-count", start_option="--count")
+    return question.smallest(start, judged, option="--find-count", start_option="--count",
+                             duration_option="--duration")
 
 
 def sizing_line(sizing: dict[str, Any]) -> str:

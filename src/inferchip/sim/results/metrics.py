@@ -195,6 +195,21 @@ class SimResult:
             return whole
         return start, end
 
+    def warm_up_s(self) -> float | None:
+        """Open loop: the first part of the arrival period (:data:`STEADY_STATE_START_FRACTION` of it), which the
+        measurement window and :meth:`queue_growing` skip as the ramp; None for a closed loop or a burst. A stable
+        system's requests in flight climb for about one end-to-end latency after the first arrival (Little's law:
+        L = rate x E2E is reached only then). A warm-up shorter than the fastest request's time in the running batch
+        (``service_s_min``: first scheduled to last token; the first requests', on a system still empty, so no
+        overload lengthens it) ends before any request could finish: the window then holds the ramp, and
+        :func:`inferchip.sim.runs.slo.judge_run` judges nothing."""
+        if self.arrival_kind not in ("poisson", "trace"):
+            return None
+        arrival = self.requests["arrival_s"][~self.requests["rejected"]]
+        if arrival.size == 0:
+            return None
+        return float(arrival.max() - arrival.min()) * STEADY_STATE_START_FRACTION
+
     def saturated(self) -> bool:
         """The time cap stopped the run with requests unfinished, or :meth:`queue_growing`."""
         return self.hit_time_cap or self.queue_growing()
@@ -260,6 +275,10 @@ class SimResult:
             return float(count) / span if span > 0 else math.nan
 
         out["window_start_s"], out["window_end_s"] = start, end
+        out["warm_up_s"] = self.warm_up_s()
+        service = (r["finish_s"] - r["first_scheduled_s"])[fin]  # a request's time in the running batch, no wait
+        service = service[np.isfinite(service)]
+        out["service_s_min"] = float(service.min()) if service.size else math.nan
         out["requests_per_s"] = rate(np.count_nonzero(done_in))
         out["output_tokens_per_s"] = rate(s["emitted_tokens"][in_win].sum())
         out["output_tokens_per_s_per_chip"] = out["output_tokens_per_s"] / chips

@@ -31,7 +31,7 @@ STATISTICS_ALLOWED = ("99, 90 or 50 (also written p99, p90, p50: that percentile
 """What an SLO's statistic may be given as, in the words of every refusal."""
 
 __all__ = ["MAX_DOUBLINGS", "STATISTICS_ALLOWED", "checked_slo", "checked_statistic", "judge_run", "layout_text",
-           "mark_points", "parse_statistic", "rule", "smallest_count", "tried_text"]
+           "mark_points", "parse_statistic", "rule", "smallest_count", "too_short_text", "tried_text"]
 
 T = TypeVar("T")
 
@@ -127,18 +127,43 @@ def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: flo
     (``summary['saturated']``: its queue grows without bound, or the time cap stopped it) meets no SLO, whatever its
     figures: they are of the requests that finished and grow with the run's length (a TPOT limit alone was met by a
     queue that never drains); MLPerf's Server scenario holds the offered rate for at least 600 s (LoadGen
-    ``mlperf.conf`` ``*.Server.min_duration``), over which such a queue breaks any latency bound."""
+    ``mlperf.conf`` ``*.Server.min_duration``), over which such a queue breaks any latency bound. An open loop whose
+    warm-up (``summary['warm_up_s']``, the first half of its arrival period, which the measurement window and the
+    saturation test skip) is shorter than its fastest request's time in the running batch (``summary['service_s_min']``:
+    first scheduled to last token, a request on a system still empty) is ``too_short`` and meets nothing either: no
+    request had finished when its window opened, its requests in flight still climbing towards rate x E2E (Little's
+    law), so its percentiles read a running batch not yet full and its queue grows even where the system would carry
+    the load (:func:`too_short_text`)."""
     point = {"concurrency": None, **summary}
     slo = mark_points([point], slo_ttft_s, slo_tpot_s, stat)
     if slo is None:
         return None
     saturated = bool(summary.get("saturated", False))
+    warm, fastest = summary.get("warm_up_s"), summary.get("service_s_min")
+    short = warm is not None and fastest is not None and math.isfinite(fastest) and warm < fastest
     return {"ttft_s": slo["ttft_s"], "tpot_s": slo["tpot_s"], "statistic": stat, "rule": slo["rule"],
-            "meets": bool(point["meets_slo"]) and not saturated, "saturated": saturated,
+            "meets": bool(point["meets_slo"]) and not saturated and not short, "saturated": saturated,
+            "too_short": short, "warm_up_s": warm, "service_s_min": fastest,
+            "e2e_s_p99": summary.get("e2e_s_p99"),
             "ttft_s_at_statistic": summary[f"ttft_s_{stat}"], "tpot_s_at_statistic": summary[f"tpot_s_{stat}"],
             "requests_judged": summary.get("percentile_requests"),
             "first_wave_requests": summary.get("first_wave_requests"),
             "warmup_requests": summary.get("warmup_requests")}
+
+
+def too_short_text(verdict: dict[str, Any], duration_option: str = "--duration") -> str:
+    """Why a ``too_short`` run (:func:`judge_run`) is not judged, and a run length that would be: arrivals for four
+    times its p99 end-to-end latency, rounded up to 10 s (the first half is the warm-up, and a short run's latency
+    is its ramp's: the full batch's is longer)."""
+    warm, fastest = float(verdict["warm_up_s"]), float(verdict["service_s_min"])
+    advice = 10.0 * math.ceil(4.0 * float(verdict["e2e_s_p99"]) / 10.0)
+    return (f"the run is too short to judge: its arrivals last {2 * warm:,.1f} s, and the first half, the warm-up "
+            f"the measurement window and the saturation test skip, ends before its fastest request could finish "
+            f"({fastest:,.1f} s from its first step to its last token), so its requests in flight were still "
+            f"climbing towards rate x E2E (Little's law): its percentiles read a batch not yet full, and its queue "
+            f"grows at any count; allowed: {duration_option} of about four times its p99 end-to-end latency "
+            f"({float(verdict['e2e_s_p99']):,.1f} s), e.g. {duration_option} {advice:,.0f}, with requests enough (a "
+            "default of 1,000 ends the arrivals without a duration)")
 
 
 def layout_text(tp: int, pp: int, ep: int, attn_dp: bool, replicas: int) -> str:
@@ -149,7 +174,8 @@ def layout_text(tp: int, pp: int, ep: int, attn_dp: bool, replicas: int) -> str:
 def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], dict[str, Any]], *,
                    option: str = "find_count", start_option: str = "count",
                    layouts: str = "the layout searched at each count unless given",
-                   statistic: str | None = None) -> tuple[int, dict[str, Any]]:
+                   statistic: str | None = None, duration_option: str = "duration_s",
+                   step: int = 1) -> tuple[int, dict[str, Any]]:
     """(the fewest chips found whose run meets the SLO, the ``sizing`` record: ``count``, ``counts_run`` (each count
     run: ``count``, ``meets``, ``layout``, ``saturated``, ``ttft_s_at_statistic``, ``tpot_s_at_statistic``,
     ``reason`` where no system was built, and ``layout_rule`` where ``judged`` gives one), ``statistic`` (the one
@@ -159,9 +185,13 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
     ``run(n)``: the system of ``n`` chips and its run (an InferchipError: no system of ``n`` chips, a miss with its
     reason); ``judged(out)``: a run's ``meets``, ``layout``, ``saturated`` and figures at the statistic. ``option``
     and ``start_option`` name the search and its starting count in the refusal and the rule (the CLI's
-    ``--find-count`` and ``--count``); ``layouts``: how each count's layout is chosen, in words. No count meeting it
-    within :data:`~inferchip.workload.limits.MAX_DOUBLINGS` doublings is refused, naming the counts run and
-    their figures at ``statistic``; where every count run had no system for the same reason (its first line: a
+    ``--find-count`` and ``--count``); ``layouts``: how each count's layout is chosen, in words. A run too short to
+    judge (``judged``'s ``too_short``, :func:`judge_run`) is refused at once, naming ``duration_option``. ``step``:
+    the chips of one replica where the layout is given (tp x pp): the counts halved, doubled and bisected are its
+    multiples, the only counts that build a system (bisecting by single chips, 1,440 to 1,800 GB200s at tp 8 ran 10
+    counts that build none and answered 1,800 untried below it). No count
+    meeting it within :data:`~inferchip.workload.limits.MAX_DOUBLINGS` doublings is refused, naming the counts run
+    and their figures at ``statistic``; where every count run had no system for the same reason (its first line: a
     layout the model refuses, a replica it does not fit), that error is raised as it came, once."""
     if isinstance(start, bool) or not isinstance(start, Integral) or not 1 <= start <= MAX_CHIPS:
         raise InvalidSettingError(f"{start_option}: {start!r}; allowed: a whole number of chips from 1 to "
@@ -182,6 +212,8 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
             refusals.setdefault(str(exc).split("\n", 1)[0], exc)  # (the advice under it may name the count)
             return False
         j = judged(out)
+        if j.get("too_short"):  # no count can be judged on a run this short: say how long one must be
+            raise InvalidSettingError(f"{option}: at {n:,} chips {too_short_text(j, duration_option)}")
         tried[n] = {"count": n, "meets": bool(j["meets"]), "layout": j["layout"], "saturated": bool(j["saturated"]),
                     "ttft_s_at_statistic": j["ttft_s_at_statistic"], "tpot_s_at_statistic": j["tpot_s_at_statistic"],
                     "reason": None, **({"layout_rule": j["layout_rule"]} if "layout_rule" in j else {})}
@@ -194,9 +226,9 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
     if meets(start):
         hi, n = start, start
         for _ in range(MAX_DOUBLINGS):
-            if n == 1:
+            if n <= step:
                 break
-            n = max(1, n // 2)
+            n = max(step, n // 2 // step * step)
             if not meets(n):
                 lo = n
                 break
@@ -204,7 +236,7 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
     else:
         lo, n = start, start
         for _ in range(MAX_DOUBLINGS):
-            n *= 2
+            n = -(-2 * n // step) * step
             if n > MAX_CHIPS:
                 break
             if meets(n):
@@ -218,8 +250,9 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
             f"{option}: none of {', '.join(f'{c:,}' for c in sorted(tried))} chips meets the SLO at this load "
             f"({tried_text(tried, statistic)}); allowed: looser limits, a lighter load, or another chip, layout or "
             "engine")
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
+    lo = lo // step * step  # (a start that is no multiple of a replica's chips built no system)
+    while hi - lo > step:
+        mid = lo + (hi - lo) // (2 * step) * step
         if meets(mid):
             hi = mid
         else:
