@@ -27,25 +27,25 @@ from inferchip.sim.runs.slo import judge_run, smallest_count, too_short_text
 H100_8B = ["--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B-Instruct"]
 
 
-def _summary(warm_up_s: float | None, service_s_min: float, saturated: bool = False) -> dict[str, object]:
+def _summary(ramp_s: float | None, service_s_min: float, saturated: bool = False) -> dict[str, object]:
     return {"ttft_s_p99": 0.1, "tpot_s_p99": 0.01, "output_tokens_per_s_per_chip": 1.0,
-            "output_tokens_per_s_per_user": 1.0, "saturated": saturated, "warm_up_s": warm_up_s,
+            "output_tokens_per_s_per_user": 1.0, "saturated": saturated, "ramp_s": ramp_s,
             "service_s_min": service_s_min, "percentile_requests": 100}
 
 
 @given(st.one_of(st.none(), st.floats(0.0, 1e4)), st.floats(0.001, 1e4), st.booleans())
-def test_fuzz_a_run_shorter_than_its_requests_meets_no_slo(warm_up_s, service_s_min, saturated):
+def test_fuzz_a_run_shorter_than_its_requests_meets_no_slo(ramp_s, service_s_min, saturated):
     """An open loop whose warm-up ends before its fastest request could finish is too short, and meets nothing; one as
     long or longer (or a closed loop: no warm-up) is judged by its figures, which are within the limits here."""
-    v = judge_run(_summary(warm_up_s, service_s_min, saturated), 1.0, 0.05, "p99")
+    v = judge_run(_summary(ramp_s, service_s_min, saturated), 1.0, 0.05, "p99")
     assert v is not None
-    short = warm_up_s is not None and warm_up_s < service_s_min
+    short = ramp_s is not None and ramp_s < service_s_min
     assert v["too_short"] is short
     assert v["meets"] is (not short and not saturated)
 
 
 def test_the_advice_is_twice_the_latency_at_least():
-    text = too_short_text({"warm_up_s": 0.25, "service_s_min": 24.7, "e2e_s_p99": 25.4}, "--duration")
+    text = too_short_text({"ramp_s": 0.25, "service_s_min": 24.7, "e2e_s_p99": 25.4}, "--duration")
     assert "arrivals last 0.5 s" in text and "(24.7 s from its first step" in text and "(25.4 s)" in text
     assert "--duration 110" in text  # 4 x 25.4, up to 10 s
 
@@ -60,7 +60,7 @@ def test_the_search_refuses_a_run_too_short_at_the_first_count():
 
     def judged(_: int) -> dict[str, object]:
         return {"meets": False, "saturated": True, "layout": "tp=8", "ttft_s_at_statistic": 0.5,
-                "tpot_s_at_statistic": 0.02, "too_short": True, "warm_up_s": 0.25, "service_s_min": 24.7,
+                "tpot_s_at_statistic": 0.02, "too_short": True, "ramp_s": 0.25, "service_s_min": 24.7,
                 "e2e_s_p99": 25.4}
 
     with pytest.raises(InvalidSettingError, match=r"--find-count: at 72 chips the run is too short.*--duration 110"):
@@ -81,8 +81,8 @@ def test_serve_says_a_short_run_is_not_judged(capsys):
     code = main(["serve", *H100_8B, "--count", "8", "--tp", "1", "--rate", "1000", "--slo-ttft-ms", "2000",
                  "--slo-tpot-ms", "50", "--format", "json"])
     d = json.loads(capsys.readouterr().out)
-    assert code == 0 and d["slo"]["too_short"] and not d["slo"]["meets"] and d["warm_up_s"] == pytest.approx(
-        d["slo"]["warm_up_s"]) and d["warm_up_s"] < d["service_s_min"]
+    assert code == 0 and d["slo"]["too_short"] and not d["slo"]["meets"] and d["ramp_s"] == pytest.approx(
+        d["slo"]["ramp_s"]) and d["ramp_s"] < d["service_s_min"]
 
 
 def test_ic_find_count_names_its_own_argument():
@@ -95,7 +95,7 @@ def test_a_long_enough_run_is_judged():
     """A load run for long enough (warm-up past the fastest request) is judged by its figures."""
     d = ic.serve("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B-Instruct", count=8, tp=1, rate_per_s=20.0,
                  input_tokens=512, output_tokens=128, num_requests=400, slo_ttft_s=2.0, slo_tpot_s=0.05)
-    assert not d["slo"]["too_short"] and d["warm_up_s"] > d["service_s_min"] and d["slo"]["meets"]
+    assert not d["slo"]["too_short"] and d["ramp_s"] > d["service_s_min"] and d["slo"]["meets"]
 
 
 def test_serve_writes_no_blank_lines_on_a_stderr_that_is_no_terminal():

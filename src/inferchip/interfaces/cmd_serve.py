@@ -293,7 +293,7 @@ def serve_cmd(
     if "power_w_per_chip" not in summary:
         out.print_text(text, f"{chip} publishes no TDP, so power, tokens/J and $ are unavailable", "no energy",
                        "yellow")
-    warm, fastest = summary.get("warm_up_s"), summary.get("service_s_min")
+    warm, fastest = summary.get("ramp_s"), summary.get("service_s_min")
     if summary.get("saturated") and warm is not None and fastest is not None and warm < fastest:
         out.print_text(text, f"the queue grew, but within the ramp of a run too short to tell: the first half of its "
                        f"arrivals ({warm:,.1f} s) ends before its fastest request could finish ({fastest:,.1f} s); "

@@ -82,7 +82,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
         ("measurement window start", "window_start_s", _num(",.2f", "s")),
         ("measurement window end", "window_end_s", _num(",.2f", "s")),
         ("makespan", "makespan_s", _num(",.2f", "s")),
-        ("first half of the arrivals (open loop)", "warm_up_s", _num(",.2f", "s")),
+        ("first half of the arrivals (open loop)", "ramp_s", _num(",.2f", "s")),
         ("fastest request, first step to last token", "service_s_min", _num(",.2f", "s")),
         ("steps", "num_steps", _num(",d")), ("step-model evaluations", "step_model_evaluations", _num(",d")),
         ("replicas", "num_replicas", _num(",d")), ("chips", "num_chips", _num(",d")),

@@ -195,11 +195,11 @@ class SimResult:
             return whole
         return start, end
 
-    def warm_up_s(self) -> float | None:
+    def ramp_s(self) -> float | None:
         """Open loop: the first part of the arrival period (:data:`STEADY_STATE_START_FRACTION` of it), which the
         measurement window and :meth:`queue_growing` skip as the ramp; None for a closed loop or a burst. A stable
         system's requests in flight climb for about one end-to-end latency after the first arrival (Little's law:
-        L = rate x E2E is reached only then). A warm-up shorter than the fastest request's time in the running batch
+        L = rate x E2E is reached only then). A ramp shorter than the fastest request's time in the running batch
         (``service_s_min``: first scheduled to last token; the first requests', on a system still empty, so no
         overload lengthens it) ends before any request could finish: the window then holds the ramp, and
         :func:`inferchip.sim.runs.slo.judge_run` judges nothing."""
@@ -275,7 +275,7 @@ class SimResult:
             return float(count) / span if span > 0 else math.nan
 
         out["window_start_s"], out["window_end_s"] = start, end
-        out["warm_up_s"] = self.warm_up_s()
+        out["ramp_s"] = self.ramp_s()
         service = (r["finish_s"] - r["first_scheduled_s"])[fin]  # a request's time in the running batch, no wait
         service = service[np.isfinite(service)]
         out["service_s_min"] = float(service.min()) if service.size else math.nan

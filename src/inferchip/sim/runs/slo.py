@@ -128,7 +128,7 @@ def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: flo
     figures: they are of the requests that finished and grow with the run's length (a TPOT limit alone was met by a
     queue that never drains); MLPerf's Server scenario holds the offered rate for at least 600 s (LoadGen
     ``mlperf.conf`` ``*.Server.min_duration``), over which such a queue breaks any latency bound. An open loop whose
-    warm-up (``summary['warm_up_s']``, the first half of its arrival period, which the measurement window and the
+    ramp (``summary['ramp_s']``, the first half of its arrival period, which the measurement window and the
     saturation test skip) is shorter than its fastest request's time in the running batch (``summary['service_s_min']``:
     first scheduled to last token, a request on a system still empty) is ``too_short`` and meets nothing either: no
     request had finished when its window opened, its requests in flight still climbing towards rate x E2E (Little's
@@ -139,11 +139,11 @@ def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: flo
     if slo is None:
         return None
     saturated = bool(summary.get("saturated", False))
-    warm, fastest = summary.get("warm_up_s"), summary.get("service_s_min")
+    warm, fastest = summary.get("ramp_s"), summary.get("service_s_min")
     short = warm is not None and fastest is not None and math.isfinite(fastest) and warm < fastest
     return {"ttft_s": slo["ttft_s"], "tpot_s": slo["tpot_s"], "statistic": stat, "rule": slo["rule"],
             "meets": bool(point["meets_slo"]) and not saturated and not short, "saturated": saturated,
-            "too_short": short, "warm_up_s": warm, "service_s_min": fastest,
+            "too_short": short, "ramp_s": warm, "service_s_min": fastest,
             "e2e_s_p99": summary.get("e2e_s_p99"),
             "ttft_s_at_statistic": summary[f"ttft_s_{stat}"], "tpot_s_at_statistic": summary[f"tpot_s_{stat}"],
             "requests_judged": summary.get("percentile_requests"),
@@ -153,11 +153,11 @@ def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: flo
 
 def too_short_text(verdict: dict[str, Any], duration_option: str = "--duration") -> str:
     """Why a ``too_short`` run (:func:`judge_run`) is not judged, and a run length that would be: arrivals for four
-    times its p99 end-to-end latency, rounded up to 10 s (the first half is the warm-up, and a short run's latency
+    times its p99 end-to-end latency, rounded up to 10 s (the first half is the ramp, and a short run's latency
     is its ramp's: the full batch's is longer)."""
-    warm, fastest = float(verdict["warm_up_s"]), float(verdict["service_s_min"])
+    warm, fastest = float(verdict["ramp_s"]), float(verdict["service_s_min"])
     advice = 10.0 * math.ceil(4.0 * float(verdict["e2e_s_p99"]) / 10.0)
-    return (f"the run is too short to judge: its arrivals last {2 * warm:,.1f} s, and the first half, the warm-up "
+    return (f"the run is too short to judge: its arrivals last {2 * warm:,.1f} s, and the first half, the ramp "
             f"the measurement window and the saturation test skip, ends before its fastest request could finish "
             f"({fastest:,.1f} s from its first step to its last token), so its requests in flight were still "
             f"climbing towards rate x E2E (Little's law): its percentiles read a batch not yet full, and its queue "
