@@ -81,12 +81,8 @@ def predict(
     model: ModelInput | ModelSpec,
     *,
     count: int = 1,
-    weights: str | None = None,
-    activations: str | None = None,
-    kv: str | None = None,
-    tp: int | None = None,
-    pp: int | None = None,
-    ep: int | None = None,
+    weights: str | None = None, activations: str | None = None, kv: str | None = None,
+    tp: int | None = None, pp: int | None = None, ep: int | None = None,
     attn_dp: bool | None = None,
     input_tokens: int = 1024,
     output_tokens: int = 1024,
@@ -102,6 +98,7 @@ def predict(
     chunk_tokens: int | None = None,
     config: UserConfig | None = None,
     padding: PaddingLadder | Literal["engine"] | None = "engine",
+    engine: str | None = None, moe_kernel: str | None = None,
 ) -> Prediction:
     """Predict one model on one system: TTFT, TPOT, throughput, memory, power, energy, money.
 
@@ -128,6 +125,8 @@ def predict(
     shapes every step is padded to (``"engine"``: the default engine's back end's on the chip, vLLM's TPU and Gaudi
     back ends, at its running-batch cap and the step budget; None: unpadded), resolved with the setting
     (:func:`~inferchip.performance.setting.resolve_setting`: a Setting it returns runs the same steps).
+    ``engine``/``moe_kernel``: a serving engine and its expert kernel, as ``inferchip predict --engine --moe-kernel``
+    (``resolve_setting``'s), its host time per request in TTFT and E2E (``max_ttft_s`` bounding the TTFT with it).
 
     The keyword form of :func:`predict_setting`: the setting is resolved once
     (:func:`~inferchip.performance.setting.resolve_setting`) and the question checked
@@ -135,7 +134,8 @@ def predict(
     DoesNotFitError (memory or the latency limits, with what would make it fit).
     """
     key = (input_key(chip), input_key(model), count, weights, activations, kv, tp, pp, ep, attn_dp, estimate,
-           calibration, assumptions, chip_spec, attention_weights, attention_out_weights, chunk_tokens, config, padding)
+           calibration, assumptions, chip_spec, attention_weights, attention_out_weights, chunk_tokens, config, padding,
+           engine, moe_kernel)
     hashable = True
     try:  # the setting of the same arguments as a recent call (checked and resolved then)
         setting = _RECENT.get(key)
@@ -161,7 +161,8 @@ def predict(
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
                                   assumptions=assumptions, chip_spec=chip_spec, attention_weights=attention_weights,
                                   attention_out_weights=attention_out_weights, config=config,
-                                  chunk_tokens=chunk_tokens, padding=padding)
+                                  chunk_tokens=chunk_tokens, padding=padding, engine=engine,
+                                  moe_kernel=moe_kernel)
         if hashable:
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()
@@ -176,7 +177,7 @@ def predict(
             i, o = float(input_tokens), float(output_tokens)
             got = fast.static(float(batch), i, o) if batch is not None else fast.max_throughput(i, o)
             if type(got) is Prediction:
-                return got
+                return got if setting.engine is None else setting.engine.with_host(got, i)
             if got == DOES_NOT_FIT:  # memory (no limits here): _no_point's answer without the Question
                 raise fit_error(setting.mapped(setting.layouts[-1]), float(batch) if batch is not None else 1, i, o,
                                 setting.count, None if batch is None else float(batch) * i)
@@ -222,6 +223,15 @@ def _no_point(setting: Setting, q: Question) -> InferchipError:
 
 
 def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Prediction:
+    """:func:`answer` with the host time per request of the setting's engine (:attr:`Setting.engine`) in TTFT and
+    E2E, ``q``'s TTFT limit bounding the TTFT with it (:meth:`~inferchip.performance.setting.engine.ServedEngine.
+    limited`)."""
+    if setting.engine is None or not isinstance(q, Question):
+        return answer(setting, q, fast=fast)
+    return setting.engine.with_host(answer(setting, setting.engine.limited(q), fast=fast), q.inputs.mean)
+
+
+def answer(setting: Setting, q: Question, *, fast: bool = True) -> Prediction:
     """Predict a question on a resolved setting: the best layout's TTFT, TPOT, throughput, memory,
     time by operator class, power, energy and money (see :class:`Prediction`). ``q``: a static
     batch or the most throughput (:func:`ask`, or a :class:`Question` with length spreads; the
