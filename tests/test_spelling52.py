@@ -44,3 +44,13 @@ def test_review_slo_and_claim_file_are_named_as_each_interface_takes_them(tmp_pa
         ic.review(chips=[H100], models=[L8B], claim_file=str(missing))
     code, out = run_main(["review", "--chips", H100, "--models", L8B, "--claim-file", str(missing)])
     assert code == 2 and "error: --claim-file: " in out and "error: claim_file" not in out, out
+
+
+def test_load_network_names_its_keywords_and_vision_its_option() -> None:
+    with pytest.raises(InvalidSettingError, match=r"^N=: dynamic axes apply to ONNX files only"):
+        ic.load_network("resnet50", N=1)
+    with pytest.raises(SpecError, match=r"ic\.load_network\(FILE\.onnx, NAME=VALUE\)") as err:
+        ic.load_model("graph.onnx")
+    assert "--dim" not in str(err.value)
+    code, out = run_main(["predict", "--chip", H100, "--model", "graph.onnx", "--batch", "1"])
+    assert code == 2 and "--dim NAME=VALUE" in out, out
