@@ -54,3 +54,23 @@ def test_load_network_names_its_keywords_and_vision_its_option() -> None:
     assert "--dim" not in str(err.value)
     code, out = run_main(["predict", "--chip", H100, "--model", "graph.onnx", "--batch", "1"])
     assert code == 2 and "--dim NAME=VALUE" in out, out
+
+
+def test_json_format_sources_and_kv_notes_name_the_records_fields() -> None:
+    code, text = run_main(["predict", "--chip", H100, "--model", L8B, "--weights", "fp8", "--batch", "1",
+                           "--format", "json"])
+    assert code == 0, text
+    got = json.loads(text)
+    assert (got["weights_source"], got["activations_source"], got["kv_source"]) == (
+        "the weights given", "the default of the weights given, fp8", "the default of the weights given, fp8")
+    p = ic.predict(H100, L8B, weights="fp8", activations="fp8", kv="int4", batch=1)
+    assert (p.weights_source, p.activations_source, p.kv_source) == (
+        "the weights given", "the activations given", "the kv given")
+    assert any(n.startswith("kv int4: vLLM, SGLang and TensorRT-LLM store no int4 KV cache") for n in p.notes)
+    code, text = run_main(["predict", "--chip", H100, "--model", L8B, "--kv", "int4", "--batch", "1",
+                           "--format", "json"])
+    got = json.loads(text)
+    for key in ("weights_source", "activations_source", "kv_source", "notes"):
+        assert "--weights" not in json.dumps(got[key]) and "--kv " not in json.dumps(got[key]), (key, got[key])
+    checkpoint = ic.predict(H100, L8B, batch=1)  # the checkpoint's dtype: the KV source says how to ask for fp8
+    assert checkpoint.kv_source.endswith("(kv fp8 for an FP8 cache)"), checkpoint.kv_source
