@@ -226,8 +226,8 @@ def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Pred
     """:func:`answer` with the host time per request of the setting's engine (:attr:`Setting.engine`) in TTFT and
     E2E, ``q``'s TTFT limit bounding the TTFT with it (:meth:`~inferchip.performance.setting.engine.ServedEngine.
     limited`)."""
-    if setting.engine is None or not isinstance(q, Question):
-        return answer(setting, q, fast=fast)
+    if not isinstance(setting, Setting) or setting.engine is None or not isinstance(q, Question):
+        return answer(setting, q, fast=fast)  # a wrong kind of argument: named there
     return setting.engine.with_host(answer(setting, setting.engine.limited(q), fast=fast), q.inputs.mean)
 
 
