@@ -13,7 +13,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from inferchip.errors import Spelling
+from inferchip.errors import OPTIONS, Spelling
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import aliases
 from inferchip.interfaces.cli_options import options as opts
@@ -111,12 +111,12 @@ def unpriced_lines(res: ReviewResult) -> list[str]:
 
 
 def review_spelling(spelling: Spelling) -> Spelling:
-    """``spelling`` (the command line's) with review's own options where the review layer names its
-    ``ReviewConfig`` fields (``ic.review``'s keywords): ``models`` is ``--models`` (a list here; drive's repeated
-    ``--model`` elsewhere) and ``slos`` ``--slo``; the API's spelling (keywords) as it is."""
-    if not spelling.options:
-        return spelling
-    return replace(spelling, renames=(*spelling.renames, ("models", "--models"), ("slos", "--slo")))
+    """The command line's spelling (``spelling`` where it is the options', as ``main`` sets it; else the options' by
+    the rule, for the command invoked without ``main``, as a test's CliRunner does) with review's own options where
+    the review layer names its ``ReviewConfig`` fields (``ic.review``'s keywords): ``models`` is ``--models`` (a
+    list here; drive's repeated ``--model`` elsewhere) and ``slos`` ``--slo``."""
+    base = spelling if spelling.options else OPTIONS
+    return replace(base, renames=(*base.renames, ("models", "--models"), ("slos", "--slo")))
 
 
 @app.command("review")
