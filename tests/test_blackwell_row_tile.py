@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from inferchip.catalog.engines import get_engine
 from inferchip.cost import gemm
 from inferchip.cost.constants import CUBLASLT_16BIT_TILES, MIN_TILE_M
-from inferchip.interfaces.cli_options.engine import engine_setting
 from inferchip.performance.predict import predict
+from inferchip.performance.setting.engine import engine_setting
 
 B200 = "nvidia-b200-180gb"
 QWEN = "Qwen/Qwen3-32B"

@@ -17,8 +17,8 @@ from inferchip.cost.gemm import (
     row_tile_scalar,
     split_slices,
 )
-from inferchip.interfaces.cli_options.engine import engine_setting
 from inferchip.performance.predict import predict
+from inferchip.performance.setting.engine import engine_setting
 
 CDNA = CUBLASLT_16BIT_TILES["amd-cdna3"]
 

@@ -63,7 +63,7 @@ def test_gpt_oss_120b_default_weight_bytes_by_hand():
     assert s.mapped(s.layout).weights_bytes == pytest.approx(expected, rel=1e-9)
     assert 64e9 < expected < 66e9
     whole = resolve_setting(B200, "openai/gpt-oss-120b", tp=1, weights="bf16")
-    assert whole.weights_source == "--weights"
+    assert whole.weights_source == "the weights given"
     assert whole.mapped(whole.layout).weights_bytes == pytest.approx(233.6e9, rel=2e-3)  # the lead's bf16 figure
 
 
@@ -89,7 +89,7 @@ def test_default_is_the_checkpoint_format_given(model, fmt, chip):
     assert default.formats == replace(given.formats, kv="fp16" if fmt == "fp16" else "bf16")
     assert default.compute_format == given.compute_format
     assert default.format_notes == given.format_notes
-    assert given.weights_source == "--weights" != default.weights_source
+    assert given.weights_source == "the weights given" != default.weights_source
 
 
 def test_api_predict_reports_where_the_weights_came_from():
@@ -100,7 +100,7 @@ def test_api_predict_reports_where_the_weights_came_from():
         assert q.to_dict()["weights_source"].startswith("checkpoint quantization_config (quant_method mxfp4")
     assert 64e9 < p.memory_breakdown_bytes["weights"] < 66e9
     given = ic.predict(B200, "openai/gpt-oss-120b", count=2, tp=2, batch=8, weights="bf16")
-    assert (given.weights, given.weights_source) == ("bf16", "--weights")
+    assert (given.weights, given.weights_source) == ("bf16", "the weights given")
 
 
 def test_api_serve_reports_the_formats():
@@ -132,7 +132,7 @@ def test_cli_serve_says_where_the_weights_came_from():
     assert "formats (w/a/kv): mxfp4/fp8/bf16; weights format from checkpoint quantization_config" in flat
     code, text = run_main([*serve, "--weights", "fp8", "--format", "json"])
     assert code == 0, text
-    assert (json.loads(text)["weights"], json.loads(text)["weights_source"]) == ("fp8", "--weights")
+    assert (json.loads(text)["weights"], json.loads(text)["weights_source"]) == ("fp8", "the weights given")
 
 
 def test_cli_curve_says_where_the_weights_came_from():
@@ -190,7 +190,7 @@ def test_an_unknown_method_is_no_error_where_weights_are_given(tmp_path):
     code, text = run_main(["predict", "--chip", B200, "--model", str(path), "--batch", "1", "--weights", "bf16",
                            "--format", "json"])
     assert code == 0, text
-    assert json.loads(text)["weights_source"] == "--weights"
+    assert json.loads(text)["weights_source"] == "the weights given"
 
 
 def test_a_user_nvfp4_checkpoint_gets_its_per_layer_map(tmp_path):

@@ -103,7 +103,7 @@ def test_the_engine_calibration_carries_the_attention_format_on_every_path():
     """``engine_calibration`` (the CLI's ``--engine``, ``serve``, ``curve``) and the closed-loop rows resolve the
     flag the same way: from the engine whose kernels run (Dynamo's workers through ``kernel_engine``)."""
     from inferchip.catalog.engines import engine_calibration
-    from inferchip.interfaces.cli_options.engine import engine_setting
+    from inferchip.performance.setting.engine import engine_setting
 
     cal = Calibration()
     assert engine_calibration(cal, get_engine("trtllm")).prefill_attention_follows_projections

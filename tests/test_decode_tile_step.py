@@ -16,9 +16,9 @@ from inferchip.catalog.engines import default_gemm_calibration
 from inferchip.cost import gemm
 from inferchip.cost.constants import CUBLASLT_16BIT_TILES
 from inferchip.interfaces.cli import app
-from inferchip.interfaces.cli_options.engine import engine_setting
 from inferchip.interfaces.cmd_predict import tile_step_note
 from inferchip.performance.predict import predict
+from inferchip.performance.setting.engine import engine_setting
 
 H200 = "nvidia-h200-sxm-141gb"
 QWEN = "Qwen/Qwen3-32B"

@@ -17,6 +17,7 @@ import pytest
 import inferchip.catalog.chips as chips_mod
 from cli_in_process import run_main
 from inferchip.interfaces.cli_options import engine as eng_opts
+from inferchip.performance.setting import engine as setting_engine
 from inferchip.spec.engine import SchedulerCaps
 
 L1B = "meta-llama/Llama-3.2-1B"
@@ -34,7 +35,7 @@ def _predict(chip: str, *extra: str) -> dict:
 def test_predict_takes_serves_chunk_on_the_chip_and_says_so(chip, chunk):
     got = _predict(chip)
     act = got["memory_activations"]
-    assert act["chunk_tokens"] == chunk == eng_opts.engine_choice(None, None, chip).caps.chunk_tokens
+    assert act["chunk_tokens"] == chunk == setting_engine.engine_choice(None, None, chip).caps.chunk_tokens
     assert act["step_tokens"] == chunk  # 8 x 4,096 prompt tokens, at most the chunk
     assert "device_batch" not in act["chunk_source"] and "vllm/engine/arg_utils.py" in act["chunk_source"]
     said = [n for n in got["notes"] if n.startswith(f"prefill chunk {chunk:,} tokens")]
@@ -58,11 +59,11 @@ def test_the_chip_is_looked_up_once(monkeypatch):
         return real(chip, *a, **k)
 
     monkeypatch.setattr(chips_mod, "get_chip_params", counted)
-    choice = eng_opts.engine_choice("vllm", None, "nvidia-l40s")
+    choice = setting_engine.engine_choice("vllm", None, "nvidia-l40s")
     eng_opts.chunk_setting(None, choice.caps)
     from inferchip.interfaces.cli_options.options import read_model
 
-    eng_opts.moe_kernel_setting(choice.calibration, choice.spec, choice.chip, None, read_model(L1B), None)
+    setting_engine.moe_kernel_setting(choice.calibration, choice.spec, choice.chip, None, read_model(L1B), None)
     assert calls == ["nvidia-l40s"]
     assert (choice.caps.max_num_seqs, choice.caps.chunk_tokens) == (256, 2048) and choice.chip.id == "nvidia-l40s"
 
@@ -74,14 +75,15 @@ def test_the_caps_are_typed():
     from inferchip.spec.params import ChipParams
 
     names = {"EngineSpec": EngineSpec, "SchedulerCaps": SchedulerCaps, "ChipParams": ChipParams,
-             "GivenModel": GivenModel, "StepPadding": StepPadding, "PaddingLadder": PaddingLadder}
-    hints = typing.get_type_hints(eng_opts.EngineChoice, localns=names)
+             "GivenModel": GivenModel,
+             "NamedModel": setting_engine.NamedModel, "StepPadding": StepPadding, "PaddingLadder": PaddingLadder}
+    hints = typing.get_type_hints(setting_engine.EngineChoice, localns=names)
     assert hints["caps"] is SchedulerCaps and hints["chip"] is ChipParams
     assert typing.get_type_hints(eng_opts.chunk_setting, localns=names)["caps"] is SchedulerCaps
-    assert typing.get_type_hints(eng_opts.engine_summary, localns=names)["caps"] == SchedulerCaps | None
+    assert typing.get_type_hints(setting_engine.engine_summary, localns=names)["caps"] == SchedulerCaps | None
     assert not hasattr(eng_opts, "scheduler_caps")  # no second lookup by chip id
 
 
 def test_predict_and_serve_read_mi250x_as_two_devices():
-    caps = eng_opts.engine_choice(None, None, "amd-mi250x").caps
+    caps = setting_engine.engine_choice(None, None, "amd-mi250x").caps
     assert (caps.max_num_seqs, caps.chunk_tokens) == (256, 2048) and "2 devices" in caps.reason

@@ -47,7 +47,7 @@ def test_vllm_blackwell_kernels_state_their_activations():
     ((), "fp8", "checkpoint mxfp4 weights, 4-bit float units on the chip: W4A8"),  # no engine: the format rule
     (("--engine", "vllm"), "bf16", "the engine's expert kernel (named on the engine line) takes bf16"),
     (("--engine", "vllm", "--moe-kernel", "flashinfer-mxfp8"), "fp8", "the engine's expert kernel"),
-    (("--engine", "vllm", "--activations", "fp8"), "fp8", "--activations"),  # an option given wins
+    (("--engine", "vllm", "--activations", "fp8"), "fp8", "the activations given"),  # an option given wins
     (("--engine", "trtllm"), "fp8", "checkpoint mxfp4 weights, 4-bit float units"),  # W4A8_MXFP4_MXFP8: no entry
     (("--engine", "vllm", "--weights", "mxfp4"), "bf16", "the engine's expert kernel"),  # the kernel, not --weights'
 ])

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from cli_in_process import run_main
 from inferchip.catalog.engines import get_engine, request_host_time, tokenizer_rate_s
 from inferchip.errors import InvalidSettingError
-from inferchip.interfaces.cli_options import engine as eng_opts
+from inferchip.performance.setting import engine as setting_engine
 from inferchip.sim import (
     ClosedLoopArrivals,
     LinearStepModel,
@@ -67,7 +67,7 @@ def test_serve_ttft_counts_the_host_time_at_one_client(monkeypatch):
     vllm = get_engine("vllm")
     rate = tokenizer_rate_s("meta-llama/Llama-3.1-8B-Instruct")  # no tokenizer record: 0, the request time alone
     assert host_s == pytest.approx(vllm.request_overhead_s + vllm.request_intake_s + rate * 2048, rel=1e-12)
-    monkeypatch.setattr(eng_opts, "engine_host", lambda *a, **k: None)  # the same engine, no host time
+    monkeypatch.setattr(setting_engine, "engine_host", lambda *a, **k: None)  # the same engine, no host time
     without = _serve_json(args)
     assert "request_host" not in without["engine"]
     for key in ("ttft_s_mean", "ttft_s_p50", "e2e_s_mean", "e2e_s_p99"):
@@ -85,7 +85,7 @@ def test_serve_table_and_predict_say_and_add_it(monkeypatch):
     assert code == 0, text
     p = json.loads(text)
     host_s = p["engine"]["request_host"]["request_host_s"]
-    monkeypatch.setattr(eng_opts, "engine_host", lambda *a, **k: None)
+    monkeypatch.setattr(setting_engine, "engine_host", lambda *a, **k: None)
     code, text = run_main(pred)
     q = json.loads(text)
     assert p["ttft_s"] - q["ttft_s"] == pytest.approx(host_s, abs=1e-12)

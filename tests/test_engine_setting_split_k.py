@@ -2,7 +2,7 @@
 the validated closed-loop and energy rows do (split_k_16bit_families): vLLM splits K on Hopper and Blackwell (stop 47),
 not on CDNA (ROCm: hipBLASLt)."""
 from inferchip.catalog.engines import get_engine
-from inferchip.interfaces.cli_options.engine import engine_setting
+from inferchip.performance.setting.engine import engine_setting
 
 
 def test_vllm_splits_k_on_hopper_blackwell_and_cdna_only():

@@ -18,8 +18,8 @@ from cli_in_process import run_json
 from engine_files import engines_with_hardware_change
 from inferchip.catalog.engines import HARDWARE_FILE, load_engines
 from inferchip.errors import SpecError
-from inferchip.interfaces.cli_options.engine import engine_choice
 from inferchip.performance.serving import serving_model
+from inferchip.performance.setting.engine import engine_choice
 from inferchip.spec.engine.padding import PaddingLadder, StepPadding, resolve_padding
 
 L8B = "meta-llama/Llama-3.1-8B"

@@ -59,7 +59,7 @@ def test_a_date_that_is_not_a_past_day_is_refused_naming_file_field_value(tmp_pa
     with pytest.raises(ClaimFileError) as err:
         load_claim(path)
     msg = str(err.value)
-    assert msg.startswith(f"--claim-file: {path}: date = {date!r}: ") and "allowed: the day the claim was made, " \
+    assert msg.startswith(f"claim_file: {path}: date = {date!r}: ") and "allowed: the day the claim was made, " \
         "YYYY-MM-DD, not after today" in msg, msg
 
 
@@ -78,12 +78,12 @@ def test_a_chip_neither_in_the_catalogue_nor_the_claimed_one_is_refused(tmp_path
     with pytest.raises(ClaimFileError) as err:
         resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[L8], claim_file=path))
     msg = str(err.value)
-    assert msg.startswith(f"--claim-file: {path}: chip = {chip!r}: not a chip of this review") and \
-        "allowed: the id of a chip YAML given with --claim FILE, or a catalogue chip id (`inferchip chips`)" in msg, msg
+    assert msg.startswith(f"claim_file: {path}: chip = {chip!r}: not a chip of this review") and \
+        "allowed: the id of a chip YAML given with claim=FILE, or a catalogue chip id (`inferchip chips`)" in msg, msg
     # with --claim given, that chip's id is allowed (newuser45: without it the claimed chip is the file's own)
     with pytest.raises(ClaimFileError) as err:
         resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[L8], claim_file=path, claim="tesla-ai5"))
-    assert "allowed: the --claim chip's id 'tesla-ai5' or a catalogue chip id" in str(err.value)
+    assert "allowed: the claimed chip's id 'tesla-ai5' (claim=tesla-ai5) or a catalogue chip id" in str(err.value)
 
 
 def test_a_claim_naming_a_catalogue_chip_or_the_claimed_chip_is_taken(tmp_path):
@@ -119,7 +119,7 @@ def test_a_chip_id_yaml_reads_as_a_number_is_refused_as_not_text_with_the_fix(tm
     with pytest.raises(ClaimFileError) as err:
         resolve(ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[L8], claim_file=path))
     msg = str(err.value)
-    assert msg.startswith(f"--claim-file: {path}: chip = 0.0: must be text") and "quote it" in msg, msg
+    assert msg.startswith(f"claim_file: {path}: chip = 0.0: must be text") and "quote it" in msg, msg
 
 
 @pytest.mark.parametrize(("block", "field", "value", "allowed"), [

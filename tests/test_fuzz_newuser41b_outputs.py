@@ -34,7 +34,7 @@ GPUS = [c for c in chip_ids() if c.startswith(("nvidia-h", "nvidia-b", "nvidia-g
 def test_a_4_bit_kv_cache_is_noted_where_no_engine_runs_it(chip, kv):
     cp = get_chip_params(chip)
     _, _, notes = format_choice("bf16", None, kv, None, chip=cp, model_id=LLAMA)
-    kv_notes = [n for n in notes if n.startswith(f"--kv {kv}:")]
+    kv_notes = [n for n in notes if n.startswith(f"kv {kv}:")]
     has_fp4 = executed_format(cp, "fp4") in ("fp4", "mxfp4")
     if kv == "int4" or (kv in ("fp4", "mxfp4") and not has_fp4):
         assert len(kv_notes) == 1, notes
@@ -48,11 +48,11 @@ def test_fp4_kv_on_an_h100_by_hand():
                            "--format", "json"])
     assert code == 0, text
     notes = json.loads(text)["notes"]
-    assert any(n.startswith("--kv fp4: nvidia-h100-sxm-80gb has no 4-bit float units") and "Blackwell-only" in n
+    assert any(n.startswith("kv fp4: nvidia-h100-sxm-80gb has no 4-bit float units") and "Blackwell-only" in n
                for n in notes), notes
     code, text = run_main(["predict", "--chip", "nvidia-b200-180gb", "--model", LLAMA, "--batch", "1", "--kv", "fp4",
                            "--format", "json"])
-    assert code == 0 and not any(n.startswith("--kv") for n in json.loads(text)["notes"])
+    assert code == 0 and not any(n.startswith("kv ") for n in json.loads(text)["notes"])
 
 
 @settings(max_examples=6, deadline=None)

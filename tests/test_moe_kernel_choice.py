@@ -66,7 +66,7 @@ def test_marlin_on_h100_takes_the_recipe_rate() -> None:
     assert (cal.moe_pad_hidden_to, cal.moe_pad_intermediate_to) == (256, 128)
     assert cal.moe_mma_peak_fraction == pytest.approx(0.667)
     assert cal.moe_stream_cap_bytes_per_s == pytest.approx(132 * 19.3e9)
-    assert note is not None and "--moe-kernel marlin" in note and "launch recipe" in note
+    assert note is not None and "moe_kernel=marlin" in note and "launch recipe" in note
 
 
 def test_marlin_on_a100_has_no_recipe_rate() -> None:
@@ -99,9 +99,9 @@ def test_nothing_changes_without_an_entry() -> None:
                                          r"there: flashinfer, flashinfer-cutlass, flashinfer-mxfp8 "),
     (MI300X, "marlin", {}, r"family amd-cdna3\); the table lists marlin on nvidia-ada, nvidia-ampere, nvidia-hopper "
                            r"only, and on amd-cdna3 vLLM picks triton; allowed there: triton"),
-    (H100, "marlin", {"engine": None}, r"give --engine too"),
+    (H100, "marlin", {"engine": None}, r"give engine= too"),
     (H100, "marlin", {"model": "meta-llama/Llama-3.1-8B"}, r"has no routed experts"),
-    (H100, "marlin", {"weights": "fp8"}, r"for --weights mxfp4, not fp8"),
+    (H100, "marlin", {"weights": "fp8"}, r"for weights= mxfp4, not fp8"),
     (H100, "marlin", {"engine": "sglang"}, r"SGLang has no expert-kernel entries"),
 ])
 def test_a_kernel_the_chip_or_format_cannot_use_is_refused(chip: str, choice: str, kw: dict, match: str) -> None:

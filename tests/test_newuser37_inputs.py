@@ -49,7 +49,7 @@ def test_a_claim_file_under_a_reviewed_chips_id_with_its_own_figures_is_refused(
     with pytest.raises(InvalidSettingError) as exc:
         resolve(cfg)
     msg = str(exc.value)
-    assert msg.startswith(f"--claim {path}: id = '{H100}'") and "allowed: an id of the file's own" in msg
+    assert msg.startswith(f"claim={path}: id = '{H100}'") and "allowed: an id of the file's own" in msg
 
 
 def test_a_claim_file_identical_to_the_catalogue_chip_or_under_its_own_id_is_reviewed(tmp_path):

@@ -59,7 +59,7 @@ def test_a_given_kv_or_weights_wins_over_the_statement(tmp_path):
     assert resolve_setting(B200, str(path), tp=1, kv="bf16").formats.kv == "bf16"
     # --weights given: that format's default (fp8 weights: fp8 activations and KV), the checkpoint not read
     given = resolve_setting(B200, str(path), tp=1, weights="bf16")
-    assert (given.formats.kv, given.kv_source) == ("bf16", "default of --weights bf16")
+    assert (given.formats.kv, given.kv_source) == ("bf16", "the default of the weights given, bf16")
 
 
 def test_an_fp8_cache_halves_the_kv_bytes_of_the_prediction(tmp_path):

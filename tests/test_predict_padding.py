@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inferchip.catalog.engines import get_engine
-from inferchip.interfaces.cli_options.engine import engine_choice
 from inferchip.interfaces.cli_options.options import read_model
 from inferchip.interfaces.serve_system import system
 from inferchip.performance.phases import static_batch
 from inferchip.performance.predict import predict
 from inferchip.performance.setting import engine_padding, resolve_setting
+from inferchip.performance.setting.engine import engine_choice
 from inferchip.validation.closed_loop import EngineReplica
 
 L8B = "meta-llama/Llama-3.1-8B"

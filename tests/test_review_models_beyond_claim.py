@@ -23,9 +23,9 @@ SMALL, BIG = "meta-llama/Llama-3.1-8B-Instruct", "deepseek-ai/DeepSeek-R1"
 
 def test_a_model_set_all_above_the_bundled_bound_is_refused_naming_sizes_and_bound():
     cfg = ReviewConfig(chips=["nvidia-h100-sxm-80gb"], models=[BIG], sensitivity=False, samples=1000)
-    with pytest.raises(InvalidSettingError, match=r"^--models: none of deepseek-ai/DeepSeek-R1 \(671\.0B\) is within "
+    with pytest.raises(InvalidSettingError, match=r"^models: none of deepseek-ai/DeepSeek-R1 \(671\.0B\) is within "
                                                   r"the claim's bound max_total_params = 250B parameters "
-                                                  r"\(review/claim\.yaml\).*--claim none"):
+                                                  r"\(review/claim\.yaml\).*claim=none"):
         resolve(cfg)
 
 

@@ -200,7 +200,7 @@ def test_a_catalogue_mtp_disagg_row_through_serve_gives_its_validate_prediction(
     fig = json.loads(res.output)
     assert fig["num_chips"] == 36
     assert (fig["weights_source"], fig["activations_source"], fig["kv_source"]) == (
-        "--weights", "--activations", "default of --weights fp4")
+        "the weights given", "the activations given", "the default of the weights given, fp4")
     assert got["ttft"] == pytest.approx(fig["ttft_s_mean"] * 1e3, rel=1e-9)
     assert got["tpot"] == pytest.approx(fig["tpot_s_mean"] * 1e3, rel=1e-9)
     assert got["tput"] == pytest.approx(fig["output_tokens_per_s"], rel=1e-9)

@@ -165,9 +165,10 @@ def test_unsupported_opset(tmp_path, opset):
 def test_unknown_and_missing_dynamic_sizes(tmp_path):
     path = _cnn(tmp_path)
     with pytest.raises(InvalidSettingError,
-                       match=r"graph input 'x' \[batch, .*dynamic axis batch has no size; give each with --dim"):
+                       match=r"graph input 'x' \[batch, .*dynamic axis batch has no size; give each as a keyword of "
+                             r"load_network, here load_network\(.*, batch=SIZE\)"):
         load_network(str(path))
-    with pytest.raises(InvalidSettingError, match="--dim height: .* no such dynamic axis; its dynamic axes: batch"):
+    with pytest.raises(InvalidSettingError, match="^height=: .* no such dynamic axis; its dynamic axes: batch"):
         load_network(str(path), batch=1, height=5)
     with pytest.raises(InvalidSettingError, match="dynamic axes apply to ONNX files only"):
         load_network("resnet50-v1.5", batch=1)

@@ -197,12 +197,13 @@ def test_a_first_axis_above_one_is_noted_with_the_per_image_way(tmp_path, n, sym
     if n == 1:
         assert not noted
         return
-    how, fix = (f"--dim N={n}", "--dim N=1") if symbolic else ("fixed in the file",
+    how, fix = (f"N={n}", "N=1") if symbolic else ("fixed in the file",
                                                                 "a graph exported with a first axis of 1")
-    # the way to batch images names both commands' (drive has no --batch: it batches its cameras' frames; frame51)
+    # the way to batch images names both calls' (drive has no batch: it batches its cameras' frames; frame51), in
+    # the API's spelling here (load_network's keyword N=, frame_cost's batch=; the CLI's --dim, --batch: engine52)
     assert noted == [f"graph input 'x' has a first axis of {n} ({how}): one frame here is one run of the graph; if "
                      f"that axis is the batch, each frame is {n} images and frames/s and energy per frame count runs, "
-                     f"not images ({fix} gives per-image figures, batched by `vision --batch {n}` or by `drive`'s "
+                     f"not images ({fix} gives per-image figures, batched by frame_cost's batch={n} or by `drive`'s "
                      "cameras)"]
 
 

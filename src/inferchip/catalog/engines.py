@@ -208,10 +208,13 @@ def check_engine_runs_on(engine: EngineSpec, chip_id: str, family: str, option: 
         return
     on = "; ".join(f"{h.backend}: {', '.join(h.families)}" for h in cat.hardware if h.engine == engine.id)
     fit = engines_on(cat.hardware, [e.id for e in cat.engines], family)
-    instead = (", ".join(fit) if fit else "none of the catalogue (without --engine the run takes the vendor-stack "
-               "record: the chip vendor's own stack, no engine record's host times, CUDA graphs or GEMM library)")
+    without = option if option.endswith("=") else "--engine"  # the API's keyword (engine=), else the option
+    instead = (", ".join(fit) if fit else f"none of the catalogue (without {without} the run takes the "
+               "vendor-stack record: the chip vendor's own stack, no engine record's host times, CUDA graphs or GEMM "
+               "library)")
+    given = f"{option}{engine.id}" if option.endswith("=") else f"{option} {engine.id}"  # engine=vllm, --engine vllm
     raise InvalidSettingError(
-        f"{option} {engine.id}: {engine.name} runs on the chip families of its back ends ({on}), not on {chip_id} "
+        f"{given}: {engine.name} runs on the chip families of its back ends ({on}), not on {chip_id} "
         f"(family {family}); allowed on this chip: {instead} (catalog/engine_hardware.yaml, with the sources)")
 
 

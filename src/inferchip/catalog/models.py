@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from inferchip.catalog.hf_config import model_spec_from_config
 from inferchip.catalog.yaml_io import exists, is_dir, is_file, not_a_file, read_mapping
-from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
+from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError, current_spelling
 from inferchip.input_files import user_path
 from inferchip.spec.chip import ChipParams, ChipSpec, EstimateLevel
 from inferchip.spec.model import ModelSpec
@@ -263,8 +263,10 @@ def load_model_config(id_or_path: ModelInput) -> tuple[ModelSpec, UserConfig | N
         return model_from_user_config(config), config
     given = id_or_path.strip()
     if given.lower().endswith(".onnx"):
-        raise SpecError(f"{given}: an ONNX graph is a vision network, not an LLM config; cost it with "
-                        "`inferchip vision --model FILE.onnx --dim NAME=VALUE` (or `inferchip drive`)")
+        how = ("`inferchip vision --model FILE.onnx --dim NAME=VALUE` (or `inferchip drive`)"
+               if current_spelling().options else "ic.load_network(FILE.onnx, NAME=VALUE) and ic.frame_cost (or "
+               "ic.drive)")  # the interface running's way
+        raise SpecError(f"{given}: an ONNX graph is a vision network, not an LLM config; cost it with {how}")
     model_id = _canonical(given)
     if model_id is None:
         path = user_path(given)

@@ -92,22 +92,24 @@ def curve_cmd(
         print_rows(rows, f"{model} on {rows_system(chip, rows[0], pools)}: throughput vs interactivity", output,
                     curve=True, slo=cs.mark_points(rows, slo_ttft_ms, slo_tpot_ms, stat))
         return
-    choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
-    eng, caps, cal_source = choice.spec, choice.caps, calibration_source(calibration)
-    calibration, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded,
-                                                        moe_kernel)
+    from inferchip.performance.setting.engine import served_engine
+
+    # the engine's six changes, resolved by the code ic.curve(engine=, moe_kernel=) runs (the setting resolves them
+    # from the same arguments); here for the output and the search's cap: the chip's caps and notes, the record
+    served = served_engine(engine, moe_kernel, calibration, chip, loaded, weights)
+    choice, caps, cal_source = served.choice, served.choice.caps, calibration_source(calibration)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)  # one chunk for the memory fit and scheduler
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
-                             eng, chunk, running_cap=caps.max_num_seqs, padding=choice.padding_at(chunk))
-    host = eng_opts.engine_host(eng, chip, step.mm.formats.weights, loaded, input_tokens)
-    used_engine = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note, caps=caps)
+                             engine, chunk_tokens, running_cap=caps.max_num_seqs, moe_kernel=moe_kernel)
+    host = served.host(input_tokens, step.mm.formats.weights)
+    used_engine = served.summary(chunk, host=host, caps=caps)
     with progress_bar("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
                                              uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
                                              requests_per_user=CURVE_REQUESTS_PER_CLIENT,
-                                             scheduler_config=engine_config(eng, step, chunk, caps),
+                                             scheduler_config=engine_config(served.spec, step, chunk, caps),
                                              request_host_s=0.0 if host is None else host.outside_loop_s,
                                              progress=lambda f: prog.update(task, completed=f),
                                              warmups_per_user=warmups_per_user)
@@ -165,6 +167,6 @@ def curve_cmd(
     out.print_text(con, cal_source, "calibration")
     if (money := so.tco_assumptions(step)) is not None:
         out.print_text(con, money, "money")
-    out.print_text(con, choice.line(used_engine, so.DEFAULT_SCHEDULER))
+    out.print_text(con, eng_opts.choice_line(choice, used_engine, so.DEFAULT_SCHEDULER))
     out.print_text(con, so.cap_line(caps, chunk))
     opts.print_notes(con, list(notes))

@@ -210,29 +210,26 @@ def predict_cmd(
                                   "or --max-ttft-ms alone")
     loaded = opts.read_model(model)  # a user's config.json read once, for every step below and the setting
     context_note = opts.check_context(loaded, input_tokens, output_tokens)
-    choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
-    eng = choice.spec
-    cal, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded, moe_kernel)
-    host = eng_opts.engine_host(eng, chip, weights, loaded, input_tokens)
+    from inferchip.performance.setting.engine import served_engine
+
+    # the engine's six changes, resolved by the code ic.predict(engine=, moe_kernel=) runs (predict resolves them
+    # below from the same arguments); here for the output: the chip's caps and notes, the host time, the summary
+    served = served_engine(engine, moe_kernel, calibration, chip, loaded, weights)
+    choice, host = served.choice, served.host(input_tokens)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, choice.caps)  # serve's chunk on this chip
-    host_s = 0.0 if host is None else host.total_s
-    if max_ttft_ms is not None and max_ttft_ms / 1e3 <= host_s:
+    if max_ttft_ms is not None and host is not None and max_ttft_ms / 1e3 <= host.total_s:
         raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")
-    used_engine = eng_opts.engine_summary(eng, None, host=host, moe_kernel=moe_note)
-    attention = eng_opts.served_attention(eng, loaded, weights)  # (weights, o's, note) of the served checkpoint
+    used_engine = served.summary(None, host=host)
     from inferchip.performance.predict import predict
 
     def at(b: int | None) -> Prediction:
         return predict(
             chip, loaded.spec, config=loaded.config, count=count, weights=weights, activations=activations, kv=kv,
             tp=tp, pp=pp, ep=ep, attn_dp=attn_dp, input_tokens=input_tokens, output_tokens=output_tokens, batch=b,
-            max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3 - host_s,  # the engine's TTFT
+            max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3,  # the engine's host time included
             max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
-            estimate=estimate, calibration=cal, assumptions=assumptions, chunk_tokens=chunk,
-            padding=choice.padding_at(chunk),  # the engine's back end's compiled step sizes, as serve pads its steps
-            attention_weights=None if attention is None else attention[0],
-            attention_out_weights=None if attention is None else attention[1],
-        )
+            estimate=estimate, calibration=calibration, assumptions=assumptions, chunk_tokens=chunk_tokens,
+            engine=engine, moe_kernel=moe_kernel)
 
     p = at(batch)
     tile_note = (None if batch is None or not p.has_tpot
@@ -240,9 +237,7 @@ def predict_cmd(
     step = min(batch * input_tokens, chunk) if batch is not None else chunk  # the largest step it executes per chip
     activations_of = {"step_tokens": step, "chunk_tokens": chunk, "chunk_source": chunk_source,
                       "rule": "a static batch: batch x prompt tokens, at most the chunk; continuous batching: a chunk"}
-    if host is not None:
-        p.add_request_host(host.total_s)
-    notes = [*choice.notes_at(chunk), *p.notes, *([attention[2]] if attention else []),  # the same in table and JSON
+    notes = [*choice.notes_at(chunk), *p.notes,  # the same in table and JSON
              *([context_note] if context_note else []), *opts.config_notes(loaded),
              *([] if p.has_tpot else [ONE_TOKEN_NOTE]), *([tile_note] if tile_note else []),
              *([] if chunk_tokens is not None else [chunk_note(chunk, chunk_source)]),
@@ -264,7 +259,7 @@ def predict_cmd(
             out.print_text(con, f"{p.memory_breakdown_bytes['activations'] / 1e6:,.1f} MB, one step of {step:,} "
                                 f"tokens per chip ({activations_of['rule']}; chunk {chunk:,} {whence})", "activations")
     out.print_text(con, sources_line(p))
-    out.print_text(con, choice.line(used_engine, "the calibration's host time per step"))
+    out.print_text(con, eng_opts.choice_line(choice, used_engine, "the calibration's host time per step"))
     out.print_text(con, cal_label, "calibration")
     if money is not None:
         out.print_text(con, money, "money")

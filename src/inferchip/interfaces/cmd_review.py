@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import typer
@@ -12,6 +13,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from inferchip.errors import OPTIONS, Spelling
 from inferchip.interfaces.app import app
 from inferchip.interfaces.cli_options import aliases
 from inferchip.interfaces.cli_options import options as opts
@@ -108,6 +110,15 @@ def unpriced_lines(res: ReviewResult) -> list[str]:
     return out
 
 
+def review_spelling(spelling: Spelling) -> Spelling:
+    """The command line's spelling (``spelling`` where it is the options', as ``main`` sets it; else the options' by
+    the rule, for the command invoked without ``main``, as a test's CliRunner does) with review's own options where
+    the review layer names its ``ReviewConfig`` fields (``ic.review``'s keywords): ``models`` is ``--models`` (a
+    list here; drive's repeated ``--model`` elsewhere) and ``slos`` ``--slo``."""
+    base = spelling if spelling.options else OPTIONS
+    return replace(base, renames=(*base.renames, ("models", "--models"), ("slos", "--slo")))
+
+
 @app.command("review")
 def review_cmd(
     ctx: typer.Context,
@@ -142,7 +153,7 @@ def review_cmd(
     old_jobs: int | None = aliases.old_spelling("--jobs"),
 ) -> None:
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
-    from inferchip.errors import InvalidSettingError
+    from inferchip.errors import InvalidSettingError, current_spelling, spelled
     from inferchip.interfaces.report.write import commit_output, discard_output, prepare_output, write_report
     from inferchip.review.inputs import CLAIM_FROM_FILE
     from inferchip.review.review import ReviewConfig, resolve, run_review
@@ -166,7 +177,8 @@ def review_cmd(
                        sensitivity=sensitivity, year=year, claim_file=claim_file, samples=samples, seed=seed,
                        jobs=jobs)
     start = time.perf_counter()
-    inputs = resolve(cfg)  # unknown ids, bad claim files and settings fail here, before any work (read once)
+    with spelled(review_spelling(current_spelling())):  # review's layer names --models, --slo, --claim-file, ...
+        inputs = resolve(cfg)  # unknown ids, bad claim files and settings fail here, before any work (read once)
     staging = prepare_output(out_dir)  # an unwritable --out fails here, before any work
     con = Console()
     try:

@@ -33,7 +33,6 @@ from inferchip.interfaces.cli_options.tables import (
 from inferchip.interfaces.cmd_predict import OutputFormat
 from inferchip.interfaces.serve_system import (
     calibration_source,
-    engine_config,
     layout_keys,
     layout_text,
     mean_prompt_tokens,
@@ -85,17 +84,19 @@ def row_summary(chip: str, model: opts.GivenModel, count: int, count_given: int 
     n = sr.package_devices(chip)  # the rows count the runtime's devices (an MI250X's GCDs), --count packages
     sr.disagg_layout_conflict(pools, count_given, any(x is not None for x in (tp, pp, ep, attn_dp)), n)
     weights, source, kv, kv_source = stated_formats(model.name, weights, kv, model.config)  # a row states them
-    engine_id = None if engine is None else eng_opts.option_engine(engine).id
+    from inferchip.performance.setting.engine import engine_choice, named_engine
+
+    engine_id = None if engine is None else named_engine(engine).id
     v = sr.row_validator(calibration, engine_id, mtp, acceptance, link_gb_per_s, link_latency_us, software, model)
     sr.check_row_engine(v.engine_spec, chip, "--engine" if engine_id else "--software" if software else
                         "--mtp/--disagg (an engine's benchmark; without --engine the default engine)")
     over_limit = []
     # the back end's compiled step sizes (vLLM's TPU and Gaudi back ends), as the rows resolve them (validation.
     # closed_loop.EngineReplica: at the engine's cap and step budget on the chip): the layout search prices them too
-    choice = eng_opts.engine_choice(engine_id or v.engine_spec.id, calibration, chip)
+    choice = engine_choice(engine_id or v.engine_spec.id, calibration, chip)
     padding = choice.padding_at(int(choice.caps.chunk_tokens))
     if pools is None and (len(concurrencies) > 1 or (tp is None and pp is None and ep is None)):
-        cal, _ = eng_opts.engine_setting(engine_id or v.engine_spec.id, calibration, chip)
+        cal = choice.calibration  # the engine's (else the default engine's) on the chip
         step, replicas, _ = system(chip, model, count, tp, pp, ep, weights, activations, kv, cal,
                                    None, attn_dp, input_tokens, output_tokens, searched_rows=True, padding=padding)
         lay = step.mm.layout
@@ -202,25 +203,26 @@ def serve_cmd(
         files.check_readable_text(trace, "--trace")
     context_note = opts.check_context(loaded, input_tokens, output_tokens, trace)
     from inferchip.performance.serving import serving_economics
+    from inferchip.performance.setting.engine import served_engine
 
-    choice = eng_opts.engine_choice(engine, calibration, chip)  # the engine, chip and caps on it, resolved once
-    eng, caps, cal_source = choice.spec, choice.caps, calibration_source(calibration)
-    calibration, moe_note = eng_opts.moe_kernel_setting(choice.calibration, eng, choice.chip, weights, loaded,
-                                                        moe_kernel)
+    # the engine's six changes, resolved by the code ic.serve(engine=, moe_kernel=) runs (each setting resolves them
+    # from the same arguments); here for the output and the load: the chip's caps and notes, the engine's record
+    served = served_engine(engine, moe_kernel, calibration, chip, loaded, weights)
+    choice, caps, cal_source = served.choice, served.choice.caps, calibration_source(calibration)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)
     slo_s = (None if slo_ttft_ms is None else slo_ttft_ms / 1e3, None if slo_tpot_ms is None else slo_tpot_ms / 1e3)
 
     from inferchip.performance.fleet import FleetQuestion, served_load
 
-    resolve, extra = resolver(chip, loaded, weights, activations, kv, calibration,
-                              None if assumptions is None else str(assumptions), eng, chunk, choice.padding_at(chunk))
+    resolve = resolver(chip, loaded, weights, activations, kv, calibration,
+                       None if assumptions is None else str(assumptions), engine, moe_kernel, chunk_tokens)
     rate_at, lengths = (rate, (input_tokens, output_tokens)) if trace is None else trace_load(trace)
     load = served_load(*lengths, concurrency=concurrency, rate_per_s=rate_at, running_cap=caps.max_num_seqs,
                        text=None if trace is None else trace_text(rate_at, lengths))
 
     def simulate(setting: Setting) -> tuple[Any, int, dict[str, str], Any, Any]:
         """A one-layout setting's run: (step model, replicas, formats, engine host, result)."""
-        step, replicas, formats = step_fields(setting, extra)
+        step, replicas, formats = step_fields(setting)
         arr: ArrivalsLike
         if rate is not None:
             arr = PoissonArrivals(rate_per_s=rate, input_tokens=input_tokens, output_tokens=output_tokens)
@@ -228,13 +230,13 @@ def serve_cmd(
             arr = benchmark_clients(concurrency, input_tokens, output_tokens, range_ratio)
         else:
             arr = TraceArrivals(path=str(trace))
-        host = None if eng is None else eng_opts.engine_host(  # a trace is read for its mean prompt only with --engine
-            eng, chip, step.mm.formats.weights, loaded, mean_prompt_tokens(trace, input_tokens))
+        host = None if setting.engine is None else setting.engine.host(  # a trace is read for its mean prompt only
+            mean_prompt_tokens(trace, input_tokens), step.mm.formats.weights)  # with --engine
         with progress_bar(f"simulating {setting.count:,} chips") as prog:
             task = prog.add_task("sim", total=1.0)
             res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
                                   num_requests=requests, seed=seed, replicas=replicas,
-                                  scheduler_config=engine_config(eng, step, chunk, caps), slo_ttft_s=slo_s[0],
+                                  scheduler_config=setting.scheduler(step.ranks), slo_ttft_s=slo_s[0],
                                   slo_tpot_s=slo_s[1], progress=lambda f: prog.update(task, completed=f),
                                   warmup_requests=warmups)
         return step, replicas, formats, host, res
@@ -257,7 +259,7 @@ def serve_cmd(
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
     summary.update(formats, assumptions_file=assumptions_file(assumptions), calibration_source=cal_source)
-    summary["engine"] = eng_opts.engine_summary(eng, chunk, host=host, moe_kernel=moe_note, caps=caps)
+    summary["engine"] = served.summary(chunk, host=host, caps=caps)
     summary.update(running_batch_cap=caps.max_num_seqs, running_batch_cap_source=caps.reason)  # per rank
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,
@@ -284,7 +286,8 @@ def serve_cmd(
     out.print_text(text, cal_source, "calibration")
     if summary["tco_assumptions"]:
         out.print_text(text, summary["tco_assumptions"], "money")
-    out.print_text(text, choice.line(summary["engine"], so.DEFAULT_SCHEDULER))  # the cap: its table row
+    # the cap: its table row
+    out.print_text(text, eng_opts.choice_line(choice, summary["engine"], so.DEFAULT_SCHEDULER))
     if slo is not None:
         out.print_text(text, cs.run_line(slo))
     if sizing is not None:

@@ -1,16 +1,16 @@
 """The system ``serve`` and ``curve`` simulate: the setting resolved on one layout (``predict``'s where none is
-given) and its serving step model (:func:`system`), the scheduler of the engine it runs (:func:`engine_config`), the
-prompt length the engine's tokenisation is resolved for (:func:`mean_prompt_tokens`) and its layout in words."""
+given) and its serving step model (:func:`system`), the scheduler of the engine it runs (:func:`engine_config`, the
+rule of ``Setting.scheduler``), the prompt length the engine's tokenisation is resolved for
+(:func:`mean_prompt_tokens`) and its layout in words."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from inferchip.errors import InternalError
-from inferchip.interfaces.cli_options import engine as eng_opts
 from inferchip.interfaces.cli_options import options as opts
 
 if TYPE_CHECKING:
@@ -23,44 +23,45 @@ if TYPE_CHECKING:
 
 
 def resolver(chip: str, model: opts.GivenModel, weights: str | None, activations: str | None, kv: str | None,
-             calibration: Calibration | str | None, assumptions: str | None, engine: EngineSpec | None = None,
-             chunk_tokens: int | None = None, padding: PaddingLadder | None = None
-             ) -> tuple[Callable[..., Setting], dict[str, str]]:
-    """(``resolve(count=..., tp=..., ...)``: the setting ``serve``/``curve`` run at a count of chips and a layout, or
-    every candidate layout where none of tp/pp/ep is given; the fields its runs add to the formats:
-    ``attention_source``, how ``engine`` runs the served checkpoint's attention,
-    ``cli_options.engine.served_attention``, where it has an entry for it). ``chunk_tokens``: the prefill chunk per
-    step and chip the memory fit keeps a step's activations for (None: 8,192); ``padding``: the back end's compiled
-    step shapes (``cli_options.engine.EngineChoice.padding_at``), resolved with the setting (``resolve_setting``'s
-    ``padding``), so the layout search prices the steps the simulation runs (None: unpadded)."""
+             calibration: Calibration | str | None, assumptions: str | None, engine: str | None = None,
+             moe_kernel: str | None = None, chunk_tokens: int | None = None,
+             padding: PaddingLadder | Literal["engine"] | None = "engine") -> Callable[..., Setting]:
+    """``resolve(count=..., tp=..., ...)``: the setting ``serve``/``curve`` run at a count of chips and a layout, or
+    every candidate layout where none of tp/pp/ep is given, with ``engine`` / ``moe_kernel`` (``--engine`` /
+    ``--moe-kernel``) resolved as ``ic.serve(engine=, moe_kernel=)`` resolves them (``resolve_setting``: its
+    calibration, step budget, padding and served attention formats). ``chunk_tokens``: the prefill chunk per step
+    and chip (None: the engine's step budget on the chip); ``padding``: the back end's compiled step shapes
+    (``"engine"``: the engine's, else the default engine's, at that budget), so the layout search prices the steps
+    the simulation runs."""
     from inferchip.performance.setting import resolve_setting
 
-    attention = eng_opts.served_attention(engine, model, weights)
-    resolve = partial(resolve_setting, chip, model.spec, config=model.config, weights=weights,
-                      activations=activations, kv=kv, calibration=calibration, assumptions=assumptions,
-                      attention_weights=None if attention is None else attention[0],
-                      attention_out_weights=None if attention is None else attention[1], chunk_tokens=chunk_tokens,
-                      padding=padding)  # the run's step budget and its back end's padding, resolved with the setting
-    return resolve, {} if attention is None else {"attention_source": attention[2]}
+    return partial(resolve_setting, chip, model.spec, config=model.config, weights=weights, activations=activations,
+                   kv=kv, calibration=calibration, assumptions=assumptions, chunk_tokens=chunk_tokens,
+                   padding=padding, engine=engine, moe_kernel=moe_kernel)
 
 
-def step_fields(setting: Setting, extra: dict[str, str]) -> tuple[ServingStepModel, int, dict[str, str]]:
+def step_fields(setting: Setting) -> tuple[ServingStepModel, int, dict[str, str]]:
     """A one-layout setting's (serving step model, replicas, its formats and where the weights' came from:
-    ``performance.serving.format_fields``, with ``extra``: :func:`resolver`'s fields)."""
+    ``performance.serving.format_fields``, with ``attention_source``: how the setting's engine runs the served
+    checkpoint's attention, where it has an entry for it)."""
     from inferchip.performance.serving import format_fields, serving_step
 
     step, replicas = serving_step(setting)
-    return step, replicas, {**format_fields(setting), **extra}
+    attention = None if setting.engine is None else setting.engine.attention
+    fields = format_fields(setting)
+    if attention is not None:
+        fields["attention_source"] = attention[2]
+    return step, replicas, fields
 
 
 def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: int | None, ep: int | None,
            weights: str | None, activations: str | None, kv: str | None, calibration: Calibration | str | None,
            assumptions: str | None, attn_dp: bool | None, input_tokens: int,
-           output_tokens: int, engine: EngineSpec | None = None, chunk_tokens: int | None = None,
+           output_tokens: int, engine: str | None = None, chunk_tokens: int | None = None,
            searched_rows: bool = False, running_cap: int | None = None, concurrency: int | None = None,
            slo_s: tuple[float | None, float | None] = (None, None), rate_per_s: float | None = None,
-           trace: Path | None = None, padding: PaddingLadder | None = None
-           ) -> tuple[ServingStepModel, int, dict[str, str]]:
+           trace: Path | None = None, padding: PaddingLadder | Literal["engine"] | None = "engine",
+           moe_kernel: str | None = None) -> tuple[ServingStepModel, int, dict[str, str]]:
     """The resolved setting (one layout) and its serving step model, as ``curve`` and the ``--mtp``/``--disagg``
     rows take it (``serve`` searches its layout with :class:`inferchip.performance.fleet.FleetQuestion`, which judges
     an SLO at its percentile by the candidates' runs): (step model, replicas, :func:`step_fields`'s fields).
@@ -74,7 +75,7 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
     by the analytic model's means where a layout meets them). ``searched_rows``: search only the layouts a
     closed-loop case row runs (``serve_rows.row_layouts``). ``running_cap``: the running-batch cap per attention-DP
     rank the simulation admits (``cli_options.engine.EngineChoice.caps``), within which the search's concurrency
-    stays (None: uncapped). ``chunk_tokens``, ``padding``: :func:`resolver`'s."""
+    stays (None: uncapped). ``engine``, ``moe_kernel``, ``chunk_tokens``, ``padding``: :func:`resolver`'s."""
     from dataclasses import replace
 
     from inferchip.performance.fleet import candidates, served_load
@@ -82,8 +83,8 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
 
     if isinstance(running_cap, bool):  # the cap is a number of sequences (the flag it replaced read True)
         raise InternalError(f"running_cap {running_cap!r}: a number of sequences per rank is needed")
-    resolve, extra = resolver(chip, model, weights, activations, kv, calibration, assumptions, engine, chunk_tokens,
-                              padding)
+    resolve = resolver(chip, model, weights, activations, kv, calibration, assumptions, engine, moe_kernel,
+                       chunk_tokens, padding)
     rule = ""
     if tp is None and pp is None and ep is None:
         searched = resolve(count=count, attn_dp=attn_dp)
@@ -112,7 +113,7 @@ def system(chip: str, model: opts.GivenModel, count: int, tp: int | None, pp: in
                 raise InternalError("predict_setting raises where best_layout finds no layout")
             lay = found[0]
         tp, pp, ep, attn_dp = lay.tp, lay.pp, lay.ep, lay.attn_dp
-    step, replicas, fields = step_fields(resolve(count=count, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp), extra)
+    step, replicas, fields = step_fields(resolve(count=count, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp))
     if rule:
         fields["layout_rule"] = rule
     return step, replicas, fields
@@ -138,17 +139,12 @@ def trace_load(trace: Path) -> tuple[float | None, tuple[float, float]]:
 
 def engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_tokens: int, caps: SchedulerCaps
                   ) -> SchedulerConfig:
-    """The scheduler of ``--engine`` (else the default engine record's, with no host time): its running-batch cap
-    on the chip (``caps``, ``cli_options.engine.EngineChoice.caps``, resolved once) and prefill chunk
-    (``chunk_tokens``: ``cli_options.engine.chunk_setting``'s) per attention-DP rank, on the step model's ranks
-    (``serving_step`` resolved them), and its loop's intake per request in series with the steps
-    (``request_intake_s``, as validate's closed-loop rows run it)."""
-    from inferchip.sim.batching.scheduler import rank_scheduler
+    """The scheduler of ``--engine`` (else the default engine record's, with no host time) on the step model's ranks
+    (``serving_step`` resolved them): :func:`~inferchip.performance.setting.engine.engine_scheduler`, the rule
+    ``Setting.scheduler`` (``ic.serve``'s, ``serve``'s) runs, for ``curve``, which holds the step model."""
+    from inferchip.performance.setting.engine import engine_scheduler
 
-    cfg = rank_scheduler(step.ranks, caps.max_num_seqs, chunk_tokens)
-    if engine is None:
-        return cfg
-    return cfg.model_copy(update={"request_intake_s": engine.request_intake_s})
+    return engine_scheduler(engine, step.ranks, caps, chunk_tokens)
 
 
 def mean_prompt_tokens(trace: Path | None, input_tokens: int) -> float:

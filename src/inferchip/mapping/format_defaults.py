@@ -19,17 +19,26 @@ if TYPE_CHECKING:
     from inferchip.spec.engine import EngineSpec
 
 FOUR_BIT_FLOAT = ("fp4", "mxfp4")
+# Where a format came from where the caller gave it, in the words of the record that carries it (``weights_source``,
+# ``activations_source``, ``kv_source`` of predict's and serve's JSON and the API's): its own fields, not the
+# command line's options (``--weights`` from the CLI, ``weights=`` from Python).
+WEIGHTS_GIVEN, ACTIVATIONS_GIVEN, KV_GIVEN = "the weights given", "the activations given", "the kv given"
+
+
+def weights_default(w: str) -> str:
+    """The source of an activations or KV format that follows the weights given (``resolve_formats``' default)."""
+    return f"the default of the weights given, {w}"
 
 
 def checkpoint_choice(model_id: str, weights: str | None, kv: str | None,
                       config: UserConfig | None = None) -> tuple[str, str, str | None]:
     """(weight format, where it came from, the KV format to ask ``resolve_formats`` for) of a setting, the
-    checkpoint read once: ``weights`` as given (``"--weights"``, and ``kv`` as given: None lets the given format's
+    checkpoint read once: ``weights`` as given (:data:`WEIGHTS_GIVEN`, and ``kv`` as given: None lets the given format's
     default apply), else what ``model_id``'s checkpoint ships
     (:func:`~inferchip.catalog.checkpoints.checkpoint_weights`; ``config``: a user's config file as already read)
     and :func:`kv_choice` of it. The one rule ``resolve_setting`` applies."""
     if weights is not None:
-        return weights, "--weights", kv
+        return weights, WEIGHTS_GIVEN, kv
     from inferchip.catalog.checkpoints import checkpoint_weights
 
     shipped = checkpoint_weights(model_id, config)
@@ -72,12 +81,12 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
     which 4-bit float weights default to where they are set (``performance.setting.format_choice``)."""
     w, a = fmt.weights, fmt.activations
     if activations is not None:
-        act_source = "--activations"
+        act_source = ACTIVATIONS_GIVEN
     elif w in FOUR_BIT_FLOAT and expert_activations is not None:
         act_source = (f"the engine's expert kernel (named on the engine line) takes {expert_activations} activations "
                       "(catalog/engines.yaml moe_kernels, with its source)")
-    elif weights_source == "--weights":
-        act_source = f"default of --weights {w}"
+    elif weights_source == WEIGHTS_GIVEN:
+        act_source = weights_default(w)
     elif w == "fp8":
         act_source = ("checkpoint fp8 weights: W8A8, activations quantised to FP8 at run time (block FP8: per token "
                       "and 128-channel group; fbgemm_fp8: per token; ModelOpt FP8: a static scale per tensor)")
@@ -85,15 +94,15 @@ def format_sources(fmt: Formats, activations: str | None, kv: str | None, weight
         act_source = f"checkpoint {w} weights, no 4-bit float units on the chip: W4A16, bf16 activations"
     elif w in FOUR_BIT_FLOAT:
         act_source = (f"checkpoint {w} weights, 4-bit float units on the chip: W4A8, MXFP8 activations at the fp8 "
-                      "rate (TensorRT-LLM's and SGLang's default; vLLM's is bf16: --engine vllm)")
+                      "rate (TensorRT-LLM's and SGLang's default; vLLM's is bf16: the engine vllm)")
     elif w == "int4":
         act_source = "checkpoint int4 (AWQ/GPTQ) weights: weight-only W4A16, bf16 activations"
     else:
         act_source = f"checkpoint dtype {a}: served in one dtype"
     if kv is not None:
-        kv_source = "--kv"
-    elif weights_source == "--weights":
-        kv_source = f"default of --weights {w}"
+        kv_source = KV_GIVEN
+    elif weights_source == WEIGHTS_GIVEN:
+        kv_source = weights_default(w)
     else:
         kv_source = _checkpoint_kv_source(fmt.kv)
     return act_source, kv_source
@@ -107,17 +116,17 @@ def stated_formats(model_id: str, weights: str | None, kv: str | None,
     ``config``: a user's config file as already read."""
     weights, source, asked = checkpoint_choice(model_id, weights, kv, config)
     if kv is not None:
-        return weights, source, kv, "--kv"
+        return weights, source, kv, KV_GIVEN
     if asked is None:
-        return weights, source, None, f"default of --weights {weights}"
+        return weights, source, None, weights_default(weights)
     return weights, source, asked, _checkpoint_kv_source(asked)
 
 
 def _checkpoint_kv_source(kv: str) -> str:
     if kv not in ("bf16", "fp16"):  # a checkpoint's model dtype is 16-bit: a narrower KV is its ModelOpt statement
         return (f"checkpoint kv_cache_quant_algo {kv.upper()} (ModelOpt): vLLM's --kv-cache-dtype auto and "
-                "TensorRT-LLM take it (--kv bf16 for an engine that keeps the model dtype)")
-    return f"checkpoint model dtype {kv}: the engines' --kv-cache-dtype auto (--kv fp8 for an FP8 cache)"
+                "TensorRT-LLM take it (kv bf16 for an engine that keeps the model dtype)")
+    return f"checkpoint model dtype {kv}: the engines' --kv-cache-dtype auto (kv fp8 for an FP8 cache)"
 
 
 def served_attention(engine: EngineSpec | None, software: str, model_id: str, weights: str, stated: str,
@@ -165,10 +174,10 @@ def kv_format_note(chip_name: str, kv: str, chip_has_4bit_float: bool) -> str | 
     - an ``int4`` KV cache is none of vLLM's, SGLang's or TensorRT-LLM's KV formats (vLLM ``--kv-cache-dtype`` auto /
       fp8; SGLang fp8_e4m3 / fp8_e5m2 / fp4_e2m1; TensorRT-LLM int8 / fp8 / nvfp4: their quantized-KV-cache docs)."""
     if kv in FOUR_BIT_FLOAT and not chip_has_4bit_float:
-        return (f"--kv {kv}: {chip_name} has no 4-bit float units (its compute.dense_tflops lists no fp4 or "
+        return (f"kv {kv}: {chip_name} has no 4-bit float units (its compute.dense_tflops lists no fp4 or "
                 "mxfp4), and no engine runs a 4-bit float KV cache on such a chip (TensorRT-LLM's NVFP4 KV cache is "
                 "Blackwell-only, NVIDIA blog 2025-12-08): priced as stored in 4 bits, a what-if; fp8 is what runs")
     if kv == "int4":
-        return ("--kv int4: vLLM, SGLang and TensorRT-LLM store no int4 KV cache (their KV formats: fp8; fp8 and "
+        return ("kv int4: vLLM, SGLang and TensorRT-LLM store no int4 KV cache (their KV formats: fp8; fp8 and "
                 "fp4_e2m1; int8, fp8 and nvfp4): priced as stored in 4 bits, a what-if")
     return None

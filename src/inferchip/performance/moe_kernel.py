@@ -18,13 +18,11 @@ from inferchip.catalog.engines import load_engines
 from inferchip.catalog.moe_kernels import MoeKernel
 from inferchip.cost.constants import TRITON_MOE_TOKEN_VECTOR_FLOP
 from inferchip.cost.gemm import expert_stream_cap_bytes_per_s
-from inferchip.errors import InvalidSettingError, SpecError
+from inferchip.errors import InvalidSettingError, SpecError, named, named_as
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.engine import EngineSpec
 from inferchip.spec.model import ModelSpec
 from inferchip.spec.params import ChipParams
-
-OPTION = "--moe-kernel"
 
 
 def _chosen(engine: EngineSpec, chip: ChipParams, weights: str, model: ModelSpec, choice: str | None
@@ -35,18 +33,19 @@ def _chosen(engine: EngineSpec, chip: ChipParams, weights: str, model: ModelSpec
     table = [k for k in load_engines().moe_kernels if k.engine == engine.id]
     if choice is None:
         return next((k for k in table if k.weights == weights and chip.family in k.default_on), None)
+    option, given = named("moe_kernel"), named_as("moe_kernel", choice)  # moe_kernel=, or --moe-kernel
     if not model.is_moe:
-        raise InvalidSettingError(f"{OPTION} {choice}: model {model.id} has no routed experts; drop {OPTION}")
+        raise InvalidSettingError(f"{given}: model {model.id} has no routed experts; drop {option}")
     if not table:
         engines = sorted({k.engine for k in load_engines().moe_kernels})
-        raise InvalidSettingError(f"{OPTION} {choice}: {engine.name} has no expert-kernel entries "
-                                  f"(catalog/engines.yaml moe_kernels lists {', '.join(engines)}); drop {OPTION}")
+        raise InvalidSettingError(f"{given}: {engine.name} has no expert-kernel entries "
+                                  f"(catalog/engines.yaml moe_kernels lists {', '.join(engines)}); drop {option}")
     for_weights = [k for k in table if k.weights == weights]
     if not for_weights:
         listed = sorted({k.weights for k in table})
         raise InvalidSettingError(
-            f"{OPTION} {choice}: {engine.name} lists expert kernels for --weights {', '.join(listed)}, "
-            f"not {weights} (catalog/engines.yaml moe_kernels); allowed: one of those weights, or drop {OPTION}")
+            f"{given}: {engine.name} lists expert kernels for {named('weights')} {', '.join(listed)}, "
+            f"not {weights} (catalog/engines.yaml moe_kernels); allowed: one of those weights, or drop {option}")
     found = next((k for k in for_weights if k.kernel == choice and chip.family in k.families), None)
     if found is None:
         allowed = sorted({k.kernel for k in for_weights if chip.family in k.families})
@@ -55,8 +54,8 @@ def _chosen(engine: EngineSpec, chip: ChipParams, weights: str, model: ModelSpec
         why = (f"; the table lists {choice} on {', '.join(elsewhere)} only"
                + (f", and on {chip.family} {engine.name} picks {default}" if default else "") if elsewhere else "")
         raise InvalidSettingError(
-            f"{OPTION} {choice}: {engine.name} cannot serve {weights} experts with it on {chip.id} (family "
-            f"{chip.family}){why}; allowed there: {', '.join(allowed) or f'none (drop {OPTION})'} "
+            f"{given}: {engine.name} cannot serve {weights} experts with it on {chip.id} (family "
+            f"{chip.family}){why}; allowed there: {', '.join(allowed) or f'none (drop {option})'} "
             "(catalog/engines.yaml moe_kernels, with their sources)")
     return found
 
@@ -69,7 +68,8 @@ def moe_kernel_calibration(cal: Calibration, engine: EngineSpec | None, chip: Ch
     an InvalidSettingError: the kernels are an engine's."""
     if engine is None:
         if choice is not None:
-            raise InvalidSettingError(f"{OPTION} {choice}: the expert kernel is an engine's; give --engine too")
+            raise InvalidSettingError(f"{named_as('moe_kernel', choice)}: the expert kernel is an engine's; give "
+                                      f"{named('engine')} too")
         return cal, None
     fmt = weights.strip().lower()
     kernel = _chosen(engine, chip, fmt, model, choice)
@@ -90,12 +90,12 @@ def moe_kernel_calibration(cal: Calibration, engine: EngineSpec | None, chip: Ch
                                 f"file's compute.sm_count, which {chip.id} does not state")
             update["moe_stream_cap_bytes_per_s"] = expert_stream_cap_bytes_per_s(chip.sm_count,
                                                                                  recipe.read_gb_per_s_per_sm)
-    how = f"{OPTION} {choice}" if choice is not None else f"{engine.name}'s default on {chip.family}"
+    how = named_as("moe_kernel", choice) if choice is not None else f"{engine.name}'s default on {chip.family}"
     note = (f"experts served by {engine.name}'s {kernel.kernel} kernel ({how}): each routed expert's hidden width "
             f"padded to a multiple of {kernel.pad_hidden_to}, its per-rank width to {kernel.pad_intermediate_to}"
             + (", MMA and read rate as the engine's launch recipe for this chip" if "moe_mma_peak_fraction" in update
                else "")
             + (", with untuned Triton's per-token work beyond the MMA" if kernel.token_vector_work else "")
-            + (f"; it takes {kernel.activations} activations (the default where --activations is not given)"
+            + (f"; it takes {kernel.activations} activations (the default where {named('activations')} is not given)"
                if kernel.activations else ""))
     return cal.model_copy(update=update), note

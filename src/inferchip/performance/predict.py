@@ -81,12 +81,8 @@ def predict(
     model: ModelInput | ModelSpec,
     *,
     count: int = 1,
-    weights: str | None = None,
-    activations: str | None = None,
-    kv: str | None = None,
-    tp: int | None = None,
-    pp: int | None = None,
-    ep: int | None = None,
+    weights: str | None = None, activations: str | None = None, kv: str | None = None,
+    tp: int | None = None, pp: int | None = None, ep: int | None = None,
     attn_dp: bool | None = None,
     input_tokens: int = 1024,
     output_tokens: int = 1024,
@@ -102,47 +98,48 @@ def predict(
     chunk_tokens: int | None = None,
     config: UserConfig | None = None,
     padding: PaddingLadder | Literal["engine"] | None = "engine",
+    engine: str | None = None, moe_kernel: str | None = None,
 ) -> Prediction:
     """Predict one model on one system: TTFT, TPOT, throughput, memory, power, energy, money.
 
-    ``chip``/``model``: catalogue ids or file paths (str or Path), or objects (a ChipSpec as ``load_chip`` gives
-    it, a ChipParams; a ModelSpec, or a config.json's mapping: a dict);
-    ``count``: chips in the system; ``weights``/``activations``/``kv``: number formats (``weights``
-    None: what the model's checkpoint ships, its ``quantization_config`` else its ``torch_dtype``, said in
-    ``Prediction.weights_source``; activations and KV then default to what the engines do with the checkpoint,
-    ``Prediction.activations_source``/``kv_source``; ``attention_weights``/``attention_out_weights``: the
-    attention projections' and output projection's format where an engine runs the checkpoint's attention apart,
-    ``mapping.format_defaults.served_attention``); ``tp``/``pp``/``ep``: the
-    parallel layout (any one given fixes it; none: searched for the most throughput); ``attn_dp``: True
-    forces attention data parallelism over the tp chips (MLA/MoE models), False forbids it, None lets the
-    search decide. ``input_tokens``/``output_tokens``: lengths in tokens; ``batch``: a static batch
-    of sequences per replica, or None for the most throughput under continuous batching within
-    ``max_ttft_s``/``max_tpot_s`` (seconds). ``estimate``: low, central or high for estimated
-    chip figures; ``calibration``/``assumptions``: YAML paths (None: the shipped ones). ``chunk_tokens``: the
-    prefill token budget of one step per chip (an engine's ``max_num_batched_tokens``; None: the step budget the
-    default engine runs on the chip, as ``inferchip predict`` / ``serve`` / ``curve`` take it without
-    ``--chunk-tokens``: :func:`~inferchip.performance.setting.resolve_setting`'s, said in ``Setting.chunk_source``);
-    the memory fit keeps the activations of the largest step the run executes, a static batch's prompts bounded by
-    it. ``config``: with a ModelSpec ``model``, the user's config file it was read from
-    (:func:`~inferchip.performance.setting.resolve_setting`). ``padding``: the compiled step
-    shapes every step is padded to (``"engine"``: the default engine's back end's on the chip, vLLM's TPU and Gaudi
-    back ends, at its running-batch cap and the step budget; None: unpadded), resolved with the setting
+    ``chip``/``model``: catalogue ids or file paths (str or Path), or objects (a ChipSpec as ``load_chip`` gives it, a
+    ChipParams; a ModelSpec, or a config.json's mapping: a dict); ``count``: chips in the system;
+    ``weights``/``activations``/``kv``: number formats (``weights`` None: what the model's checkpoint ships, its
+    ``quantization_config`` else its ``torch_dtype``, said in ``Prediction.weights_source``; activations and KV then
+    default to what the engines do with the checkpoint, ``Prediction.activations_source``/``kv_source``;
+    ``attention_weights``/``attention_out_weights``: the attention projections' and output projection's format where an
+    engine runs the checkpoint's attention apart, ``mapping.format_defaults.served_attention``); ``tp``/``pp``/``ep``:
+    the parallel layout (any one given fixes it; none: searched for the most throughput); ``attn_dp``: True forces
+    attention data parallelism over the tp chips (MLA/MoE models), False forbids it, None lets the search decide.
+    ``input_tokens``/``output_tokens``: lengths in tokens; ``batch``: a static batch of sequences per replica, or None
+    for the most throughput under continuous batching within ``max_ttft_s``/``max_tpot_s`` (seconds). ``estimate``:
+    low, central or high for estimated chip figures; ``calibration``/``assumptions``: YAML paths (None: the shipped
+    ones). ``chunk_tokens``: the prefill token budget of one step per chip (an engine's ``max_num_batched_tokens``;
+    None: the step budget the default engine runs on the chip, as ``inferchip predict`` / ``serve`` / ``curve`` take it
+    without ``--chunk-tokens``: :func:`~inferchip.performance.setting.resolve_setting`'s, said in
+    ``Setting.chunk_source``); the memory fit keeps the activations of the largest step the run executes, a static
+    batch's prompts bounded by it. ``config``: with a ModelSpec ``model``, the user's config file it was read from
+    (:func:`~inferchip.performance.setting.resolve_setting`). ``padding``: the compiled step shapes every step is
+    padded to (``"engine"``: the default engine's back end's on the chip, vLLM's TPU and Gaudi back ends, at its
+    running-batch cap and the step budget; None: unpadded), resolved with the setting
     (:func:`~inferchip.performance.setting.resolve_setting`: a Setting it returns runs the same steps).
+    ``engine``/``moe_kernel``: a serving engine and its expert kernel, as ``inferchip predict --engine --moe-kernel``
+    (``resolve_setting``'s), its host time per request in TTFT and E2E (``max_ttft_s`` bounding the TTFT with it).
 
     The keyword form of :func:`predict_setting`: the setting is resolved once
-    (:func:`~inferchip.performance.setting.resolve_setting`) and the question checked
-    (:func:`ask`). Raises InvalidSettingError (a bad argument, naming the option) or
-    DoesNotFitError (memory or the latency limits, with what would make it fit).
+    (:func:`~inferchip.performance.setting.resolve_setting`) and the question checked (:func:`ask`). Raises
+    InvalidSettingError (a bad argument, naming the option) or DoesNotFitError (memory or the latency limits, with what
+    would make it fit).
     """
     key = (input_key(chip), input_key(model), count, weights, activations, kv, tp, pp, ep, attn_dp, estimate,
-           calibration, assumptions, chip_spec, attention_weights, attention_out_weights, chunk_tokens, config, padding)
+           calibration, assumptions, chip_spec, attention_weights, attention_out_weights, chunk_tokens, config, padding,
+           engine, moe_kernel)
     hashable = True
     try:  # the setting of the same arguments as a recent call (checked and resolved then)
         setting = _RECENT.get(key)
     except TypeError:  # an unhashable argument: resolve_setting keys it by identity
         setting, hashable = None, False
-    if setting is not None and not (type(count) is int and all(v is None or type(v) is int
-                                                              for v in (tp, pp, ep, chunk_tokens))):
+    if setting is not None and {type(v) for v in (count, tp, pp, ep, chunk_tokens)} - {int, type(None)}:
         setting = None  # 2.0 or True is the key of 2 or 1: a recent int's setting skipped the checks (review52)
     try:  # finite and above 0 (a NaN, an infinity or a string: named below, not a raw error further on)
         lengths_ok = (0 < input_tokens <= MAX_TOKENS and 0 < output_tokens <= MAX_TOKENS
@@ -164,7 +161,8 @@ def predict(
                                   pp=pp, ep=ep, attn_dp=attn_dp, estimate=estimate, calibration=calibration,
                                   assumptions=assumptions, chip_spec=chip_spec, attention_weights=attention_weights,
                                   attention_out_weights=attention_out_weights, config=config,
-                                  chunk_tokens=chunk_tokens, padding=padding)
+                                  chunk_tokens=chunk_tokens, padding=padding, engine=engine,
+                                  moe_kernel=moe_kernel)
         if hashable:
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()
@@ -179,7 +177,7 @@ def predict(
             i, o = float(input_tokens), float(output_tokens)
             got = fast.static(float(batch), i, o) if batch is not None else fast.max_throughput(i, o)
             if type(got) is Prediction:
-                return got
+                return got if setting.engine is None else setting.engine.with_host(got, i)
             if got == DOES_NOT_FIT:  # memory (no limits here): _no_point's answer without the Question
                 raise fit_error(setting.mapped(setting.layouts[-1]), float(batch) if batch is not None else 1, i, o,
                                 setting.count, None if batch is None else float(batch) * i)
@@ -225,6 +223,15 @@ def _no_point(setting: Setting, q: Question) -> InferchipError:
 
 
 def predict_setting(setting: Setting, q: Question, *, fast: bool = True) -> Prediction:
+    """:func:`answer` with the host time per request of the setting's engine (:attr:`Setting.engine`) in TTFT and
+    E2E, ``q``'s TTFT limit bounding the TTFT with it (:meth:`~inferchip.performance.setting.engine.ServedEngine.
+    limited`)."""
+    if not isinstance(setting, Setting) or setting.engine is None or not isinstance(q, Question):
+        return answer(setting, q, fast=fast)  # a wrong kind of argument: named there
+    return setting.engine.with_host(answer(setting, setting.engine.limited(q), fast=fast), q.inputs.mean)
+
+
+def answer(setting: Setting, q: Question, *, fast: bool = True) -> Prediction:
     """Predict a question on a resolved setting: the best layout's TTFT, TPOT, throughput, memory,
     time by operator class, power, energy and money (see :class:`Prediction`). ``q``: a static
     batch or the most throughput (:func:`ask`, or a :class:`Question` with length spreads; the

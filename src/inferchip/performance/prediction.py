@@ -35,7 +35,7 @@ class Prediction:
     into :meth:`to_dict`): ``power_w_per_chip`` (W, board), ``output_tokens_per_j``,
     ``j_per_output_token``, ``usd_per_million_tokens``, ``chip_price_usd`` and the other money
     figures where the chip has a TDP and a price. ``weights_source``: where the weight format came from,
-    ``"--weights"`` where given, else the checkpoint's ``quantization_config`` or ``torch_dtype``."""
+    ``"the weights given"`` where given, else the checkpoint's ``quantization_config`` or ``torch_dtype``."""
 
     chip_id: str
     model_id: str

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inferchip.errors import InferchipError
+from inferchip.errors import InferchipError, labelled, named_as
 
 HOLDS_FROM = 0.75  # probability from which a part "holds"
 FAILS_UP_TO = 0.25  # probability up to which a part "does not hold"
@@ -115,12 +115,13 @@ class Claim(BaseModel):
 def load_claim(path: str | Path | None = None) -> Claim:
     """The claim file (default: the bundled ``claim.yaml``); unknown parts -> ClaimFileError."""
     if path is not None and not str(path).strip():
-        raise ClaimFileError("--claim-file: empty path; give a claim YAML file (see src/inferchip/review/claim.yaml)")
+        raise ClaimFileError(f"{labelled('claim_file')}: empty path; give a claim YAML file (see "
+                             "src/inferchip/review/claim.yaml)")
     p = Path(path) if path is not None else CLAIM_FILE
     try:
         return _checked(p)
     except ClaimFileError as exc:
-        raise ClaimFileError(f"--claim-file: {exc}" if path is not None else str(exc)) from None
+        raise ClaimFileError(f"{labelled('claim_file')}: {exc}" if path is not None else str(exc)) from None
 
 
 def _checked(p: Path) -> Claim:
@@ -189,8 +190,8 @@ def check_claim_chip(claim: Claim, claimed_id: str | None, where: str) -> None:
 
     near = closest(claim.chip, known)
     hint = f" (closest: {', '.join(near)})" if near else ""
-    own = (f"the --claim chip's id '{claimed_id}' or " if claimed_id else
-           "the id of a chip YAML given with --claim FILE, or ")
+    own = (f"the claimed chip's id '{claimed_id}' ({named_as('claim', claimed_id)}) or " if claimed_id else
+           f"the id of a chip YAML given with {named_as('claim', 'FILE')}, or ")
     raise ClaimFileError(f"{where}: chip = {claim.chip!r}: not a chip of this review{hint}; allowed: {own}a catalogue "
                          "chip id (`inferchip chips`)")
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from inferchip.errors import InvalidSettingError, UnknownIdError
+from inferchip.errors import InvalidSettingError, UnknownIdError, labelled, named, named_as
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 from inferchip.workload.limits import MAX_SEED
@@ -97,7 +97,7 @@ def service_level(name: str, total_params: float) -> ServiceLevel:
     if name == "interactive":
         _, ttft, tpot, basis = size_class(total_params)
         return ServiceLevel("interactive", ttft, tpot, basis)
-    raise InvalidSettingError(f"--slo: unknown service level '{name}'; allowed: interactive, batch, both")
+    raise InvalidSettingError(f"{labelled('slos')}: unknown service level '{name}'; allowed: interactive, batch, both")
 
 
 @dataclass
@@ -229,7 +229,7 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
     try:
         spec = load_chip(ref)
     except UnknownIdError as err:  # two options name chips here: say which one named this one
-        err.args = (f"{'--claim' if is_claim else '--chips'}: {err}",)
+        err.args = (f"{labelled('claim' if is_claim else 'chips')}: {err}",)
         raise
     params = get_chip_params(ref)
     est = _ranges(spec)
@@ -290,8 +290,8 @@ def default_chips(year: int | None) -> tuple[str, ...]:
         from inferchip.catalog import competitors as comp
     except ImportError:  # the year-matched table is not in this catalogue: the fixed default set
         if year is not None:
-            raise InvalidSettingError(f"--year {year}: this catalogue has no year-matched competitor table; "
-                                      "leave --year out for the default set") from None
+            raise InvalidSettingError(f"{named_as('year', year)}: this catalogue has no year-matched competitor table; "
+                                      f"leave {named('year')} out for the default set") from None
         return DEFAULT_CHIPS
     y = comp.DEFAULT_REVIEW_YEAR if year is None else year
     try:
@@ -299,7 +299,7 @@ def default_chips(year: int | None) -> tuple[str, ...]:
     except InvalidSettingError:
         raise
     except (KeyError, ValueError, LookupError) as exc:
-        raise InvalidSettingError(f"--year {y}: no competitor set for that year ({exc})") from None
+        raise InvalidSettingError(f"{named_as('year', y)}: no competitor set for that year ({exc})") from None
 
 
 def review_year(cfg: ReviewConfig) -> int | None:
@@ -335,24 +335,25 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
 
     claim_doc = load_claim(cfg.claim_file)  # a bad claim file fails before any work
     if cfg.samples < 1 or cfg.samples > 1_000_000:
-        raise InvalidSettingError(f"--samples {cfg.samples}: allowed 1 to 1,000,000 Monte Carlo samples")
+        raise InvalidSettingError(f"{named_as('samples', cfg.samples)}: allowed 1 to 1,000,000 Monte Carlo samples")
     if not 0 <= cfg.seed <= MAX_SEED:
-        raise InvalidSettingError(f"--seed {cfg.seed}: allowed 0 to {MAX_SEED} (a non-negative integer)")
+        raise InvalidSettingError(f"{named_as('seed', cfg.seed)}: allowed 0 to {MAX_SEED} (a non-negative integer)")
     if cfg.metric not in METRICS:
-        raise InvalidSettingError(f"--metric: unknown figure '{cfg.metric}'; allowed: {', '.join(METRICS)}")
+        raise InvalidSettingError(f"{labelled('metric')}: unknown figure '{cfg.metric}'; allowed: {', '.join(METRICS)}")
     for name in cfg.slos:
         service_level(name, 0.0)
     if not cfg.slos:
-        raise InvalidSettingError("--slo: at least one service level is needed")
+        raise InvalidSettingError(f"{labelled('slos')}: at least one service level is needed")
     if cfg.year is not None and cfg.chips is not None:
         default_chips(cfg.year)  # an unknown year is named as such first
-        raise InvalidSettingError(f"--year {cfg.year} picks the competitors of that year, but --chips names the chips: "
+        raise InvalidSettingError(f"{named_as('year', cfg.year)} picks the competitors of that year, but "
+                                  f"{named('chips')} names the chips: "
                                   "give one of the two")
     chips = [chip_entry(c, cfg.domain_cap) for c in (cfg.chips if cfg.chips is not None else default_chips(cfg.year))]
     claim = None
     claim_ref = claim_doc.chip if cfg.claim == CLAIM_FROM_FILE else cfg.claim
     if cfg.claim == CLAIM_FROM_FILE:  # the file's chip is the claimed one: a name of no chip is the file's error
-        check_claim_chip(claim_doc, None, f"--claim-file: {cfg.claim_file}" if cfg.claim_file is not None
+        check_claim_chip(claim_doc, None, f"{labelled('claim_file')}: {cfg.claim_file}" if cfg.claim_file is not None
                          else str(CLAIM_FILE))
     if claim_ref is not None:
         claim = chip_entry(claim_ref, cfg.domain_cap, is_claim=True)
@@ -360,7 +361,8 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
         # a chip file under a reviewed catalogue chip's id, with figures of its own
         if same and isinstance(claim_ref, str) and same[0].spec is not None and same[0].spec != claim.spec:
             raise InvalidSettingError(
-                f"--claim {claim_ref}: id = {claim.id!r}: the catalogue chip of that id is reviewed too (--chips or "
+                f"{named_as('claim', claim_ref)}: id = {claim.id!r}: the catalogue chip of that id is reviewed too "
+                f"({named('chips')} or "
                 "the year's competitors) and the file's figures differ from it; the results keep each chip by its id, "
                 "so one would silently replace the other; allowed: an id of the file's own, none of "
                 f"{', '.join(c.id for c in chips)}")
@@ -370,24 +372,25 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
         else:
             chips.append(claim)
         deploy(claim, cfg, claim_doc)
-    where = f"--claim-file: {cfg.claim_file}" if cfg.claim_file is not None else str(CLAIM_FILE)
+    where = f"{labelled('claim_file')}: {cfg.claim_file}" if cfg.claim_file is not None else str(CLAIM_FILE)
     check_claim_chip(claim_doc, claim.id if claim is not None else None, where)
     ids = [c.id for c in chips]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
-        raise InvalidSettingError(f"--chips: chip id(s) given twice: {', '.join(dup)}")
+        raise InvalidSettingError(f"{labelled('chips')}: chip id(s) given twice: {', '.join(dup)}")
     if not chips:
-        raise InvalidSettingError("--chips: no chip to review")
+        raise InvalidSettingError(f"{labelled('chips')}: no chip to review")
     _distinct_names(chips)
     models = [model_entry(m) for m in (cfg.models if cfg.models is not None else DEFAULT_MODELS)]
     if not models:
-        raise InvalidSettingError("--models: no model to review")
+        raise InvalidSettingError(f"{labelled('models')}: no model to review")
     bound = claim_doc.max_total_params
     if claim is not None and cfg.judge and all(m.total_params > bound for m in models):
         sizes = ", ".join(f"{m.id} ({m.total_params / 1e9:,.1f}B)" for m in models)
         raise InvalidSettingError(
-            f"--models: none of {sizes} is within the claim's bound max_total_params = {bound / 1e9:,.4g}B "
+            f"{labelled('models')}: none of {sizes} is within the claim's bound max_total_params = {bound / 1e9:,.4g}B "
             f"parameters ({cfg.claim_file or 'review/claim.yaml'}), and the claim is judged on the models within it; "
-            f"allowed: at least one model of at most {bound / 1e9:,.4g}B parameters, or --claim none to rank the "
+            f"allowed: at least one model of at most {bound / 1e9:,.4g}B parameters, or {named_as('claim', 'none')} to "
+            "rank the "
             "chips without judging the claim")
     return ReviewInputs(cfg, chips, models, claim, claim_doc)

@@ -43,7 +43,6 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
 
     from inferchip.errors import positive
     from inferchip.performance.serving import check_system_names, serving_setting, serving_step
-    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps
     from inferchip.sim.load.lengths import uniform_length
     from inferchip.sim.runs.curve import throughput_interactivity_curve
     from inferchip.sim.runs.slo import checked_slo, mark_points
@@ -64,7 +63,7 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     setting = serving_setting(chip, model, **system)
     setting.model.check_context(input_tokens + output_tokens,
                                 f"input_tokens {input_tokens:,} + output_tokens {output_tokens:,}")
-    caps = run_caps(None, setting.chip)
+    caps = setting.caps  # the engine's where the setting names one (engine=), as ic.serve runs it
     setting = setting.with_chunk(chunk_tokens)  # its padding the Setting's, as ic.serve runs it
     step, replicas = serving_step(setting)
     # its largest point's run, bounded as every run is (None: the default sweep ends at the running-batch cap)
@@ -73,11 +72,12 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
         raise InvalidSettingError(f"requests_per_user {requests_per_user:,} x {users:,} users: above the simulator's "
                                   f"cap of {MAX_REQUESTS:,} requests per run; allowed: a product within it")
     ins, outs = (uniform_length(n, float(range_ratio)) for n in (input_tokens, output_tokens))
+    host = None if setting.engine is None else setting.engine.host(input_tokens, setting.formats.weights)
     cur = throughput_interactivity_curve(step, ins, outs, concurrencies=concurrencies,
                                          requests_per_user=int(requests_per_user), seed=seed, replicas=replicas,
                                          warmups_per_user=warmups_per_user,
-                                         scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs,
-                                                                         setting.chunk_tokens))
+                                         scheduler_config=setting.scheduler(step.ranks),
+                                         request_host_s=0.0 if host is None else host.outside_loop_s)
     return replace(cur, slo=mark_points(cur.points, slo_ttft_s, slo_tpot_s, stat))
 
 
@@ -109,7 +109,6 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
     from inferchip.performance.fleet import FleetQuestion, served_load
     from inferchip.performance.serving import serve, serve_inputs, serving_step
     from inferchip.performance.setting import Setting, resolve_setting
-    from inferchip.sim.batching.scheduler import run_caps
     from inferchip.sim.runs.simulate import checked_warmups
     from inferchip.sim.runs.slo import checked_slo, layout_text
 
@@ -148,7 +147,7 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
     c, m, spec, config = api_inputs(chip, model, system.get("chip_spec"), system.get("config"),
                                     system.get("estimate", "central"))
     served = served_load(load["input_tokens"], load["output_tokens"], concurrency=load["concurrency"],
-                         rate_per_s=load["rate_per_s"], running_cap=run_caps(None, first.chip).max_num_seqs)
+                         rate_per_s=load["rate_per_s"], running_cap=first.caps.max_num_seqs)
 
     def simulate(setting: Setting) -> dict[str, Any]:
         return serve(setting, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, slo_percentile=stat, **load)

@@ -242,7 +242,9 @@ def validate_cmd(
 
             load_assumptions(assumptions)
         if engine is not None:
-            eng_opts.option_engine(engine)  # an unknown engine is refused before any prediction
+            from inferchip.performance.setting.engine import named_engine
+
+            named_engine(engine)  # an unknown engine is refused before any prediction
     vision = run_vision(vision_files, json_output=output == OutputFormat.json, calibration=calibration,
                         workers=opts.workers(workers)) if vision_files else None
     if not cases:

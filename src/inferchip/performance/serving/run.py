@@ -181,33 +181,39 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     step's activations for; ``step_padding``: the
     compiled step shapes the back end pads each step to, the Setting's (``Setting.padding``: by default vLLM's TPU and
     Gaudi back ends', at that step budget; None elsewhere), in words.
+    ``engine``/``moe_kernel`` (in ``system``): a serving engine as ``inferchip serve --engine`` runs it
+    (:func:`~inferchip.performance.setting.resolve_setting`): its cap, step budget, intake and host time per request,
+    said in the summary's ``engine`` (None without one).
     Returns the run's summary (``SimResult.summary``) with what was simulated, as ``inferchip serve``'s JSON names it
     (``chip_id``, ``model_id``, the layout ``tp``, ``pp``, ``ep``, ``attn_dp`` and ``num_replicas``), the formats
     (``weights``, ``activations``, ``kv``) and ``weights_source`` (:func:`format_fields`): latencies in seconds
     (``ttft_s_p50``, ``tpot_s_mean``, ...), ``output_tokens_per_s`` (whole system) and per chip, and where the chip
     publishes a TDP ``power_w_per_chip`` (W), tokens per joule and the money figures.
     """
-    from inferchip.sim import simulate
-    from inferchip.sim.batching.scheduler import rank_scheduler, run_caps
+    from inferchip.sim.runs.search import simulate_client
     from inferchip.sim.runs.slo import checked_slo, judge_run
 
     stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
     setting, arr, num_requests = serve_inputs(chip, model, rate_per_s, concurrency, input_tokens, output_tokens,
                                               range_ratio, num_requests, duration_s, seed, **system)
-    caps = run_caps(None, setting.chip)  # as `inferchip serve` without --engine (its engine_choice), resolved once
+    caps = setting.caps  # as `inferchip serve` (with --engine where the setting names one), resolved once
     # None: the setting's chunk (resolve_setting's default: caps.chunk_tokens); its padding is the setting's, the
-    # default engine's back end's at that step budget unless the setting was resolved with another
+    # engine's back end's at that step budget unless the setting was resolved with another
     setting = setting.with_chunk(chunk_tokens)
-    padding = setting.padding
+    padding, served = setting.padding, setting.engine
     step, replicas = serving_step(setting)
-    res = simulate(step, arr, duration_s=duration_s, num_requests=num_requests, seed=seed, replicas=replicas,
-                   scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs, setting.chunk_tokens),
-                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, warmup_requests=warmups)
+    # the engine's host time in each request's TTFT and E2E, as a client times it (inferchip serve --engine's)
+    host = None if served is None else served.host(input_tokens, setting.formats.weights)
+    res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration_s,
+                          num_requests=num_requests, seed=seed, replicas=replicas,
+                          scheduler_config=setting.scheduler(step.ranks), slo_ttft_s=slo_ttft_s,
+                          slo_tpot_s=slo_tpot_s, warmup_requests=warmups)
     lay = setting.layout
     summary = {**res.summary(), **format_fields(setting), "chip_id": setting.chip.id, "model_id": setting.model.id,
                "tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp),
                "running_batch_cap": caps.max_num_seqs, "running_batch_cap_source": caps.reason,
-               "prefill_chunk_tokens": setting.chunk_tokens, "step_padding": None if padding is None else padding.text}
+               "prefill_chunk_tokens": setting.chunk_tokens, "step_padding": None if padding is None else padding.text,
+               "engine": None if served is None else served.summary(setting.chunk_tokens, host=host, caps=caps)}
     if "power_w_per_chip" in summary:
         estimate = chip.estimate if isinstance(chip, Setting) else system.get("estimate", "central")
         summary.update(serving_economics(step, summary, res.num_chips, estimate))

@@ -15,6 +15,7 @@ from inferchip.performance.setting.resolved import (
     PADDING_ENGINE,
     PADDING_GIVEN,
     PADDING_NONE,
+    PADDING_SERVED,
     Derived,
     Setting,
     SweepKey,
@@ -23,6 +24,7 @@ from inferchip.performance.setting.resolved import (
     engine_padding,
 )
 
-__all__ = ["ESTIMATES", "MAX_CHUNK_TOKENS", "PADDING_ENGINE", "PADDING_GIVEN", "PADDING_NONE", "SETTINGS_CACHED",
+__all__ = ["ESTIMATES", "MAX_CHUNK_TOKENS", "PADDING_ENGINE", "PADDING_GIVEN", "PADDING_NONE", "PADDING_SERVED",
+           "SETTINGS_CACHED",
            "Derived", "Setting", "SweepKey", "Sweeps", "checked_chunk", "dequantises_four_bit", "engine_padding",
            "estimate_level", "format_choice", "resolve_formats", "resolve_setting"]

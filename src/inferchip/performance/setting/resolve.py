@@ -21,6 +21,7 @@ from inferchip.performance.setting.resolved import (
     PADDING_ENGINE,
     PADDING_GIVEN,
     PADDING_NONE,
+    PADDING_SERVED,
     Setting,
     checked_chunk,
     engine_padding,
@@ -47,7 +48,8 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
                     within: bool = False, attention_weights: str | None = None,
                     attention_out_weights: str | None = None, config: UserConfig | None = None,
                     chunk_tokens: int | None = None,
-                    padding: PaddingLadder | Literal["engine"] | None = "engine") -> Setting:
+                    padding: PaddingLadder | Literal["engine"] | None = "engine", engine: str | None = None,
+                    moe_kernel: str | None = None) -> Setting:
     """Resolve and check a setting once.
 
     ``chip``/``model``: catalogue ids or file paths (a chip by id also brings its spec), or
@@ -77,10 +79,18 @@ def resolve_setting(chip: str | ChipParams, model: str | ModelSpec, *, count: in
     (the default) the default engine's back end's on the chip at its running-batch cap and the step budget (vLLM's TPU
     and Gaudi back ends; none elsewhere: :func:`~inferchip.performance.setting.resolved.engine_padding`), as
     ``ic.predict``, ``ic.serve``, ``inferchip predict`` / ``serve`` / ``curve`` run them; None: unpadded; a
-    :class:`~inferchip.spec.engine.padding.PaddingLadder`: those shapes."""
+    :class:`~inferchip.spec.engine.padding.PaddingLadder`: those shapes.
+    ``engine``: a serving engine of ``catalog/engines.yaml`` (vllm, sglang, trtllm, ...; None: none named), as
+    ``inferchip predict --engine`` takes it, resolved once (:func:`~inferchip.performance.setting.engine.
+    served_engine`): its calibration over ``calibration``, its running-batch cap and step budget on the chip (where
+    ``chunk_tokens`` is not given), its back end's padding (``padding="engine"``), the attention formats it serves the
+    checkpoint with (where ``attention_weights`` is not given) and the host time per request, which ``predict`` adds to
+    TTFT and E2E (``Setting.engine``); ``moe_kernel``: the kernel it serves a MoE model's experts with (None: its
+    default on the chip; needs ``engine``)."""
     chunk_tokens = None if chunk_tokens is None else checked_chunk(chunk_tokens)  # True or 8192.0: not keys of 1, 8192
     args = (chip, model, count, weights, activations, kv, tp, pp, ep, attn_dp, estimate, calibration, assumptions,
-            chip_spec, within, attention_weights, attention_out_weights, config, chunk_tokens, padding)
+            chip_spec, within, attention_weights, attention_out_weights, config, chunk_tokens, padding, engine,
+            moe_kernel)
     types = tuple(map(type, args))  # 2.0 and True hash as 2 and 1: an int's setting let count=2.0 through unchecked
     try:  # every argument hashable (ids, paths, names, numbers): the arguments and their types are the key
         key = (*args, *types)
@@ -125,8 +135,8 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
              calibration: Calibration | str | None, assumptions: str | Assumptions | None,
              chip_spec: ChipSpec | None, within: bool, attention_weights: str | None = None,
              attention_out_weights: str | None = None, config: UserConfig | None = None,
-             chunk_tokens: int | None = None, padding: PaddingLadder | Literal["engine"] | None = "engine"
-             ) -> Setting:
+             chunk_tokens: int | None = None, padding: PaddingLadder | Literal["engine"] | None = "engine",
+             engine: str | None = None, moe_kernel: str | None = None) -> Setting:
     for name, v in (("count", count), ("tp", tp), ("pp", pp), ("ep", ep)):
         positive(name, v, bounded=True)  # MAX_CHIPS below
         if (v is None and name == "count") or (v is not None and (not isinstance(v, Integral) or v > MAX_CHIPS)):
@@ -150,8 +160,17 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
         from inferchip.catalog.models import load_model_config
 
         ms, config = load_model_config(model)
-    cal = calibration if isinstance(calibration, Calibration) else loaded_calibration(calibration, cp.family)
     model_id = model if isinstance(model, str) else ms.id
+    served = None
+    if engine is not None or moe_kernel is not None:  # the engine's six changes, resolved once (setting.engine)
+        from inferchip.performance.setting.engine import GivenModel, served_engine
+
+        served = served_engine(engine, moe_kernel, calibration, chip, GivenModel(model_id, ms, config), weights)
+        cal = served.calibration
+        if served.attention is not None and attention_weights is None and attention_out_weights is None:
+            attention_weights, attention_out_weights = served.attention[:2]
+    else:
+        cal = calibration if isinstance(calibration, Calibration) else loaded_calibration(calibration, cp.family)
     weights, source, kv_asked = checkpoint_choice(model_id, weights, kv, config)  # the checkpoint read once
     fmt, got, notes = format_choice(weights, activations, kv_asked, attention_weights, chip=cp, model_id=model_id,
                                     attention_out_weights=attention_out_weights, config=config,
@@ -188,16 +207,21 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
     from inferchip.sim.batching.scheduler import run_caps
 
     a = assumptions if isinstance(assumptions, Assumptions) else load_assumptions(assumptions)
-    caps = run_caps(None, cp)  # the default engine's step budget on the chip, where no chunk is given
+    # the engine's (else the default engine's) step budget on the chip, where no chunk is given
+    caps = run_caps(None, cp) if served is None else served.choice.caps
     chunk = int(caps.chunk_tokens) if chunk_tokens is None else chunk_tokens
-    if padding == "engine":  # the one resolution of the back end's padding (at the step budget)
+    if padding == "engine" and served is not None:  # the named engine's back end, at the step budget
+        ladder, padding_source = served.choice.padding_at(chunk), PADDING_SERVED
+    elif padding == "engine":  # the one resolution of the back end's padding (at the step budget)
         ladder, padding_source = engine_padding(cp, chunk), PADDING_ENGINE
     elif padding is None or isinstance(padding, PaddingLadder):
         ladder, padding_source = padding, PADDING_NONE if padding is None else PADDING_GIVEN
     else:
         raise InvalidSettingError(f"padding must be 'engine', None or a PaddingLadder, got {padding!r}")
+    if served is not None and served.attention is not None:  # the checkpoint the engine serves, where not its own
+        notes.append(served.attention[2])
     return Setting(cp, chip_spec, ms, fmt, got, (*notes, *([device_note] if device_note else [])), count,
                    tuple(layouts), given and not within, level, cal, a, assumptions if isinstance(assumptions, str)
                    else None, source, act_source, kv_source, chunk,
                    chunk_source=caps.reason if chunk_tokens is None else CHUNK_GIVEN, padding=ladder,
-                   padding_source=padding_source)
+                   padding_source=padding_source, engine=served)

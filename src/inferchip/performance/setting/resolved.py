@@ -10,6 +10,7 @@ from numbers import Integral
 from typing import TYPE_CHECKING, TypedDict
 
 from inferchip.errors import InvalidSettingError, named
+from inferchip.mapping.format_defaults import ACTIVATIONS_GIVEN, KV_GIVEN, WEIGHTS_GIVEN
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
 from inferchip.performance.mapped import DEFAULT_CHUNK_TOKENS, MappedModel, map_model
@@ -23,6 +24,9 @@ from inferchip.spec.model import ModelSpec
 if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
     from inferchip.cost.economics import ChipEconomy, ChipMoney
     from inferchip.performance.question import LengthDist
+    from inferchip.performance.setting.engine import ServedEngine
+    from inferchip.sim.batching.scheduler import SchedulerConfig
+    from inferchip.spec.engine import SchedulerCaps
     from inferchip.spec.engine.padding import PaddingLadder
 
 # A question's lengths and load (inputs, outputs, beams, queue wait, whole sequences per chip, running-batch cap per
@@ -41,6 +45,7 @@ class Derived(TypedDict, total=False):
 MAX_CHUNK_TOKENS = 1_048_576  # spec.engine.EngineSpec.chunk_tokens' bound
 # where a setting's step padding came from (Setting.padding_source)
 PADDING_ENGINE = "the default engine's back end on the chip, at its running-batch cap and the step budget"
+PADDING_SERVED = "the engine's back end on the chip, at its running-batch cap and the step budget"
 PADDING_GIVEN = "given"
 PADDING_NONE = "none asked (padding=None)"
 
@@ -51,7 +56,7 @@ class Setting:
 
     ``chip``: parameters at the ``estimate`` corner; ``chip_spec``: its full spec (memory type, node, price) or None
     (energy then assumes defaults, said in the notes); ``formats``: weights, activations and KV with the defaults
-    filled in; ``weights_source``: where the weight format came from (``"--weights"`` where given, else the
+    filled in; ``weights_source``: where the weight format came from (``WEIGHTS_GIVEN`` where given, else the
     checkpoint's ``quantization_config`` or ``torch_dtype``: :func:`checkpoint_choice`);
     ``activations_source``/``kv_source``: where those came from (:func:`format_sources`: the option, the default for a
     ``--weights`` given, or what the engines do with the checkpoint by default); ``compute_format``: the format the
@@ -76,13 +81,14 @@ class Setting:
     calibration: Calibration
     assumptions: Assumptions
     assumptions_path: str | None = None
-    weights_source: str = "--weights"
-    activations_source: str = "--activations"
-    kv_source: str = "--kv"
+    weights_source: str = WEIGHTS_GIVEN
+    activations_source: str = ACTIVATIONS_GIVEN
+    kv_source: str = KV_GIVEN
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS  # the per-step prefill token budget (predict --chunk-tokens)
     padding: PaddingLadder | None = None
     chunk_source: str = CHUNK_GIVEN  # where chunk_tokens came from (resolve_setting: given, else the engine's)
     padding_source: str = PADDING_NONE  # where padding came from (resolve_setting's default: PADDING_ENGINE)
+    engine: ServedEngine | None = None  # the engine named (resolve_setting's engine=), None: none
     _mapped: dict[Layout, MappedModel] = field(default_factory=dict, repr=False, compare=False)
     sweeps: Sweeps = field(default_factory=dict, repr=False, compare=False)  # see operating.operating_point
     derived: Derived = field(default_factory=lambda: Derived(), repr=False, compare=False)  # fast_path's
@@ -116,6 +122,23 @@ class Setting:
         return chip_economy(self.chip_spec, mem_type, self.chip.tdp_w, self.chip.idle_w, self.money, self.assumptions,
                             self.chip.devices_per_package)
 
+    @property
+    def caps(self) -> SchedulerCaps:
+        """The running-batch cap and step budget per rank the scheduler runs on the chip: the engine's
+        (:attr:`engine`), else the default engine's (:func:`~inferchip.sim.batching.scheduler.run_caps`)."""
+        from inferchip.sim.batching.scheduler import run_caps
+
+        return run_caps(None, self.chip) if self.engine is None else self.engine.choice.caps
+
+    def scheduler(self, ranks: int) -> SchedulerConfig:
+        """The scheduler a run of this setting takes on ``ranks`` attention-DP ranks: :attr:`caps`' running-batch cap
+        and :attr:`chunk_tokens` per rank and, with an engine named, its loop's intake per request in series with
+        the steps (``request_intake_s``), as ``inferchip serve --engine`` runs it."""
+        from inferchip.performance.setting.engine import engine_scheduler
+
+        return engine_scheduler(None if self.engine is None else self.engine.spec, ranks, self.caps,
+                                self.chunk_tokens)
+
     def mapped(self, layout: Layout) -> MappedModel:
         """The model mapped onto ``layout`` (cached: the same object for the same layout)."""
         mm = self._mapped.get(layout)
@@ -133,7 +156,9 @@ class Setting:
         if chunk == self.chunk_tokens:  # the same mapped models and sweeps
             return self if chunk_tokens is None or source == self.chunk_source else replace(self, chunk_source=source)
         # the default engine's padding is resolved at the step budget (tpu-inference pads a step's tokens up to it)
-        padding = engine_padding(self.chip, chunk) if self.padding_source == PADDING_ENGINE else self.padding
+        padding = (engine_padding(self.chip, chunk) if self.padding_source == PADDING_ENGINE else
+                   self.engine.choice.padding_at(chunk) if self.padding_source == PADDING_SERVED and self.engine
+                   else self.padding)
         return replace(self, chunk_tokens=chunk, chunk_source=source, padding=padding, _mapped={}, sweeps={},
                        derived=Derived())
 

@@ -217,7 +217,9 @@ def load_network(name_or_path: str | Path, **dynamic_axes: int) -> VisionNetwork
 
         return import_onnx(user_path(given), dynamic_axes)
     if dynamic_axes:
-        raise InvalidSettingError(f"--dim {', '.join(dynamic_axes)}: dynamic axes apply to ONNX files only, "
+        from inferchip.workload.vision.onnx_import import dims_named
+
+        raise InvalidSettingError(f"{dims_named(list(dynamic_axes))}: dynamic axes apply to ONNX files only, "
                                   f"not to '{given}'")
     return _build_cached(given)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from inferchip.errors import InvalidSettingError, SpecError
+from inferchip.errors import InvalidSettingError, SpecError, current_spelling
 from inferchip.input_files import read_regular_bytes, user_path
 from inferchip.spec.vision import VisionLayer
 from inferchip.workload.vision.model import VisionNetwork
@@ -89,6 +89,18 @@ def dynamic_axes(path: str | os.PathLike[str]) -> set[str]:
             for d in vi.type.tensor_type.shape.dim if d.HasField("dim_param") or not d.HasField("dim_value")}
 
 
+def dim(name: str, value: object) -> str:
+    """A dynamic axis's size as the interface running takes it: ``--dim N=1`` on the command line (``vision``,
+    ``drive``), ``N=1`` in the Python API (``ic.load_network(FILE, N=1)``'s keyword)."""
+    return f"--dim {name}={value}" if current_spelling().options else f"{name}={value}"
+
+
+def dims_named(names: list[str]) -> str:
+    """Dynamic axes a message is about, as the interface running names them: ``--dim N, H`` on the command line,
+    ``N=, H=`` (``ic.load_network``'s keywords) in the Python API."""
+    return f"--dim {', '.join(names)}" if current_spelling().options else ", ".join(f"{n}=" for n in names)
+
+
 def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
     """Write the given sizes into the graph inputs' symbolic dims; unknown or missing names -> error."""
     weights = {t.name for t in model.graph.initializer}
@@ -111,19 +123,22 @@ def _fix_dims(model: Any, dims: dict[str, int], path: Path) -> None:
                     d.dim_value = int(dims[name])
     extra = sorted(set(dims) - symbolic)
     if extra:
-        raise InvalidSettingError(f"--dim {', '.join(extra)}: {path} has no such dynamic axis; "
+        raise InvalidSettingError(f"{dims_named(extra)}: {path} has no such dynamic axis; "
                                   f"its dynamic axes: {', '.join(sorted(symbolic)) or 'none'}")
     missing = sorted(symbolic - set(dims))
     if missing:
         axes = f"dynamic axes {', '.join(missing)} have" if len(missing) > 1 else f"dynamic axis {missing[0]} has"
         inputs = list(dict.fromkeys(o for m in missing for o in owners[m]))
         where = f"graph input{'s' if len(inputs) > 1 else ''} {', '.join(inputs)}"
-        raise InvalidSettingError(f"{path}: {where}: {axes} no size; give each with --dim NAME=VALUE, here "
-                                  f"{' '.join(f'--dim {m}=SIZE' for m in missing)} (a dynamic shape is not guessed)")
+        how = (f"with {dim('NAME', 'VALUE')}, here {' '.join(dim(m, 'SIZE') for m in missing)}"
+               if current_spelling().options else  # the API: ic.load_network's keywords
+               f"as a keyword of load_network, here load_network({str(path)!r}, "
+               f"{', '.join(dim(m, 'SIZE') for m in missing)})")
+        raise InvalidSettingError(f"{path}: {where}: {axes} no size; give each {how} (a dynamic shape is not guessed)")
     bad = {k: v for k, v in dims.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
     if bad:
-        raise InvalidSettingError(f"--dim {', '.join(f'{k}={v}' for k, v in bad.items())}: sizes must be whole "
-                                  "numbers >= 1")
+        given = ("--dim " if current_spelling().options else "") + ", ".join(f"{k}={v}" for k, v in bad.items())
+        raise InvalidSettingError(f"{given}: sizes must be whole numbers >= 1")
 
 
 def _shape_text(vi: Any) -> str:
@@ -150,13 +165,14 @@ def _leading_axis_notes(model: Any, given: dict[str, int]) -> list[str]:
         if not isinstance(size, int) or isinstance(size, bool) or size <= 1:
             continue
         n = size
-        how = f"--dim {name}={n}" if name else "fixed in the file"
-        fix = f"--dim {name}=1" if name else "a graph exported with a first axis of 1"
+        how = dim(name, n) if name else "fixed in the file"
+        fix = dim(name, 1) if name else "a graph exported with a first axis of 1"
+        batched = (f"`vision --batch {n}`" if current_spelling().options else f"frame_cost's batch={n}")
         # the way to batch images differs by command (the note is the network's, read by vision and drive alike):
         # vision batches a call's frames by --batch, drive by its cameras (a tick's frames, up to --max-batch)
         notes.append(f"graph input '{vi.name}' has a first axis of {n} ({how}): one frame here is one run of the "
                      f"graph; if that axis is the batch, each frame is {n} images and frames/s and energy per frame "
-                     f"count runs, not images ({fix} gives per-image figures, batched by `vision --batch {n}` or "
+                     f"count runs, not images ({fix} gives per-image figures, batched by {batched} or "
                      "by `drive`'s cameras)")
     return notes
 
