@@ -189,6 +189,7 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     """
     from inferchip.sim import simulate
     from inferchip.sim.batching.scheduler import rank_scheduler, run_caps
+    from inferchip.sim.runs.simulate import checked_warmups, unread_warmups
     from inferchip.sim.runs.slo import checked_slo, judge_run
 
     stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
@@ -200,9 +201,11 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     setting = setting.with_chunk(chunk_tokens)
     padding = setting.padding
     step, replicas = serving_step(setting)
+    warmups = checked_warmups(warmups, num_requests, "warmups")  # named as this call takes it
     res = simulate(step, arr, duration_s=duration_s, num_requests=num_requests, seed=seed, replicas=replicas,
                    scheduler_config=rank_scheduler(step.ranks, caps.max_num_seqs, setting.chunk_tokens),
-                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, warmup_requests=warmups)
+                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)
+    res = unread_warmups(res, warmups, "warmups")
     lay = setting.layout
     summary = {**res.summary(), **format_fields(setting), "chip_id": setting.chip.id, "model_id": setting.model.id,
                "tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp),
