@@ -81,3 +81,16 @@ def test_the_json_names_the_views_each_network_was_costed_at():
     r = ic.drive("tesla-ai4-hw4", 8, models=["bevformer-tiny", "yolov8n-640@camera"], fps=36.0, duration_s=0.5)
     own = ic.drive("tesla-ai4-hw4", 8, models=["bevformer-tiny"], fps=36.0, duration_s=0.5, own_views=True)
     assert [n["views"] for n in r["networks"]] == [8, 1] and own["networks"][0]["views"] == 6
+
+
+@pytest.mark.parametrize("bad", ["no", "False", 0, 1, None])
+def test_own_views_is_a_bool(bad):
+    """own_views="no" was read by its truth and kept the network's own 6 views; None by its falsehood: refused by
+    name, before the rig is costed, in ic.drive and the deadline curve."""
+    from inferchip.errors import InvalidSettingError
+    from inferchip.performance.vision_drive import drive_curve
+
+    with pytest.raises(InvalidSettingError, match=r"^own_views: value .*allowed: True or False"):
+        ic.drive("tesla-ai5", 3, 10, own_views=bad, duration_s=1.0)
+    with pytest.raises(InvalidSettingError, match=r"^own_views: value"):
+        drive_curve("tesla-ai5", [3], [10.0], own_views=bad, duration_s=1.0)

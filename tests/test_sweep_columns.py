@@ -134,3 +134,27 @@ def test_attention_dp_and_an_unpriced_chip_on_arrays(k: int) -> None:
     on_arrays = ic.sweep(chips[0], model, **grid, **kw)
     assert not on_arrays["fits"].all() and on_arrays["fits"].any()
     pd.testing.assert_frame_equal(on_arrays, _by_points(chips[0], model, **grid, **kw), check_exact=True)
+
+
+def test_attention_dp_steps_have_one_implementation() -> None:
+    """The arrays take an attention-DP batch's steps from ``FastLayout.dp_static_steps``, as ``static`` does (they were
+    written out twice): a change to it reaches both, and the rows are its rows, to the bit."""
+    from inferchip.performance import fast_columns
+    from inferchip.performance.fast_path import FastLayout
+
+    chips, model, kw = SETTINGS[3]
+    ic.sweep(chips[0], model, batch=[1, 1], input_tokens=8, output_tokens=8, **kw)
+    fast = sweep_columns.recent_fast_layout(chips[0], model, **kw)
+    assert fast is not None and fast.dp > 1
+    b = np.array([1.0, 5.0, 64.0])
+    pre, dec, chunks = fast_columns._dp_steps(fast, b, 2000.0, 300.0)
+    for n, x in enumerate(b.tolist()):
+        p, d, c = fast.dp_static_steps(x, 2000.0, 300.0)
+        assert tuple(pre[n]) == p and tuple(dec[n]) == d and chunks[n] == c
+    calls: list[float] = []
+    real = FastLayout.dp_static_steps
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(FastLayout, "dp_static_steps", lambda self, x, i, o: calls.append(x) or real(self, x, i, o))
+        fast_columns._dp_steps(fast, b, 2000.0, 300.0)
+        fast.static(5.0, 2000.0, 300.0)
+    assert calls == [1.0, 5.0, 64.0, 5.0]

@@ -81,8 +81,32 @@ def test_a_curve_point_leaves_out_its_users_first_requests():
 
 @pytest.mark.parametrize("bad", [-1, 200, 1.5, True])
 def test_a_warmup_count_that_leaves_nothing_to_read_is_refused(bad):
-    with pytest.raises(InvalidSettingError, match="warmup_requests: value"):
+    with pytest.raises(InvalidSettingError, match="^warmups: value"):  # ic.serve's keyword, not simulate's
         ic.serve(H100, L8, concurrency=16, num_requests=200, warmups=bad, **SHORT)
+    with pytest.raises(InvalidSettingError, match="^warmups: value"):
+        ic.find_count(H100, L8, slo_ttft_s=10.0, concurrency=16, num_requests=200, warmups=bad, tp=1, **SHORT)
+
+
+def test_warmups_refused_after_the_run_are_named_as_each_interface_takes_them():
+    """A run stopped by its duration sends fewer requests than the warm-ups: ic.serve names its ``warmups``, the
+    command line ``--warmups`` (both read ``warmup_requests``, the simulator's keyword, before)."""
+    from cli_in_process import run_main
+
+    with pytest.raises(InvalidSettingError, match="^warmups: 500 of a run that sent"):
+        ic.serve(H100, L8, rate_per_s=1.0, duration_s=5.0, warmups=500, tp=1, **SHORT)
+    args = ["serve", "--chip", H100, "--model", L8, "--input-tokens", "512", "--output-tokens", "128", "--tp", "1"]
+    for extra, said in ((["--rate", "1", "--duration", "5", "--warmups", "500"], "--warmups: 500 of a run"),
+                        (["--concurrency", "4", "--requests", "10", "--warmups", "10"], "--warmups: value 10")):
+        code, text = run_main([*args, *extra])
+        flat = " ".join(text.split())
+        assert code == 2 and said in flat and "warmup_requests" not in flat, text
+
+
+def test_a_numpy_integer_is_a_whole_number_of_warmups_per_user():
+    """ic.curve takes warmups_per_user as ic.serve takes warmups: a numpy integer too (it was refused)."""
+    a = ic.curve(H100, L8, concurrencies=[8], warmups_per_user=np.int64(1), **SHORT)
+    b = ic.curve(H100, L8, concurrencies=[8], warmups_per_user=1, **SHORT)
+    assert a.points == b.points and a.points[0]["warmup_requests"] == 8
 
 
 def test_a_curve_warmup_count_of_every_request_is_refused():

@@ -174,6 +174,7 @@ def serve_cmd(
     count = 1 if count_given is None else count_given
     from inferchip.interfaces.serve_rows import check_options, no_recipe_options_with_rows, parse_disagg, rows_system
     from inferchip.sim import PoissonArrivals, TraceArrivals, benchmark_clients, simulate_client
+    from inferchip.sim.runs.simulate import checked_warmups, unread_warmups
 
     given = [x is not None for x in (rate, concurrency, trace)]
     if sum(given) != 1:
@@ -237,8 +238,8 @@ def serve_cmd(
             res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
                                   num_requests=requests, seed=seed, replicas=replicas,
                                   scheduler_config=setting.scheduler(step.ranks), slo_ttft_s=slo_s[0],
-                                  slo_tpot_s=slo_s[1], progress=lambda f: prog.update(task, completed=f),
-                                  warmup_requests=warmups)
+                                  slo_tpot_s=slo_s[1], progress=lambda f: prog.update(task, completed=f))
+        res = unread_warmups(res, checked_warmups(warmups, requests, "warmups"), "warmups")  # named --warmups
         return step, replicas, formats, host, res
 
     def verdict(r: tuple[Any, ...]) -> dict[str, Any]:

@@ -200,22 +200,13 @@ def static_columns(fast: FastLayout, batches: FloatArray, i: float, o: float) ->
 
 
 def _dp_steps(fast: FastLayout, b: FloatArray, i: float, o: float) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """``FastLayout.static``'s attention-DP steps of each batch, one scalar step each (its own calls, in its order:
-    whole prompts on each chip, the busiest holding ceil(b / dp)), and their prefill chunks."""
-    pp, dp, point = fast.pp, fast.dp, fast.point
-    pre, dec, chunks = [], [], []
-    for x in b.tolist():
-        rank_prompts = math.ceil(x / dp) * i
-        n_chunks = float(math.ceil(rank_prompts / fast.chunk_tokens))
-        n_chunks = 1.0 if 1.0 > n_chunks else n_chunks
-        pairs = dp * (math.ceil(x / dp) * (i * (0.0 + (i + 1.0) / 2.0))) / n_chunks
-        pre.append(point(x * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, x / n_chunks / pp,
-                         rank_prompts / n_chunks / pp))
-        dec.append(point(x / pp, x / pp, x * (i + o / 2.0) / pp, 0.0 / pp))
-        chunks.append(n_chunks)
+    """``FastLayout.static``'s attention-DP steps of each batch (:meth:`FastLayout.dp_static_steps`, one scalar step
+    each, in its order) and their prefill chunks, as arrays."""
     width = 1 + 5 * len(fast.class_names) + len(fast.flop_formats) + 2
-    return (np.array(pre, dtype=float).reshape(-1, width), np.array(dec, dtype=float).reshape(-1, width),
-            np.array(chunks, dtype=float))
+    steps = [fast.dp_static_steps(x, i, o) for x in b.tolist()]
+    return (np.array([s[0] for s in steps], dtype=float).reshape(-1, width),
+            np.array([s[1] for s in steps], dtype=float).reshape(-1, width),
+            np.array([s[2] for s in steps], dtype=float))
 
 
 def _figures(fast: FastLayout, b: FloatArray, i: float, o: float, pre: FloatArray, dec: FloatArray,

@@ -215,6 +215,20 @@ class FastLayout:
         return ((t, t, 0.0, 0.0 if 0.0 > t_pre else t_pre, 0.0, pairs / pp, b / n_chunks / pp),
                 (s_dec, s_dec, s_dec, 0.0, b * (i + o / 2.0) / pp, 0.0, s_dec + 0.0), n_chunks)
 
+    def dp_static_steps(self, b: float, i: float, o: float) -> tuple[tuple[float, ...], tuple[float, ...], float]:
+        """An attention-DP static batch's prefill and decode steps (:meth:`point`'s rows) and its prefill chunks, for a
+        batch that fits (:meth:`static`'s; ``ic.sweep``'s arrays take them from here too)."""
+        pp, dp = self.pp, self.dp
+        # attention DP: whole prompts on each chip, the busiest holding ceil(b / dp) (phases.static_batch)
+        rank_prompts = math.ceil(b / dp) * i
+        n_chunks = float(math.ceil(rank_prompts / self.chunk_tokens))
+        n_chunks = 1.0 if 1.0 > n_chunks else n_chunks
+        # the busiest chip's own prompts' pairs, in the step's worker form (dp x): phases.static_batch
+        pairs = dp * (math.ceil(b / dp) * (i * (0.0 + (i + 1.0) / 2.0))) / n_chunks
+        pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp,
+                         rank_prompts / n_chunks / pp)
+        return pre, self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp), n_chunks
+
     def static(self, b: float, i: float, o: float) -> Prediction | str | None:
         """A static batch of ``b`` sequences of ``i`` input and ``o`` output tokens per replica (its steps from
         :attr:`primed` where a sweep priced them: :func:`~inferchip.performance.fast_sweep.prime`)."""
@@ -242,15 +256,7 @@ class FastLayout:
                 return None
             if b > bmax:
                 return DOES_NOT_FIT
-            # attention DP: whole prompts on each chip, the busiest holding ceil(b / dp) (phases.static_batch)
-            rank_prompts = math.ceil(b / dp) * i
-            n_chunks = float(math.ceil(rank_prompts / self.chunk_tokens))
-            n_chunks = 1.0 if 1.0 > n_chunks else n_chunks
-            # the busiest chip's own prompts' pairs, in the step's worker form (dp x): phases.static_batch
-            pairs = dp * (math.ceil(b / dp) * (i * (0.0 + (i + 1.0) / 2.0))) / n_chunks
-            pre = self.point(b * i / n_chunks / pp, 0.0 / pp, 0.0 / pp, pairs / pp, b / n_chunks / pp,
-                             rank_prompts / n_chunks / pp)
-            dec = self.point(b / pp, b / pp, b * (i + o / 2.0) / pp, 0.0 / pp)
+            pre, dec, n_chunks = self.dp_static_steps(b, i, o)
         ttft = n_chunks * (pp * pre[0]) * (2 * pp - 1) / pp
         tpot = pp * dec[0]
         steps = o - 1.0

@@ -185,6 +185,8 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
     if isinstance(chips, bool | np.bool_) or not isinstance(chips, Integral) or not 1 <= chips <= 1024:
         raise InvalidSettingError(f"{named_as('count', chips)}: must be a whole number from 1 to 1,024")  # ic.drive's
     chips = int(chips)  # a numpy integer too, as frame_cost takes it ("count=2: must be a whole number" refused it)
+    if not isinstance(own_views, bool | np.bool_):  # a string was read by its truth: own_views="no" kept its own
+        raise InvalidSettingError(f"{labelled('own_views')}: value {own_views!r}; allowed: True or False")
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
     if cost_fn is None or loader is None:
         default_cost, default_loader = _vision_api()

@@ -132,7 +132,7 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
     # and attention DP (tp 2 or more) too: each count judges it, as the command line's search does
     check = {**system, "count": one, **({"attn_dp": None} if searched and system.get("attn_dp") else {})}
     first = serve_inputs(chip, model, **{k: v for k, v in load.items() if k != "warmups"}, **check)[0]
-    checked_warmups(load["warmups"], load["num_requests"])  # before the first run, as the load's other bounds
+    checked_warmups(load["warmups"], load["num_requests"], "warmups")  # before the first run, as the other bounds
     try:
         serving_step(first)
     except DoesNotFitError:

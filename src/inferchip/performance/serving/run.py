@@ -191,6 +191,7 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     publishes a TDP ``power_w_per_chip`` (W), tokens per joule and the money figures.
     """
     from inferchip.sim.runs.search import simulate_client
+    from inferchip.sim.runs.simulate import checked_warmups, unread_warmups
     from inferchip.sim.runs.slo import checked_slo, judge_run
 
     stat = checked_slo(slo_ttft_s, slo_tpot_s, slo_percentile)
@@ -202,12 +203,14 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     setting = setting.with_chunk(chunk_tokens)
     padding, served = setting.padding, setting.engine
     step, replicas = serving_step(setting)
+    warmups = checked_warmups(warmups, num_requests, "warmups")  # named as this call takes it
     # the engine's host time in each request's TTFT and E2E, as a client times it (inferchip serve --engine's)
     host = None if served is None else served.host(input_tokens, setting.formats.weights)
     res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration_s,
                           num_requests=num_requests, seed=seed, replicas=replicas,
                           scheduler_config=setting.scheduler(step.ranks), slo_ttft_s=slo_ttft_s,
-                          slo_tpot_s=slo_tpot_s, warmup_requests=warmups)
+                          slo_tpot_s=slo_tpot_s)
+    res = unread_warmups(res, warmups, "warmups")
     lay = setting.layout
     summary = {**res.summary(), **format_fields(setting), "chip_id": setting.chip.id, "model_id": setting.model.id,
                "tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp),

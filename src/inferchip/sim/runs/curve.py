@@ -28,7 +28,7 @@ import numpy as np
 if TYPE_CHECKING:  # pandas is imported where a data frame is made (a faster cold start)
     import pandas as pd
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, labelled
 from inferchip.sim.batching.scheduler import SchedulerConfig
 from inferchip.sim.load import lengths
 from inferchip.sim.load.arrivals import ClosedLoopArrivals
@@ -210,10 +210,12 @@ def throughput_interactivity_curve(
     by its percentiles (:func:`~inferchip.sim.runs.simulate.simulate`'s ``warmup_requests``); fewer than
     ``requests_per_user``.
     """
-    if (isinstance(warmups_per_user, bool) or not isinstance(warmups_per_user, int)
-            or not 0 <= warmups_per_user < requests_per_user):
-        raise InvalidSettingError(f"warmups_per_user: value {warmups_per_user!r}; allowed: a whole number from 0 to "
-                                  f"{requests_per_user - 1:,} (fewer than the {requests_per_user:,} requests a user)")
+    if (isinstance(warmups_per_user, bool) or not isinstance(warmups_per_user, int | np.integer)
+            or not 0 <= warmups_per_user < requests_per_user):  # (a numpy integer too, as simulate's warmup_requests)
+        raise InvalidSettingError(f"{labelled('warmups_per_user')}: value {warmups_per_user!r}; allowed: a whole "
+                                  f"number from 0 to {requests_per_user - 1:,} (fewer than the {requests_per_user:,} "
+                                  "requests a user)")
+    warmups_per_user = int(warmups_per_user)
     check_step_model(step_model)
     cfg = as_scheduler_config(scheduler_config, int(getattr(step_model, "ranks", 1) or 1))
     in_spec = lengths.as_length(input_tokens, "input_tokens")

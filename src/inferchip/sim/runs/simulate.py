@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from pydantic import TypeAdapter
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, labelled
 from inferchip.sim.batching.kv_cache import blocks_for
 from inferchip.sim.batching.replica import Replica
 from inferchip.sim.batching.scheduler import SchedulerConfig
@@ -89,21 +89,30 @@ def simulate(
                      duration_s=duration_s, num_requests=num_requests, seed=seed, slo_ttft_s=slo_ttft_s,
                      slo_tpot_s=slo_tpot_s, progress=progress, router=router, exact_step_times=exact_step_times,
                      max_time_s=max_time_s, max_drain_s=max_drain_s)
-    if warmups and warmups >= len(res.requests["arrival_s"]):
-        raise InvalidSettingError(f"warmup_requests: {warmups:,} of a run that sent {len(res.requests['arrival_s']):,} "
-                                  "requests leaves none to read; allowed: fewer than the run sends")
-    return replace(res, warmup_requests=warmups) if warmups else res
+    return unread_warmups(res, warmups)
 
 
-def checked_warmups(warmup_requests: object, num_requests: int | None) -> int:
+def checked_warmups(warmup_requests: object, num_requests: int | None, key: str = "warmup_requests") -> int:
     """``warmup_requests`` as a whole number from 0 to below ``num_requests`` (where given; at most
-    ``MAX_REQUESTS``), else InvalidSettingError naming it."""
+    ``MAX_REQUESTS``), else InvalidSettingError naming it as ``key`` (the caller's own name for it: ``ic.serve``'s
+    ``warmups``, which the command line spells ``--warmups``)."""
     top = MAX_REQUESTS if num_requests is None else num_requests
     if (isinstance(warmup_requests, bool) or not isinstance(warmup_requests, int | np.integer)
             or not 0 <= int(warmup_requests) < top):
-        raise InvalidSettingError(f"warmup_requests: value {warmup_requests!r}; allowed: a whole number from 0 to "
+        raise InvalidSettingError(f"{labelled(key)}: value {warmup_requests!r}; allowed: a whole number from 0 to "
                                   f"{top - 1:,} (fewer than the run's {top:,} requests: at least one is read)")
     return int(warmup_requests)
+
+
+def unread_warmups(res: SimResult, warmups: int, key: str = "warmup_requests") -> SimResult:
+    """``res`` with its first ``warmups`` requests sent (a count :func:`checked_warmups` passed) run but not read by
+    its percentiles; InvalidSettingError naming ``key`` where the run sent no more than that (a run stopped by its
+    duration)."""
+    sent = len(res.requests["arrival_s"])
+    if warmups and warmups >= sent:
+        raise InvalidSettingError(f"{labelled(key)}: {warmups:,} of a run that sent {sent:,} requests leaves none to "
+                                  "read; allowed: fewer than the run sends")
+    return replace(res, warmup_requests=warmups) if warmups else res
 
 
 def run_pools(pools: list[Pool], link: KVLink | None, arrivals_spec: ArrivalsLike, *,
