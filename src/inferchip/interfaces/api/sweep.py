@@ -4,7 +4,7 @@ answered on arrays, :mod:`.sweep_columns`)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ import pandas as pd
 from inferchip.catalog.chips import ChipInput
 from inferchip.catalog.models import ModelInput
 from inferchip.errors import DoesNotFitError, InvalidSettingError
-from inferchip.interfaces.api.sweep_columns import _SKIP, recent_fast_layout
+from inferchip.interfaces.api.sweep_columns import _SKIP, Segment, _kind, recent_fast_layout
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
 
@@ -50,7 +50,7 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     (``ttft_s``, ``tpot_s``, ``output_tokens_per_s``, ``memory_per_chip_bytes``, ``power_w_per_chip``,
     ``usd_per_million_tokens``, ...; units in their names). A bad argument (a batch of 0, an unknown chip) raises
     InvalidSettingError or UnknownIdError before any point is predicted. At most :data:`MAX_SWEEP_POINTS` points."""
-    from inferchip.interfaces.api.sweep_columns import Segment, frame, rows_segment, static_segment
+    from inferchip.interfaces.api.sweep_columns import frame, rows_segment, static_segment
     from inferchip.performance.fast_sweep import release
     from inferchip.performance.predict import predict
 
@@ -109,8 +109,12 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     whole = np.asarray(batches) if static else None
     batch_reps = {type(b).__name__: b for b in batches} if static else {}
     primed: list[FastLayout] = []
+    best = memory_only and batches == [None]  # most throughput: a chip's points at once, after its first
     try:
-        for (k, c), i, o in itertools.product(enumerate(chips), ins, outs):
+        for k, c in enumerate(chips) if best else ():
+            if _most_throughput(c, model, setting, ins, outs, segments, rows, partial(point_row, k, c)):
+                rows = []
+        for (k, c), i, o in () if best else itertools.product(enumerate(chips), ins, outs):
             n, primed_to = 0, 0 if memory_only else len(batches)
             while n < len(batches):
                 if n >= primed_to and memory_only and whole is not None:
@@ -136,6 +140,32 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     if rows:
         segments.append(rows_segment(rows))
     return frame(segments, _columns([]))
+
+
+def _most_throughput(chip: Any, model: Any, setting: dict[str, Any], ins: list[Any], outs: list[Any],
+                     segments: list[Segment], rows: list[dict[str, Any]],
+                     point_row: Callable[[Any, Any, Any], dict[str, Any]]) -> bool:
+    """The most-throughput points of one chip, its lengths' every combination: asked one by one until the setting's
+    fast layout is made (predict's first two questions), the rest on arrays
+    (:func:`~inferchip.interfaces.api.sweep_columns.best_segment`) where they answer, else one by one. Rows are
+    added to ``rows``; True where a segment was added after them (``rows`` then joined it: the caller starts anew)."""
+    from inferchip.interfaces.api.sweep_columns import best_segment, rows_segment
+
+    i_all, o_all = np.repeat(np.asarray(ins), len(outs)), np.tile(np.asarray(outs), len(ins))
+    reps = ({_kind(v): v for v in ins}, {_kind(v): v for v in outs})
+    tried = False
+    for n, (i, o) in enumerate(itertools.product(ins, outs)):
+        fast = None if tried else recent_fast_layout(chip, model, **setting)
+        if fast is not None:
+            tried = True
+            got = best_segment(fast, _chip_label(chip), i_all[n:], o_all[n:], reps, lambda i, o: point_row(i, o, None))
+            if got is not None:
+                if rows:
+                    segments.append(rows_segment(rows))
+                segments.append(got)
+                return True
+        rows.append(point_row(i, o, None))
+    return False
 
 
 def _prime(chip: Any, model: Any, setting: dict[str, Any], i: Any, o: Any, batches: list[Any], n: int,

@@ -153,6 +153,44 @@ def static_segment(fast: FastLayout, label: str, i: Any, o: Any, tail: Sequence[
     return n, cols
 
 
+def best_segment(fast: FastLayout, label: str, i: np.ndarray[Any, Any], o: np.ndarray[Any, Any],
+                 reps: tuple[dict[str, Any], dict[str, Any]],
+                 point_row: Callable[[Any, Any], dict[str, Any]]) -> Segment | None:
+    """The most-throughput points (``batch`` None) at the lengths ``i``, ``o`` (one element a point, as given;
+    ``reps``: a value of each type each holds) on ``fast`` as a segment of the sweep's rows
+    (:func:`~inferchip.performance.fast_columns.best_columns`); None where the arrays do not answer them all.
+    ``point_row(i, o)``: the sweep's row of a point that does not fit (``predict``'s refusal, with its advice)."""
+    from inferchip.performance.fast_columns import best_columns
+
+    ctx = fast.setting.model.max_position_embeddings
+    if float(i.max()) > MAX_TOKENS or float(o.max()) > MAX_TOKENS or (ctx is not None and
+                                                                      float((i + o).max()) > ctx):
+        return None  # predict's own refusals, at their point
+    got = best_columns(fast, i.astype(float), o.astype(float))
+    if got is None:
+        return None
+    fits, figures = got
+    refusal = np.full(len(i), None, dtype=object)
+    for j in np.flatnonzero(~fits).tolist():
+        row = point_row(i[j].item(), o[j].item())
+        if row["fits"]:
+            raise InternalError(f"sweep: {i[j]}/{o[j]} tokens fit on the scalar path, not on the arrays")
+        refusal[j] = row["refusal"]
+    all_fit = bool(fits.all())
+    has_tpot = np.asarray(figures["output_tokens"]) > 1
+    cols = {"chip": Piece(label, {"str": label}), "input_tokens_asked": Piece(i, reps[0]),
+            "output_tokens_asked": Piece(o, reps[1]), "batch_asked": Piece(None, {"none": None}),
+            "fits": Piece(fits, {"bool": True}),
+            "refusal": Piece(refusal, ({"none": None} if fits.any() else {}) | ({} if all_fit else {"str": "x"}))}
+    for k, v in figures.items():
+        if k in ("tpot_s", "output_tokens_per_s_per_user") and not has_tpot.all():  # None where one output token
+            piece = _spread(v if has_tpot.any() else None, fits, all_fit)
+            cols[k] = Piece(piece.values, piece.reps | {"none": None})
+        else:
+            cols[k] = _spread(v, fits, all_fit)
+    return len(i), cols
+
+
 def _target_dtype(name: str, reps: dict[str, Any]) -> Any:
     """The dtype ``DataFrame.from_records`` gives a column holding values of these types (a row per type)."""
     sample = [{} if v is MISSING else {name: v} for v in reps.values()] or [{}]
