@@ -131,3 +131,24 @@ def test_best_columns_pick_max_throughputs_concurrency(i: list[int], o: int) -> 
         assert fits == (not isinstance(one, str))
         if fits:
             assert not isinstance(one, str) and one is not None and next(batches) == one.batch
+
+
+def test_columns_written_as_they_come_equal_the_rows_frame() -> None:
+    """``Columns``: segments copied into preallocated columns as they come (ints then floats with NaN, bools then
+    objects, a column first met in a later segment, one a segment lacks) give the frame ``from_records`` gives the
+    same rows; more rows than allotted are refused."""
+    piece = sweep_columns.Piece
+    segs = [(2, {"a": piece(np.array([1, 2]), {"int": 1}), "b": piece(np.array([True, False]), {"bool": True})}),
+            (3, {"a": piece(np.array([0.5, np.nan, 3.0]), {"float": 0.5, "missing": sweep_columns.MISSING}),
+                 "c": piece("s", {"str": "s"})}),
+            (1, {"a": piece(np.array([7]), {"int": 7}), "b": piece(np.array([True]), {"bool": True})})]
+    rows = [{"a": 1, "b": True}, {"a": 2, "b": False}, {"a": 0.5, "c": "s"}, {"c": "s"}, {"a": 3.0, "c": "s"},
+            {"a": 7, "b": True}]
+    cols = sweep_columns.Columns(6)
+    for seg in segs:
+        cols.append(seg)
+    got = cols.frame(["a", "b", "c", "d"])
+    pd.testing.assert_frame_equal(got, pd.DataFrame.from_records(rows, columns=["a", "b", "c", "d"]), check_exact=True)
+    small = sweep_columns.Columns(1)
+    with pytest.raises(sweep_columns.InternalError, match="allotted"):
+        small.append(segs[0])

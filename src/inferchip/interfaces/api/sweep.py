@@ -14,7 +14,7 @@ import pandas as pd
 from inferchip.catalog.chips import ChipInput
 from inferchip.catalog.models import ModelInput
 from inferchip.errors import DoesNotFitError, InvalidSettingError
-from inferchip.interfaces.api.sweep_columns import _SKIP, Segment, _kind, recent_fast_layout
+from inferchip.interfaces.api.sweep_columns import _SKIP, Columns, _kind, recent_fast_layout
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
 
@@ -50,7 +50,7 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     (``ttft_s``, ``tpot_s``, ``output_tokens_per_s``, ``memory_per_chip_bytes``, ``power_w_per_chip``,
     ``usd_per_million_tokens``, ...; units in their names). A bad argument (a batch of 0, an unknown chip) raises
     InvalidSettingError or UnknownIdError before any point is predicted. At most :data:`MAX_SWEEP_POINTS` points."""
-    from inferchip.interfaces.api.sweep_columns import frame, rows_segment, static_segment
+    from inferchip.interfaces.api.sweep_columns import Columns, rows_segment, static_segment
     from inferchip.performance.fast_sweep import release
     from inferchip.performance.predict import predict
 
@@ -103,7 +103,7 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     # (sweep_columns.static_segment: the same steps, primed in the same blocks, and the same floats); other points
     # are asked one by one, each block's steps priced at once (fast_sweep.prime) and dropped when the sweep ends
     # (fast_sweep.release), so a later predict prices its own.
-    segments: list[Segment] = []
+    segments = Columns(len(chips) * len(ins) * len(outs) * len(batches))  # (written as they come: ~1x the frame)
     rows: list[dict[str, Any]] = []
     static = None not in batches
     whole = np.asarray(batches) if static else None
@@ -139,11 +139,11 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
         return pd.DataFrame.from_records(rows, columns=_columns(rows))
     if rows:
         segments.append(rows_segment(rows))
-    return frame(segments, _columns([]))
+    return segments.frame(_columns([]))
 
 
 def _most_throughput(chip: Any, model: Any, setting: dict[str, Any], ins: list[Any], outs: list[Any],
-                     segments: list[Segment], rows: list[dict[str, Any]],
+                     segments: Columns, rows: list[dict[str, Any]],
                      point_row: Callable[[Any, Any, Any], dict[str, Any]]) -> bool:
     """The most-throughput points of one chip, its lengths' every combination: asked one by one until the setting's
     fast layout is made (predict's first two questions), the rest on arrays
