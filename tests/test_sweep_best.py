@@ -34,7 +34,8 @@ SETTINGS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
     (("amd-mi300x",), "Qwen/Qwen3-30B-A3B", dict(tp=1, weights="fp8")),
     (("google-tpu-v5e",), "meta-llama/Llama-3.1-8B", dict(count=4, tp=4, padding=None)),  # no TDP
     (("nvidia-h100-sxm-80gb",), "meta-llama/Llama-3.1-8B", dict(weights="int4", kv="fp8")),
-    (("nvidia-a100-sxm-80gb",), "meta-llama/Llama-3.1-70B", dict(count=2, tp=2)),  # long prompts do not fit
+    (("nvidia-a100-sxm-80gb",), "meta-llama/Llama-3.1-70B", dict(count=2, tp=2)),
+    (("nvidia-l4",), "meta-llama/Llama-3.1-8B", {}),  # long contexts do not fit: predict's refusals
 ]
 EXACT = ("batch", "memory_per_chip_bytes", "num_chips", "replicas", "input_tokens", "output_tokens")
 
@@ -152,3 +153,15 @@ def test_columns_written_as_they_come_equal_the_rows_frame() -> None:
     small = sweep_columns.Columns(1)
     with pytest.raises(sweep_columns.InternalError, match="allotted"):
         small.append(segs[0])
+
+
+def test_most_throughput_refusals_on_arrays_are_predicts() -> None:
+    """Lengths whose KV cache leaves no room for one sequence (Llama-3.1-8B on an L4): each point answered on arrays
+    refuses with ``predict``'s own words (its advice), the others fit, all as point by point."""
+    kw: dict[str, Any] = dict(input_tokens=[1000, 20000, 60000, 100000, 8, 50000], output_tokens=[1, 4000, 20000])
+    _forget_settings()
+    on_arrays = ic.sweep("nvidia-l4", "meta-llama/Llama-3.1-8B", **kw)
+    assert 0 < on_arrays["fits"].sum() < len(on_arrays)
+    assert on_arrays.loc[~on_arrays["fits"], "refusal"].str.contains("does not fit on nvidia-l4").all()
+    _forget_settings()
+    _assert_equal(on_arrays, _by_points("nvidia-l4", "meta-llama/Llama-3.1-8B", **kw))
