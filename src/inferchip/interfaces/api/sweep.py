@@ -1,5 +1,5 @@
-"""``ic.sweep``: every combination of chips, lengths and batch sizes, one DataFrame row each (static batches
-answered on arrays, :mod:`.sweep_columns`)."""
+"""``ic.sweep``: every combination of chips, lengths and batch sizes, one DataFrame row each (static batches and
+most-throughput points answered on arrays, :mod:`.sweep_columns`)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ from inferchip.interfaces.api.arguments import checked_point, vector
 
 MAX_SWEEP_POINTS = 1_000_000
 """The most points one :func:`sweep` takes (the product of its vectors' lengths): ~2.5 us of CPU a static batch
-(answered on arrays, ``benchmarks/bench_sweep.py``: a million in ~2.5 s), ~0.3 ms a most-throughput point (asked
-one by one): minutes at most."""
+(answered on arrays, ``benchmarks/bench_sweep.py``: a million in ~2.5 s), ~25 us a most-throughput point without
+latency limits (on arrays: a million in ~25 s), ~0.2-1 ms a point asked one by one (latency limits, batch lists
+holding None): minutes at most."""
 
 
 def _chip_label(chip: object) -> str:
