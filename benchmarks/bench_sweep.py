@@ -13,12 +13,17 @@
    10,000 static batches (about 58 % of them fit), answered on arrays (``interfaces.api.sweep_columns``,
    ``performance.fast_columns``); then 20,000 of them (two chips at 128 and 32 tokens: all fit) with the array path
    off, every point through ``predict`` as before stop 52, and the two frames compared value for value.
+4. ``ic.sweep`` of 1,000,000 most-throughput points (``batch`` None, stop 52): Llama-3.2-1B on the same four chips x
+   500 prompt lengths (64-8,192) x 500 output lengths (1-4,096), answered on arrays after each chip's first two
+   (``performance.fast_columns.best_columns``); then 50 x ``--check``/100 of the lengths on two chips point by
+   point (array path off) and the frames compared: the non-float columns (the concurrency among them) exactly,
+   the floats' largest relative difference printed. Run first (``--only-best``: alone, its own peak memory).
 
 Prints CPU seconds of this process (process time: the figure that holds on a shared machine; wall time depends on
 what else runs), evaluations or points per second, and the peak resident memory of the process after each part.
 
 Run: ``.venv/bin/python benchmarks/bench_sweep.py [--points-per-chip 62500] [--repeat 3] [--check 2000]
-[--sweep-batches 10000]``
+[--sweep-batches 10000] [--best-lengths 500] [--only-best]``
 """
 
 from __future__ import annotations
@@ -153,17 +158,62 @@ def million_part(batches: int) -> None:
           f"{len(by_points) / cpu:,.0f} points/s; the array path's frame equal: {same}")
 
 
+def best_part(lengths: int, check: int) -> None:
+    """A million most-throughput points (``batch`` None): 4 chips x ``lengths`` prompt x ``lengths`` output lengths."""
+    from inferchip.interfaces.api import sweep_columns
+
+    chips = ["nvidia-h200-sxm-141gb", "amd-mi300x", "nvidia-b200-180gb", "nvidia-h100-sxm-80gb"]
+    model = "meta-llama/Llama-3.2-1B"
+    ins = np.unique(np.linspace(64, 8192, lengths).astype(int))
+    outs = np.unique(np.linspace(1, 4096, lengths).astype(int))
+    ic.sweep(chips, model, input_tokens=[64, 65], output_tokens=1)  # resolves each chip's setting, its fast layout
+    before = peak_mib()
+    t0, w0 = time.process_time(), time.perf_counter()
+    df = ic.sweep(chips, model, input_tokens=ins, output_tokens=outs)
+    cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+    print(f"ic.sweep, {len(df):,} most-throughput points ({int(df['fits'].sum()):,} fit) on arrays: CPU {cpu:.2f} s, "
+          f"{len(df) / cpu:,.0f} points/s (wall {wall:.2f} s); peak memory {peak_mib():.0f} MiB "
+          f"({before:.0f} MiB before it)")
+    if not check:
+        return
+    rng = np.random.default_rng(0)
+    part = dict(input_tokens=np.sort(rng.choice(ins, size=min(len(ins), 50), replace=False)),
+                output_tokens=np.sort(rng.choice(outs, size=min(len(outs), check // 100), replace=False)))
+    real = sweep_columns.best_segment
+    sweep_columns.best_segment = lambda *a, **k: None  # type: ignore[assignment]
+    try:
+        t0 = time.process_time()
+        by_points = ic.sweep(chips[:2], model, **part)
+        cpu = time.process_time() - t0
+    finally:
+        sweep_columns.best_segment = real  # type: ignore[assignment]
+    on_arrays = ic.sweep(chips[:2], model, **part)
+    num = [c for c in by_points.columns if by_points[c].dtype.kind == "f"]
+    a, b = on_arrays[num].to_numpy(), by_points[num].to_numpy()
+    worst = float(np.nanmax(np.abs(a - b) / np.where(b == 0, 1.0, np.abs(b))))
+    same = on_arrays.drop(columns=num).equals(by_points.drop(columns=num)) and bool(
+        (on_arrays["batch"] == by_points["batch"]).all())
+    print(f"  {len(by_points):,} of them point by point (array path off): CPU {cpu:.2f} s, "
+          f"{len(by_points) / cpu:,.0f} points/s; the array path's concurrency and other non-float columns equal: "
+          f"{same}, its floats' largest relative difference {worst:.1e}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points-per-chip", type=int, default=62_500, help="static batches a chip (two steps each)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--check", type=int, default=2000, help="points a chip and step priced on the scalar path too")
     ap.add_argument("--sweep-batches", type=int, default=10_000, help="batches of part 3 (x 100 points each)")
+    ap.add_argument("--best-lengths", type=int, default=500, help="lengths of part 4 (4 chips x this squared points)")
+    ap.add_argument("--only-best", action="store_true", help="part 4 alone (its peak memory not part 1-3's)")
     a = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} at the start")
-    step_cost_part(a.points_per_chip, a.check)
-    sweep_part(a.repeat)
-    million_part(a.sweep_batches)
+    if not a.only_best:
+        step_cost_part(a.points_per_chip, a.check)
+        sweep_part(a.repeat)
+    best_part(a.best_lengths, a.check)
+    if not a.only_best:
+        million_part(a.sweep_batches)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

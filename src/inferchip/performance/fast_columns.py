@@ -25,7 +25,7 @@ from inferchip.cost import tco
 from inferchip.cost.energy import host_wall_power_w
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step_rows import step_rows
-from inferchip.performance.fast_sweep import PRIME_BLOCK
+from inferchip.performance.fast_sweep import PRIME_BLOCK, best_concurrencies
 from inferchip.units import HOURS_PER_YEAR, KILO, MEGA, SECONDS_PER_HOUR
 
 if TYPE_CHECKING:
@@ -192,17 +192,21 @@ def static_columns(fast: FastLayout, batches: FloatArray, i: float, o: float) ->
                 pre, dec = _priced(fast, b_fit[lo:hi], pre_at[lo:hi], dec_at[lo:hi], n_chunks[lo:hi])
                 pre_parts.append(pre)
                 dec_parts.append(dec)
-        width = 1 + 5 * len(fast.class_names) + len(fast.flop_formats) + 2
-        pre_v = np.concatenate(pre_parts) if pre_parts else np.empty((0, width))
-        dec_v = np.concatenate(dec_parts) if dec_parts else np.empty((0, width))
+        pre_v = np.concatenate(pre_parts) if pre_parts else np.empty((0, _width(fast)))
+        dec_v = np.concatenate(dec_parts) if dec_parts else np.empty((0, _width(fast)))
     cols = _figures(fast, b_fit, i, o, pre_v, dec_v, n_chunks)
     return None if cols is None else StaticColumns(fits, cols)
+
+
+def _width(fast: FastLayout) -> int:
+    """The scalar step's tuple length: time, five figures a class, FLOP by format, DRAM and link bytes."""
+    return 1 + 5 * len(fast.class_names) + len(fast.flop_formats) + 2
 
 
 def _dp_steps(fast: FastLayout, b: FloatArray, i: float, o: float) -> tuple[FloatArray, FloatArray, FloatArray]:
     """``FastLayout.static``'s attention-DP steps of each batch (:meth:`FastLayout.dp_static_steps`, one scalar step
     each, in its order) and their prefill chunks, as arrays."""
-    width = 1 + 5 * len(fast.class_names) + len(fast.flop_formats) + 2
+    width = _width(fast)
     steps = [fast.dp_static_steps(x, i, o) for x in b.tolist()]
     return (np.array([s[0] for s in steps], dtype=float).reshape(-1, width),
             np.array([s[1] for s in steps], dtype=float).reshape(-1, width),
@@ -258,3 +262,90 @@ def _figures(fast: FastLayout, b: FloatArray, i: float, o: float, pre: FloatArra
             "weights": h[5], "activations": h[6], "kv": h[7], "compute_format": h[8], "attn_dp": fast.layout.attn_dp,
             "weights_source": h[9], "activations_source": h[10], "kv_source": h[11],
             "runtime_devices_per_package": h[12], "ttft_includes_queueing": False, **extra}
+
+
+def best_columns(fast: FastLayout, i: FloatArray, o: FloatArray) -> StaticColumns | None:
+    """``FastLayout.max_throughput`` (most throughput, continuous batching) of the questions ``i``, ``o`` (input and
+    output tokens, one element a question) on arrays: which fit (its memory limit at least one sequence), and
+    ``Prediction.to_dict()``'s figures of those that do. The concurrency is the one ``max_throughput`` picks; its two
+    steps are priced at once (:func:`~inferchip.cost.step_rows.step_rows`: the scalar step to float rounding, so
+    the figures equal the per-question ones to ~1e-12 relative). None where ``max_throughput`` does not apply."""
+    if fast.dp > 1:
+        return None
+    i, o = np.asarray(i, dtype=float), np.asarray(o, dtype=float)
+    ctx = i + o * o / np.where(1.0 > o, 1.0, o)  # max_batch(ctx), no step: the free bytes of a full chunk
+    per_seq = _kv_one(fast, ctx + 0.0) + np.zeros_like(i)  # (dp = 1: max_batch's two forms the same operations)
+    free = fast.free_bytes
+    if not (bool((per_seq > 0).all() and np.isfinite(per_seq).all()) and math.isfinite(free)):
+        return None
+    bmax = fast.dp * np.floor((0.0 if 0.0 > free else free) / per_seq)
+    fits = ~(bmax < 1)
+    i, o, bmax = i[fits], o[fits], bmax[fits]
+    pp = fast.pp
+    b = best_concurrencies(fast, bmax, i, o) if len(i) else bmax
+    e_o = np.maximum(o, 1.0)
+    new = b / e_o / 1
+    mctx = i + o * o / (2.0 * e_o)
+    mpp = i * (0.0 + (i + 1.0) / 2.0)
+    t, s_dec = (b + new * i) / pp, b / pp
+    t_pre = np.maximum(t - s_dec, 0.0)
+    chunk = np.minimum(i, float(fast.chunk_tokens))
+    n_chunks = np.ceil(i / fast.chunk_tokens)
+    pairs = chunk * (0.0 + (chunk + 1.0) / 2.0) + new * mpp
+    t2 = (b + chunk) / pp
+    dec_at = (t, t, s_dec, t_pre, b * mctx / pp, new * mpp / pp, s_dec + (t_pre > 0))
+    pre_at = (t2, t2, s_dec, np.maximum(t2 - s_dec, 0.0), b * mctx / pp, pairs / pp, (b + 1.0) / pp)
+    dec, pre = (np.concatenate([step_rows(fast.plan, [x[a:a + PRIME_BLOCK] for x in at])
+                                for a in range(0, len(b), PRIME_BLOCK)] or [np.empty((0, _width(fast)))])
+                for at in (dec_at, pre_at))
+    tpot = pp * dec[:, 0]
+    ttft = n_chunks * (pp * pre[:, 0])
+    cols = _continuous(fast, b, i, o, ttft, tpot, pre, dec)
+    return None if cols is None else StaticColumns(fits, cols)
+
+
+def _continuous(fast: FastLayout, b: FloatArray, i: FloatArray, o: FloatArray, ttft: FloatArray, tpot: FloatArray,
+                pre: FloatArray, dec: FloatArray) -> dict[str, Column] | None:
+    """``max_throughput``'s ``_prediction`` (continuous), ``_fill`` and ``to_dict`` of the points on arrays."""
+    e2e = ttft + np.maximum(o - 1.0, 0.0) * tpot
+    num_chips, replicas, batch, out = fast.num_chips, fast.replicas, b.astype(np.int64), np.rint(o).astype(np.int64)
+    tput = b / tpot * replicas
+    with np.errstate(divide="ignore"):
+        per_user = np.where(tpot > 0, 1.0 / tpot, math.inf)
+    extra: dict[str, Column] = {"calibration": fast.calibration}
+    if fast.economy is not None:
+        got = _power(fast, dec, tpot)
+        if got is None:
+            return None
+        tpot, power, throttled, _ = got
+        e2e = ttft + np.where(out > 1, out - 1, 0) * tpot
+        tput = batch / tpot * replicas
+        with np.errstate(divide="ignore"):
+            per_user = 1.0 / tpot
+        per_chip = tput / num_chips
+        money = _money(fast, per_chip, power)
+        if money is None:
+            return None
+        extra.update({"power_w_per_chip": power, "throttled": throttled, "output_tokens_per_j": per_chip / power,
+                      "j_per_output_token": power / per_chip, **fast.money_fields, **money})
+    kv_cache = _kv_one(fast, i + o) * b
+    has_tpot = out > 1
+    h = fast.head
+    return {"chip_id": h[0], "model_id": h[1], "num_chips": num_chips, "tp": h[2], "pp": h[3], "ep": h[4],
+            "replicas": replicas, "batch": batch, "mode": "continuous", "input_tokens": np.rint(i).astype(np.int64),
+            "output_tokens": out, "ttft_s": ttft, "tpot_s": np.where(has_tpot, tpot, np.nan), "e2e_latency_s": e2e,
+            "output_tokens_per_s": tput, "output_tokens_per_s_per_chip": tput / num_chips,
+            "output_tokens_per_s_per_user": np.where(has_tpot, per_user, np.nan),
+            "memory_per_chip_bytes": fast.weights + kv_cache + fast.chunk_act,
+            "memory_capacity_per_chip_bytes": fast.capacity,
+            "weights": h[5], "activations": h[6], "kv": h[7], "compute_format": h[8], "attn_dp": fast.layout.attn_dp,
+            "weights_source": h[9], "activations_source": h[10], "kv_source": h[11],
+            "runtime_devices_per_package": h[12], "ttft_includes_queueing": False, **extra}
+
+
+def _kv_one(fast: FastLayout, ctx: FloatArray) -> FloatArray:
+    """``FastLayout.kv_one`` (dp = 1) of each context."""
+    out: FloatArray | float = 0.0
+    for c, window in fast.kv_terms:
+        out = out + c * (ctx if window is None else np.minimum(ctx, window)) * fast.kv_bytes
+    return np.asarray(out)

@@ -12,6 +12,7 @@ steps are found instead of priced.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol
 
@@ -37,6 +38,18 @@ class Primable(Protocol):
     primed: dict[tuple[float, ...], tuple[float, ...]]
 
     def static_steps(self, b: float, i: float, o: float) -> StaticSteps | str | None:
+        ...
+
+class Searched(Protocol):
+    """What :func:`best_concurrencies` reads of a :class:`~inferchip.performance.fast_path.FastLayout`."""
+
+    plan: StepPlan
+    pp: int
+
+    def _sweep_parts(self) -> SweepParts:
+        ...
+
+    def best_concurrency(self, grid: FloatArray, i: float, o: float) -> int:
         ...
 
 LinearOp = tuple[Callable[[OpTable, CostContext, StepPoints], KernelCost], dict[str, float], float]
@@ -227,3 +240,135 @@ def release(fast: Primable) -> None:
     """Drop the steps :func:`prime` held: questions asked after a sweep price their steps on the scalar path, as
     they would have without it (the same figures to the last bit)."""
     fast.primed.clear()
+
+
+def decode_times_points(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i: FloatArray, o: FloatArray,
+                        starts: npt.NDArray[np.intp]) -> FloatArray:
+    """:func:`decode_times` of many questions at once: ``grid`` their concurrency grids end to end, ``i`` and ``o``
+    each grid point's lengths, ``starts`` where each question's grid begins. Element by element the operations of
+    :func:`decode_times` in its order (its scalars of the lengths as arrays; its branch on whether every point of a
+    grid prefills taken per question); only the matrix products' sums may round differently (other shapes)."""
+    mat, linear, other, abw, kov, tile_m, tiles_in_flight, cublas_tiles = parts
+    e_o = np.maximum(o, 1.0)
+    new = grid / e_o
+    mean_ctx = i + o * o / (2.0 * e_o)
+    mpp = i * (0.0 + (i + 1.0) / 2.0)
+    t = grid + new * i
+    s = grid
+    if pp != 1:
+        t, s = t / pp, grid / pp
+    prefill = t > s
+    gemm_s: FloatArray | float = 0.0
+    if mat is not None:
+        m = np.where(mat.rows, (s + prefill)[:, None], t[:, None])
+        if cublas_tiles and bool(np.all(mat.cublas)):  # every GEMM's tile picked per shape (the rule's waves unread)
+            waves = cublas_tile_compute_s(m, mat.n, mat.k, mat.k_slices, tiles_in_flight, mat.attainable_flop_per_s,
+                                          split_k_partial_s(m, mat.n, abw), cublas_tiles)
+        else:
+            x = np.maximum(m, 1.0)
+            tm = m_tile(x, tile_m)
+            x = np.ceil(x / tm, out=x)
+            x *= mat.n_tiles
+            if mat.splits:
+                waves = split_k_compute_s(x, tiles_in_flight, mat.k_slices, tm, mat.flop_per_wave_row,
+                                          mat.attainable_flop_per_s, split_k_partial_s(m, mat.n, abw))
+            else:
+                waves = gemm_waves(x, tiles_in_flight)
+                waves *= tm
+                waves *= mat.flop_per_s
+            if cublas_tiles and bool(np.any(mat.cublas)):
+                picked = cublas_tile_compute_s(m, mat.n, mat.k, mat.k_slices, tiles_in_flight,
+                                               mat.attainable_flop_per_s, split_k_partial_s(m, mat.n, abw),
+                                               cublas_tiles)
+                waves = np.where(mat.cublas, picked, waves)
+        if np.any(mat.plateau_s > 0.0):
+            waves = np.maximum(waves, m * mat.plateau_s)
+        m *= mat.row_s
+        m += mat.weight_s
+        gemm_s = np.maximum(waves, m, out=m) @ mat.reps
+    t1, s1, kv1, pr1 = (1.0 + (1.0 / e_o) * i) / pp, 1.0 / pp, mean_ctx / pp, (1.0 / e_o) * mpp / pp
+    p1 = np.maximum(t1 - s1, 0.0)
+    per_unit: FloatArray | float = 0.0
+    const = per_prefill = 0.0
+    for rule, c, reps in linear:
+        if rule is r.attention_cost:
+            kd, pr, w = kv1, pr1, c.get("window", 0.0)
+            if w > 0:
+                kd, pr = np.minimum(kd, s1 * w), np.minimum(pr, p1 * w)
+            if c.get("chunk", 0.0) > 0:  # chunked_reads_scalar's operations (s1 = 1 / pp > 0)
+                kd = kd - s1 * np.floor(kd / s1 / c["chunk"]) * c["chunk"]
+                cap = p1 * (c["chunk"] + 1.0) / 2.0
+                pr = np.where(pr < cap, pr, cap)
+            kvb = c["kv_bytes_per_token"]
+            comp = (c["decode_flop_per_kv_token"] * kd / c["decode_attainable_flop_per_s"]
+                    + c["prefill_flop_per_pair"] * pr / c["prefill_attainable_flop_per_s"])
+            mem = (kd * kvb + s1 * kvb + p1 * c["prefill_bytes_per_token"]) / abw
+            per_unit = per_unit + np.where(mem > comp, mem, comp) * reps
+            const += kov * reps
+            per_prefill += kov * reps
+        elif rule is r.host_cost:
+            const += c["overhead_s"] * reps
+            per_unit = per_unit + c["seq_overhead_s"] * s1 * reps
+        else:
+            per_unit = per_unit + t1 * c["bytes_per_token"] / abw * reps
+            const += c["overhead_s"] * reps
+    if mat is not None:
+        const += mat.overhead_s
+    total: FloatArray = gemm_s + grid * per_unit
+    if per_prefill:  # a question whose every grid point prefills: its constant takes the prefill kernel
+        every = np.repeat(np.logical_and.reduceat(prefill, starts), np.diff(np.append(starts, len(grid))))
+        total += np.where(every, const + per_prefill, const)
+        total = total + np.where(every, 0.0, prefill * per_prefill)
+    else:
+        total += const
+    if other:
+        pts = step_points(1, t, s, grid * mean_ctx / pp, new * mpp / pp)
+        for g in other:
+            kc = g.rule.cost(g.table, plan.ctx, pts)
+            body = np.maximum(kc.compute_s, kc.memory_s) + kc.overhead_s + kc.network_s
+            reps_g = plan.reps[g.start:g.stop]
+            total = total + np.broadcast_to(body, (len(grid), len(reps_g))) @ reps_g
+    return total * pp if pp != 1 else total
+
+
+BAND = 1e-8
+"""Most-throughput questions whose runner-up concurrency comes within this of the best (relative, on the batched
+decode times) are searched one by one (``FastLayout.best_concurrency``, its own near-tie rule at 1e-9): outside it
+the batched and the per-question times, equal to the last bits, pick the same concurrency."""
+
+
+BEST_BLOCK = 512
+"""Most-throughput questions searched at once (:func:`best_concurrencies`): ~50,000 grid points, a few MB an array."""
+
+
+def best_concurrencies(fast: Searched, bmax: FloatArray, i: FloatArray, o: FloatArray) -> FloatArray:
+    """:func:`_best_block` of each block of :data:`BEST_BLOCK` questions."""
+    return np.concatenate([_best_block(fast, bmax[a:a + BEST_BLOCK], i[a:a + BEST_BLOCK], o[a:a + BEST_BLOCK])
+                           for a in range(0, len(bmax), BEST_BLOCK)])
+
+
+def _best_block(fast: Searched, bmax: FloatArray, i: FloatArray, o: FloatArray) -> FloatArray:
+    """``FastLayout.max_throughput``'s concurrency of each question (``bmax`` >= 1 its memory limit): its grid (the
+    batch grid below ``bmax``, then ``bmax``), the decode times of all grids at once
+    (:func:`~inferchip.performance.fast_sweep.decode_times_points`), the first best of each; a near tie searched
+    one by one."""
+    from inferchip.performance.operating import BATCH_GRID
+
+    n = np.searchsorted(BATCH_GRID, bmax, side="left")  # bisect_left
+    sizes = n + 1
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    seg = np.repeat(np.arange(len(bmax)), sizes)
+    pos = np.arange(int(ends[-1])) - starts[seg]
+    grid = np.where(pos < n[seg], BATCH_GRID[np.minimum(pos, len(BATCH_GRID) - 1)], bmax[seg])
+    tput = grid / decode_times_points(fast._sweep_parts(), fast.plan, fast.pp, grid, i[seg], o[seg], starts)
+    best = np.maximum.reduceat(tput, starts)
+    at = np.flatnonzero(tput == best[seg])
+    k = at[np.unique(seg[at], return_index=True)[1]]  # the first of equals
+    tput[k] = -math.inf
+    runner_up = np.maximum.reduceat(tput, starts)
+    out: FloatArray = grid[k]
+    for q in np.flatnonzero((sizes > 1) & (runner_up >= best * (1.0 - BAND))).tolist():
+        g = grid[starts[q]:ends[q]]
+        out[q] = g[fast.best_concurrency(g.copy(), float(i[q]), float(o[q]))]
+    return out

@@ -1,10 +1,10 @@
-"""``ic.sweep``: every combination of chips, lengths and batch sizes, one DataFrame row each (static batches
-answered on arrays, :mod:`.sweep_columns`)."""
+"""``ic.sweep``: every combination of chips, lengths and batch sizes, one DataFrame row each (static batches and
+most-throughput points answered on arrays, :mod:`.sweep_columns`)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ import pandas as pd
 from inferchip.catalog.chips import ChipInput
 from inferchip.catalog.models import ModelInput
 from inferchip.errors import DoesNotFitError, InvalidSettingError
-from inferchip.interfaces.api.sweep_columns import _SKIP, recent_fast_layout
+from inferchip.interfaces.api.sweep_columns import _SKIP, Columns, _kind, recent_fast_layout
 from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
 
@@ -24,8 +24,9 @@ from inferchip.interfaces.api.arguments import checked_point, vector
 
 MAX_SWEEP_POINTS = 1_000_000
 """The most points one :func:`sweep` takes (the product of its vectors' lengths): ~2.5 us of CPU a static batch
-(answered on arrays, ``benchmarks/bench_sweep.py``: a million in ~2.5 s), ~0.3 ms a most-throughput point (asked
-one by one): minutes at most."""
+(answered on arrays, ``benchmarks/bench_sweep.py``: a million in ~2.5 s), ~25 us a most-throughput point without
+latency limits (on arrays: a million in ~25 s), ~0.2-1 ms a point asked one by one (latency limits, batch lists
+holding None): minutes at most."""
 
 
 def _chip_label(chip: object) -> str:
@@ -50,7 +51,7 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     (``ttft_s``, ``tpot_s``, ``output_tokens_per_s``, ``memory_per_chip_bytes``, ``power_w_per_chip``,
     ``usd_per_million_tokens``, ...; units in their names). A bad argument (a batch of 0, an unknown chip) raises
     InvalidSettingError or UnknownIdError before any point is predicted. At most :data:`MAX_SWEEP_POINTS` points."""
-    from inferchip.interfaces.api.sweep_columns import Segment, frame, rows_segment, static_segment
+    from inferchip.interfaces.api.sweep_columns import Columns, rows_segment, static_segment
     from inferchip.performance.fast_sweep import release
     from inferchip.performance.predict import predict
 
@@ -103,14 +104,18 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
     # (sweep_columns.static_segment: the same steps, primed in the same blocks, and the same floats); other points
     # are asked one by one, each block's steps priced at once (fast_sweep.prime) and dropped when the sweep ends
     # (fast_sweep.release), so a later predict prices its own.
-    segments: list[Segment] = []
+    segments = Columns(len(chips) * len(ins) * len(outs) * len(batches))  # (written as they come: ~1x the frame)
     rows: list[dict[str, Any]] = []
     static = None not in batches
     whole = np.asarray(batches) if static else None
     batch_reps = {type(b).__name__: b for b in batches} if static else {}
     primed: list[FastLayout] = []
+    best = memory_only and batches == [None]  # most throughput: a chip's points at once, after its first
     try:
-        for (k, c), i, o in itertools.product(enumerate(chips), ins, outs):
+        for k, c in enumerate(chips) if best else ():
+            if _most_throughput(c, model, setting, ins, outs, segments, rows, partial(point_row, k, c)):
+                rows = []
+        for (k, c), i, o in () if best else itertools.product(enumerate(chips), ins, outs):
             n, primed_to = 0, 0 if memory_only else len(batches)
             while n < len(batches):
                 if n >= primed_to and memory_only and whole is not None:
@@ -135,7 +140,33 @@ def sweep(chip: ChipInput | ChipParams | Sequence[ChipInput | ChipParams], model
         return pd.DataFrame.from_records(rows, columns=_columns(rows))
     if rows:
         segments.append(rows_segment(rows))
-    return frame(segments, _columns([]))
+    return segments.frame(_columns([]))
+
+
+def _most_throughput(chip: Any, model: Any, setting: dict[str, Any], ins: list[Any], outs: list[Any],
+                     segments: Columns, rows: list[dict[str, Any]],
+                     point_row: Callable[[Any, Any, Any], dict[str, Any]]) -> bool:
+    """The most-throughput points of one chip, its lengths' every combination: asked one by one until the setting's
+    fast layout is made (predict's first two questions), the rest on arrays
+    (:func:`~inferchip.interfaces.api.sweep_columns.best_segment`) where they answer, else one by one. Rows are
+    added to ``rows``; True where a segment was added after them (``rows`` then joined it: the caller starts anew)."""
+    from inferchip.interfaces.api.sweep_columns import best_segment, rows_segment
+
+    i_all, o_all = np.repeat(np.asarray(ins), len(outs)), np.tile(np.asarray(outs), len(ins))
+    reps = ({_kind(v): v for v in ins}, {_kind(v): v for v in outs})
+    tried = False
+    for n, (i, o) in enumerate(itertools.product(ins, outs)):
+        fast = None if tried else recent_fast_layout(chip, model, **setting)
+        if fast is not None:
+            tried = True
+            got = best_segment(fast, _chip_label(chip), i_all[n:], o_all[n:], reps, lambda i, o: point_row(i, o, None))
+            if got is not None:
+                if rows:
+                    segments.append(rows_segment(rows))
+                segments.append(got)
+                return True
+        rows.append(point_row(i, o, None))
+    return False
 
 
 def _prime(chip: Any, model: Any, setting: dict[str, Any], i: Any, o: Any, batches: list[Any], n: int,

@@ -153,6 +153,44 @@ def static_segment(fast: FastLayout, label: str, i: Any, o: Any, tail: Sequence[
     return n, cols
 
 
+def best_segment(fast: FastLayout, label: str, i: np.ndarray[Any, Any], o: np.ndarray[Any, Any],
+                 reps: tuple[dict[str, Any], dict[str, Any]],
+                 point_row: Callable[[Any, Any], dict[str, Any]]) -> Segment | None:
+    """The most-throughput points (``batch`` None) at the lengths ``i``, ``o`` (one element a point, as given;
+    ``reps``: a value of each type each holds) on ``fast`` as a segment of the sweep's rows
+    (:func:`~inferchip.performance.fast_columns.best_columns`); None where the arrays do not answer them all.
+    ``point_row(i, o)``: the sweep's row of a point that does not fit (``predict``'s refusal, with its advice)."""
+    from inferchip.performance.fast_columns import best_columns
+
+    ctx = fast.setting.model.max_position_embeddings
+    if float(i.max()) > MAX_TOKENS or float(o.max()) > MAX_TOKENS or (ctx is not None and
+                                                                      float((i + o).max()) > ctx):
+        return None  # predict's own refusals, at their point
+    got = best_columns(fast, i.astype(float), o.astype(float))
+    if got is None:
+        return None
+    fits, figures = got
+    refusal = np.full(len(i), None, dtype=object)
+    for j in np.flatnonzero(~fits).tolist():
+        row = point_row(i[j].item(), o[j].item())
+        if row["fits"]:
+            raise InternalError(f"sweep: {i[j]}/{o[j]} tokens fit on the scalar path, not on the arrays")
+        refusal[j] = row["refusal"]
+    all_fit = bool(fits.all())
+    has_tpot = np.asarray(figures["output_tokens"]) > 1
+    cols = {"chip": Piece(label, {"str": label}), "input_tokens_asked": Piece(i, reps[0]),
+            "output_tokens_asked": Piece(o, reps[1]), "batch_asked": Piece(None, {"none": None}),
+            "fits": Piece(fits, {"bool": True}),
+            "refusal": Piece(refusal, ({"none": None} if fits.any() else {}) | ({} if all_fit else {"str": "x"}))}
+    for k, v in figures.items():
+        if k in ("tpot_s", "output_tokens_per_s_per_user") and not has_tpot.all():  # None where one output token
+            piece = _spread(v if has_tpot.any() else None, fits, all_fit)
+            cols[k] = Piece(piece.values, piece.reps | {"none": None})
+        else:
+            cols[k] = _spread(v, fits, all_fit)
+    return len(i), cols
+
+
 def _target_dtype(name: str, reps: dict[str, Any]) -> Any:
     """The dtype ``DataFrame.from_records`` gives a column holding values of these types (a row per type)."""
     sample = [{} if v is MISSING else {name: v} for v in reps.values()] or [{}]
@@ -171,32 +209,79 @@ def _fill(col: np.ndarray[Any, Any], lo: int, hi: int, piece: Piece | None) -> N
         col[lo:hi] = np.nan if v is MISSING or (v is None and col.dtype.kind == "f") else v
 
 
+class Columns:
+    """The sweep's columns, written as its segments come (:meth:`append`), then one DataFrame (:meth:`frame`). A
+    segment's numeric and bool arrays are copied into one preallocated array a column (the dtype of its first
+    such piece; the frame's own where the dtype from_records infers is that one), so the segments are not all held
+    at once beside the frame: the peak is about the frame. Other pieces (one value for all rows, object arrays, an
+    array of another dtype) are kept and written last."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.at, self.count = total, 0, 0
+        self.reps: dict[str, dict[str, Any]] = {}  # first-met order
+        self.store: dict[str, np.ndarray[Any, Any]] = {}
+        self.kept: dict[str, list[tuple[int, int, Piece | None]]] = {}
+
+    def __len__(self) -> int:
+        return self.count
+
+    def append(self, segment: Segment) -> None:
+        n, cols = segment
+        lo, hi = self.at, self.at + n
+        if hi > self.total:
+            raise InternalError(f"sweep: {hi:,} rows written of {self.total:,} allotted")
+        for name, reps in self.reps.items():
+            if name not in cols:  # missing in this segment's rows
+                reps["missing"] = MISSING
+                self.kept.setdefault(name, []).append((lo, hi, None))
+        for name in [k for k in cols if k not in self.reps] if lo else ():  # a new column: missing in earlier rows
+            self.reps[name] = {"missing": MISSING}
+            self.kept[name] = [(0, lo, None)]
+        for name, piece in cols.items():
+            self.reps.setdefault(name, {}).update(piece.reps)
+            v, buf = piece.values, self.store.get(name)
+            if isinstance(v, np.ndarray) and (v.dtype.kind in "fb" or v.dtype == np.int64):
+                if buf is None:
+                    buf = self.store[name] = np.empty(self.total, dtype=v.dtype)
+                if buf.dtype == v.dtype:
+                    buf[lo:hi] = v
+                    continue
+            self.kept.setdefault(name, []).append((lo, hi, piece))
+        self.at, self.count = hi, self.count + 1
+
+    def frame(self, columns: list[str]) -> pd.DataFrame:
+        """One DataFrame of the rows: ``columns`` then any other key in first-met order, each column the dtype
+        from_records infers from all its values."""
+        if self.at != self.total:
+            raise InternalError(f"sweep: {self.at:,} rows written of {self.total:,} allotted")
+        names = list(dict.fromkeys([*columns, *self.reps]))
+        out: dict[str, Any] = {}
+        for name in names:
+            reps = self.reps.get(name) or {"missing": MISSING}
+            dtype = _target_dtype(name, reps)
+            kind = dtype.kind if isinstance(dtype, np.dtype) else "O"
+            if kind not in "fiuObS":
+                raise InternalError(f"sweep: column {name} of dtype {dtype}; the arrays build float, int, bool or "
+                                    "object")
+            np_dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(object)
+            buf = self.store.pop(name, None)
+            col = np.empty(self.total, dtype=np_dtype) if buf is None else \
+                buf if buf.dtype == np_dtype else buf.astype(np_dtype)
+            del buf
+            for lo, hi, piece in self.kept.pop(name, [] if name in self.reps else [(0, self.total, None)]):
+                _fill(col, lo, hi, piece)
+            out[name] = col if isinstance(dtype, np.dtype) else pd.array(col, dtype=dtype)
+        if self.total == 0:
+            return pd.DataFrame.from_records([], columns=names)
+        return pd.DataFrame(out, columns=names, copy=False)  # (each column its own array: no stacking, no copy)
+
+
 def frame(segments: list[Segment], columns: list[str]) -> pd.DataFrame:
-    """One DataFrame of the segments' rows in order: ``columns`` then any other key in first-met order, each column
-    the dtype from_records infers from all its values. The segments are emptied as their pieces are copied."""
-    seen = dict.fromkeys(columns)
-    for _, cols in segments:
-        seen.update(dict.fromkeys(cols))
-    total = sum(n for n, _ in segments)
-    out: dict[str, Any] = {}
-    for name in seen:
-        reps: dict[str, Any] = {}
-        for _, cols in segments:
-            piece = cols.get(name)
-            reps.update(piece.reps if piece is not None else {"missing": MISSING})
-        dtype = _target_dtype(name, reps)
-        kind = dtype.kind if isinstance(dtype, np.dtype) else "O"
-        if kind not in "fiuObS":
-            raise InternalError(f"sweep: column {name} of dtype {dtype}; the arrays build float, int, bool or object")
-        col = np.empty(total, dtype=dtype if isinstance(dtype, np.dtype) else object)
-        lo = 0
-        for n, cols in segments:
-            _fill(col, lo, lo + n, cols.pop(name, None))  # (each piece dropped once copied)
-            lo += n
-        out[name] = col if isinstance(dtype, np.dtype) else pd.array(col, dtype=dtype)
-    if total == 0:
-        return pd.DataFrame.from_records([], columns=list(seen))
-    return pd.DataFrame(out, columns=list(seen), copy=False)  # (each column its own array: no stacking, no copy)
+    """One DataFrame of the segments' rows in order (:class:`Columns`)."""
+    cols = Columns(sum(n for n, _ in segments))
+    for seg in segments:
+        cols.append(seg)
+    return cols.frame(columns)
 
 
 def recent_fast_layout(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec, **kw: Any) -> FastLayout | None:
