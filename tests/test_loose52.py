@@ -4,6 +4,8 @@ driving workload at the rig's cameras; Gaudi's padded prompt rows priced in ener
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -17,3 +19,56 @@ def test_frame_cost_dataframe_says_when_its_energy_is_the_dynamic_floor(chip, dy
     df = f.to_dataframe()
     assert df["power_dynamic_only"].tolist() == [dynamic_only] * 2
     assert f.to_dict()["power_dynamic_only"] is dynamic_only
+
+
+def _commands():
+    from typer.main import get_command
+
+    from inferchip.interfaces.cli import app
+
+    group = get_command(app)
+    return sorted(group.commands.items())
+
+
+def _options(command):
+    return [p for p in command.params
+            if getattr(p, "param_type_name", "") == "option" and not p.is_eager and not p.count]
+
+
+@pytest.mark.parametrize(("name", "option"), [(n, o) for n, c in _commands() for o in _options(c)],
+                         ids=lambda v: v if isinstance(v, str) else v.opts[0])
+def test_an_option_given_twice_is_refused_or_honoured_never_dropped(name, option):
+    """Failed on main: ``vision --batch 1 --batch 8`` costed batch 8 alone (click keeps the last value of an option
+    given twice, unsaid). Every option of every command, generated: one that takes several values keeps both, one
+    that takes one refuses the second naming the option, before any work."""
+    from typer.main import get_command
+
+    from cli_in_process import run_main
+    from inferchip.interfaces.cli import app
+
+    opt = option.opts[0]
+    twice = [opt, opt] if option.is_flag else [opt, "1", opt, "2"]
+    if option.multiple:
+        command = dict(get_command(app).commands)[name]
+        ctx = command.make_context(name, [], resilient_parsing=True)
+        opts, _, _ = command.make_parser(ctx).parse_args(args=twice)
+        assert list(opts[option.name]) == ["1", "2"]
+        return
+    code, out = run_main([name, *twice])
+    flat = " ".join(out.split())
+    assert code == 2, flat[-300:]
+    assert f"error: {'/'.join([*option.opts, *option.secondary_opts])} given more than once" in flat
+    assert "Traceback" not in out
+
+
+def test_repeated_batch_names_both_values_and_the_list_form():
+    from cli_in_process import run_main
+
+    code, out = run_main(["vision", "--chip", "nvidia-l4", "--model", "yolov8n-640", "--batch", "1", "--batch=8"])
+    flat = " ".join(out.split())
+    assert code == 2
+    assert "(--batch 1, --batch=8)" in flat and "comma-separated" in flat
+    code, out = run_main(["models", "--moe", "--dense"])
+    assert code == 2 and "one of --moe, --dense, once" in " ".join(out.split())
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert "An option that takes one value given twice is refused" in readme
