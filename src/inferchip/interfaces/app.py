@@ -63,7 +63,7 @@ class FoldingHelpCommand(TyperCommand):
         """click's parser for this command, whose parse refuses an option that takes one value given more than once
         (:func:`refuse_repeated`): click kept the last and dropped the others unsaid (``vision --batch 1 --batch 8``
         costed batch 8 alone)."""
-        parser = super().make_parser(ctx)
+        parser: Any = super().make_parser(ctx)
         parse = parser.parse_args
 
         def parse_once(args: list[str]) -> Any:
