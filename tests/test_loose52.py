@@ -72,3 +72,34 @@ def test_repeated_batch_names_both_values_and_the_list_form():
     assert code == 2 and "one of --moe, --dense, once" in " ".join(out.split())
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
     assert "An option that takes one value given twice is refused" in readme
+
+
+@pytest.mark.parametrize("duration_s", [1e-4, 86_400.5, 1e5, 2e7, float("nan"), float("inf")])
+def test_drive_duration_has_one_bound_named_per_interface(duration_s):
+    """Failed on main: ``drive --duration`` stopped at 86,400 s while ``ic.drive`` ran 100,000 s (its bound was
+    1e7 s, and 1e-4 s reached the frame check, which named ``duration_s (--duration)`` in both interfaces)."""
+    import inferchip as ic
+    from cli_in_process import run_main
+    from inferchip.errors import InvalidSettingError
+    from inferchip.workload.limits import MAX_DURATION_S, MIN_DURATION_S
+
+    assert not MIN_DURATION_S <= duration_s <= MAX_DURATION_S
+    with pytest.raises(InvalidSettingError, match=r"^duration_s=\S+: allowed: .* from 0\.001 up to 86,400") as got:
+        ic.drive("nvidia-l4", cameras=2, fps=10, models=["yolov8n-640@camera"], duration_s=duration_s)
+    assert "--duration" not in str(got.value)
+    code, out = run_main(["drive", "--chip", "nvidia-l4", "--cameras", "2", "--fps", "10", "--model",
+                          "yolov8n-640@camera", "--duration", repr(duration_s)])
+    flat = " ".join(out.split())
+    assert code == 2 and "'--duration'" in flat and "from 0.001 up to 86,400" in flat and "duration_s" not in flat
+
+
+def test_a_duration_holding_no_frame_is_named_as_the_caller_wrote_it():
+    import inferchip as ic
+    from cli_in_process import run_main
+    from inferchip.errors import InvalidSettingError
+
+    with pytest.raises(InvalidSettingError, match=r"^duration_s=0.05 s at 10 fps holds no whole frame"):
+        ic.drive("nvidia-l4", cameras=2, fps=10, models=["yolov8n-640@camera"], duration_s=0.05)
+    code, out = run_main(["drive", "--chip", "nvidia-l4", "--cameras", "2", "--fps", "10", "--model",
+                          "yolov8n-640@camera", "--duration", "0.05"])
+    assert code == 2 and "error: --duration 0.05 s at 10 fps holds no whole frame" in " ".join(out.split())
