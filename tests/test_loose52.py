@@ -103,3 +103,29 @@ def test_a_duration_holding_no_frame_is_named_as_the_caller_wrote_it():
     code, out = run_main(["drive", "--chip", "nvidia-l4", "--cameras", "2", "--fps", "10", "--model",
                           "yolov8n-640@camera", "--duration", "0.05"])
     assert code == 2 and "error: --duration 0.05 s at 10 fps holds no whole frame" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("attn_dp", ["yes", 1, "True"])
+def test_find_count_refuses_an_attn_dp_that_is_no_flag_once_before_the_search(attn_dp):
+    """Failed on main: ``ic.find_count(attn_dp="yes")`` on a MoE model ran the doubling and listed "no parallel layout
+    ... with attention data parallelism on suits" at each of 13 counts ('yes' is no layout's flag); ``ic.serve``
+    said "attn_dp= spreads sequences ... got tp=1". Refused as it is, naming the value, by both."""
+    import inferchip as ic
+    from inferchip.errors import InvalidSettingError
+
+    for call in (ic.find_count, ic.serve):
+        extra = {"slo_ttft_s": 0.5} if call is ic.find_count else {}
+        with pytest.raises(InvalidSettingError) as got:
+            call("nvidia-h100-sxm-80gb", "Qwen/Qwen3-30B-A3B", attn_dp=attn_dp, rate_per_s=5, num_requests=16, **extra)
+        text = str(got.value)
+        assert text.startswith(f"attn_dp={attn_dp!r}: allowed: True, False or None"), text
+        assert text.count("attn_dp") == 1 and "chips meets" not in text, text
+
+
+def test_a_numpy_flag_is_a_flag_for_attn_dp():
+    import numpy as np
+
+    import inferchip as ic
+
+    s = ic.resolve_setting("nvidia-h100-sxm-80gb", "Qwen/Qwen3-30B-A3B", count=2, attn_dp=np.False_)
+    assert not s.layout.attn_dp
