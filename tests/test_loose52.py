@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -123,9 +124,45 @@ def test_find_count_refuses_an_attn_dp_that_is_no_flag_once_before_the_search(at
 
 
 def test_a_numpy_flag_is_a_flag_for_attn_dp():
-    import numpy as np
 
     import inferchip as ic
 
     s = ic.resolve_setting("nvidia-h100-sxm-80gb", "Qwen/Qwen3-30B-A3B", count=2, attn_dp=np.False_)
     assert not s.layout.attn_dp
+
+
+def test_explores_driving_workload_costs_the_rig_network_at_the_rigs_cameras_as_drive_does():
+    """Failed on main: explore's driving workload costed BEVFormer-tiny at its own 6 views where ``drive`` rebuilds
+    it at the rig's 8 cameras (drive52), so the two disagreed on the same rig. The network explore costs is the one
+    drive costs (same views, same MACs), and more views cost more."""
+    from inferchip.explore.driving import DrivingWorkload
+    from inferchip.performance.vision_drive import network_views, setup
+    from inferchip.workload.vision.network import load_network
+
+    w = DrivingWorkload()
+    rig = setup("nvidia-jetson-agx-orin-64gb", [w.network], max_cameras=w.cameras)
+    (driven,) = rig.networks
+    assert network_views(driven.network) == w.views == w.cameras == 8
+    assert w.network_at_rig().macs_per_frame == driven.network.macs_per_frame
+    own = load_network(w.network)
+    assert network_views(own) == 6 and w.network_at_rig().macs_per_frame > own.macs_per_frame
+    assert w.workload_id.endswith("|views-8")
+
+
+def test_a_store_of_the_driving_workload_at_its_own_views_is_refused_and_left_as_it_was(tmp_path):
+    """A store written before (the driving workload's id without its views, costed at 6) holds other figures for
+    the same designs: it is refused naming the workloads that differ, and its file is not touched."""
+    from inferchip.explore.driving import DrivingWorkload
+    from inferchip.explore.store import STORE_FILE, ForeignStoreError, Store
+    from inferchip.spec.design_space import DesignSpace
+
+    space = DesignSpace.from_dict({"parameters": {"matrix_units": [64, 128], "clock_ghz": [1.0, 2.0]}})
+    old_id = "bevformer-tiny|rig-8x36fps"  # stop 51's id: costed at the network's own 6 views
+    Store(tmp_path, space, [old_id]).con.close()
+    before = (tmp_path / STORE_FILE).read_bytes()
+    with pytest.raises(ForeignStoreError) as got:
+        Store(tmp_path, space, [DrivingWorkload().workload_id])
+    text = str(got.value)
+    assert f"stored, not in this suite: {old_id};" in text and "not stored: bevformer-tiny|rig-8x36fps|views-8" in text
+    assert (tmp_path / STORE_FILE).read_bytes() == before
+
