@@ -124,6 +124,7 @@ def test_find_count_refuses_an_attn_dp_that_is_no_flag_once_before_the_search(at
 
 
 def test_a_numpy_flag_is_a_flag_for_attn_dp():
+    import numpy as np
 
     import inferchip as ic
 
@@ -166,3 +167,28 @@ def test_a_store_of_the_driving_workload_at_its_own_views_is_refused_and_left_as
     assert f"stored, not in this suite: {old_id};" in text and "not stored: bevformer-tiny|rig-8x36fps|views-8" in text
     assert (tmp_path / STORE_FILE).read_bytes() == before
 
+
+def test_a_padded_gaudi_step_is_priced_in_energy_at_the_rows_its_time_runs():
+    """Failed on main: vllm-gaudi's prompt buckets ran ten 200-token prompts as 2,560 rows in the step's time, while
+    its energy took the power of the 2,000 logged tokens over that time (serve52's left item). The step's energy is
+    the power at the padded rows (no attention pairs added) times its duration; a step with no padding unchanged."""
+    import inferchip as ic
+    from inferchip.performance.serving import serving_step
+    from inferchip.sim import ClosedLoopArrivals, simulate
+
+    setting = ic.resolve_setting("intel-gaudi3", "meta-llama/Llama-3.1-8B", tp=1, pp=1, ep=1)
+    step, _ = serving_step(setting)
+    res = simulate(step, ClosedLoopArrivals(concurrency=10, input_tokens=200, output_tokens=2), num_requests=10,
+                   exact_step_times=True)
+    s = res.steps
+    pairs = 10 * 200 * 201 // 2
+    assert int(s["num_tokens"][0]) == 2000 and float(s["duration_s"][0]) == pytest.approx(
+        float(step.step_time_s(2560, 0, 0, pairs)), rel=1e-12)
+    padded_w = float(step.step_power_w(2560, 0, 0, pairs))
+    assert padded_w > float(step.step_power_w(2000, 0, 0, pairs))  # the padding's work is dynamic energy
+    assert float(s["energy_j"][0]) == pytest.approx(padded_w * float(s["duration_s"][0]), rel=1e-12)
+    later = s["prefill_tokens"] == 0  # decode steps: no prompt padding, priced at their logged tokens as before
+    assert later.any()
+    k = int(np.flatnonzero(later)[0])
+    unpadded = float(step.step_power_w(s["num_tokens"][k], s["num_decode_seqs"][k], s["decode_kv_tokens"][k], 0.0))
+    assert float(s["energy_j"][k]) == pytest.approx(unpadded * float(s["duration_s"][k]), rel=1e-12)
