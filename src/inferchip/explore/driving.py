@@ -2,7 +2,10 @@
 at 36 frames/s (the review's in-car rig, :mod:`inferchip.performance.vision_drive`).
 
 The rig network runs once per tick over all the cameras' views (``@rig``: one sample per tick), so a
-design's frame latency is the service time of one call. Per layer, as
+design's frame latency is the service time of one call. As in ``drive``, a network taking several views is rebuilt
+at the rig's cameras (:func:`~inferchip.workload.vision.network.at_rig_views`: BEVFormer's published configuration
+takes 6, the rig has 8); the workload's id names the views it is costed at, so a store written when it was costed
+at its own 6 (before stop 52) is refused as one over another workload, never read as this one. Per layer, as
 :func:`inferchip.cost.vision.layers.layer_costs` computes it for one chip, here for every design at once:
 
 * work that does not depend on the design's peaks, bandwidth or SRAM (tile-padded matrix FLOP,
@@ -37,7 +40,6 @@ NETWORK = "bevformer-tiny"
 CAMERAS = 8
 FPS = 36.0
 PRECISION = "int8"
-WORKLOAD_ID = f"{NETWORK}|rig-{CAMERAS}x{FPS:g}fps"
 
 
 def probe_chip(tile: int, sram_bytes: float = 0.0, peak: float = 1.0, bandwidth: float = 1.0, vector: float = 1.0,
@@ -68,14 +70,29 @@ class DrivingWorkload:
 
     @property
     def workload_id(self) -> str:
-        return f"{self.network}|rig-{self.cameras}x{self.fps:g}fps"
+        """The network, the rig and the camera views a sample is costed at (the store's key: ``|views-8``)."""
+        return f"{self.network}|rig-{self.cameras}x{self.fps:g}fps|views-{self.views}"
+
+    @property
+    def views(self) -> int:
+        """Camera views one sample of the network is costed at: the rig's cameras for a rig network ``drive``
+        rebuilds, else its own (1 for a camera network)."""
+        from inferchip.performance.vision_drive import network_views
+
+        return network_views(self.network_at_rig())
+
+    def network_at_rig(self) -> object:
+        """The network as ``drive`` costs it on this rig (``drive``'s rule, its notes not kept)."""
+        if self._net is None:
+            from inferchip.performance.vision_drive import network_views
+            from inferchip.workload.vision.network import at_rig_views, load_network
+
+            net = load_network(self.network)
+            self._net = at_rig_views(self.network, net, network_views(net), self.cameras, False, [])
+        return self._net
 
     def arrays(self) -> object:
-        if self._net is None:
-            from inferchip.workload.vision.network import load_network
-
-            self._net = load_network(self.network)
-        return self._net.arrays  # type: ignore[attr-defined]
+        return self.network_at_rig().arrays  # type: ignore[attr-defined]
 
     def per_tile(self, tile: int) -> dict[str, np.ndarray]:
         """Design-independent per-layer work at batch 1 on a probe of GEMM tile ``tile``."""

@@ -63,9 +63,13 @@ class Store:
                 raise ForeignStoreError(
                     f"--out {self.dir}: holds the store of another space (its hash {meta.get('space_hash')}, "
                     f"this space's {space.space_hash}); choose another --out folder (nothing was changed)")
-            if json.loads(meta.get("workloads", "[]")) != self.workload_ids:
-                raise ForeignStoreError(f"--out {self.dir}: holds a run over other workloads; choose another --out "
-                                        "folder (nothing was changed)")
+            stored = json.loads(meta.get("workloads", "[]"))
+            if stored != self.workload_ids:  # a workload costed otherwise has another id (driving: its views)
+                gone = [w for w in stored if w not in self.workload_ids] or ["none"]
+                new = [w for w in self.workload_ids if w not in stored] or ["none (their order differs)"]
+                raise ForeignStoreError(f"--out {self.dir}: holds a run over other workloads (stored, not in this "
+                                        f"suite: {', '.join(gone)}; this suite's, not stored: {', '.join(new)}); "
+                                        "choose another --out folder (nothing was changed)")
             return
         if tables:
             raise ForeignStoreError(f"--out {self.dir}: {self.path.name} is a database inferchip did not write as an "

@@ -59,6 +59,57 @@ class FoldingHelpCommand(TyperCommand):
                 setattr(rich_utils, name, cls)
 
 
+    def make_parser(self, ctx: Any) -> Any:
+        """click's parser for this command, whose parse refuses an option that takes one value given more than once
+        (:func:`refuse_repeated`): click kept the last and dropped the others unsaid (``vision --batch 1 --batch 8``
+        costed batch 8 alone)."""
+        parser: Any = super().make_parser(ctx)
+        parse = parser.parse_args
+
+        def parse_once(args: list[str]) -> Any:
+            opts, rest, order = parse(args=list(args))
+            refuse_repeated(order, args)
+            return opts, rest, order
+
+        parser.parse_args = parse_once
+        return parser
+
+
+def refuse_repeated(order: list[Any], args: list[str]) -> None:
+    """Raise :class:`~inferchip.errors.InvalidSettingError` where an option that takes one value (not ``multiple``,
+    not a counting flag, not an eager one such as ``--help``) is in ``order`` (click's parser lists a parameter once
+    per time it was given) more than once, naming it and the values given (``args``: the command's arguments). An
+    option that takes several (``drive --model``) is honoured: each value is kept."""
+    seen: dict[int, int] = {}
+    for param in order:
+        if getattr(param, "param_type_name", "") != "option" or param.multiple or param.count or param.is_eager:
+            continue
+        seen[id(param)] = seen.get(id(param), 0) + 1
+        if seen[id(param)] == 2:
+            from inferchip.errors import InvalidSettingError
+
+            names = [*param.opts, *param.secondary_opts]
+            given = _given(names, args, takes_value=not param.is_flag)
+            listed = " (a list is one value, comma-separated)" if "comma-separated" in (param.help or "") else ""
+            allowed = f"{names[0]} once" if len(names) == 1 else f"one of {', '.join(names)}, once"
+            raise InvalidSettingError(f"{'/'.join(names)} given more than once ({given}): it takes one value and "
+                                      f"would keep the last alone; allowed: {allowed}{listed}")
+
+
+def _given(names: list[str], args: list[str], takes_value: bool) -> str:
+    """The occurrences of an option among ``args`` as the user typed them (``--batch 1``, ``--batch=8``, ``--moe``),
+    comma-separated; an argument after ``--`` is not an option."""
+    out: list[str] = []
+    for i, a in enumerate(args):
+        if a == "--":
+            break
+        if a in names:
+            out.append(f"{a} {args[i + 1]}" if takes_value and i + 1 < len(args) else a)
+        elif "=" in a and a.split("=", 1)[0] in names:
+            out.append(a)
+    return ", ".join(out)
+
+
 class LazyApp(typer.Typer):
     """A typer app whose command modules are imported when its command list is first read
     (``registered_commands``: by typer building the group for ``--help``, by a test); ``cli``

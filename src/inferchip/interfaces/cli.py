@@ -72,6 +72,7 @@ app.load_all = _import_command_modules
 
 CLI_SPELLING = replace(OPTIONS, renames=(("precision", "--weights"),  # vision/drive: frame_cost's precision=
                                          ("models", "--model"),  # drive's networks: ic.drive's models=, repeated
+                                         ("duration_s", "--duration"),  # drive's run length: ic.drive's duration_s=
                                          ("slo_ttft_s", "slo_ttft_s (seconds, from --slo-ttft-ms)"),
                                          ("slo_tpot_s", "slo_tpot_s (seconds, from --slo-tpot-ms)")))
 """How the command line names a setting in a layer's message (:class:`inferchip.errors.Spelling`): every key a layer

@@ -127,8 +127,9 @@ class FrameCost:
         """One row per batch point: ``batch`` (frames per call), ``latency_s``, ``frames_per_s``, ``energy_j`` (per
         call), ``call_energy_per_frame_j``, ``power_w`` (through the call), and where given ``input_copy_s``,
         ``pipelined_s``, ``memory_per_chip_bytes`` and ``over_memory`` (the call cannot run: its memory floor
-        exceeds the usable memory), and the latency's split
-        (``time_split_s``) as ``latency_compute_s``, ``latency_memory_s``, ... summing to ``latency_s``."""
+        exceeds the usable memory), the latency's split (``time_split_s``) as ``latency_compute_s``,
+        ``latency_memory_s``, ... summing to ``latency_s``, and ``power_dynamic_only`` (as :meth:`to_dict`: the
+        energy and power are the network's dynamic floor, the chip stating no TDP)."""
         import pandas as pd
 
         cols = {"batch": self.batch, "latency_s": self.latency_s, "frames_per_s": self.frames_per_s,
@@ -138,6 +139,7 @@ class FrameCost:
                 **{f"latency_{part}_s": t for part, t in (self.time_split_s or {}).items()}}
         df = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in cols.items() if v is not None})
         df["over_memory"] = df["batch"].isin(self.over_memory())
+        df["power_dynamic_only"] = self.power_dynamic_only
         return df
 
     def to_dict(self) -> dict[str, Any]:

@@ -27,6 +27,10 @@ it on every start.
   ``ic.find_count``: :func:`inferchip.sim.runs.slo.smallest_count`) tries from its starting count
   before it gives up: 4,096 times the count, about 13 runs, so an SLO no count meets ends in
   bounded time.
+* ``MIN_DURATION_S = 1e-3``, ``MAX_DURATION_S = 86_400``: a simulated run's length (``serve --duration``,
+  ``drive --duration``, ``ic.drive(duration_s=)``): one day of simulated arrivals or camera frames at most, a
+  millisecond at least. ``drive`` and ``ic.drive`` had two bounds (86,400 s and 10,000,000 s, which no rig's
+  frame count reaches anyway: 1,000 cameras at 10,000 fps hold 100 million frames in 10 s).
 """
 
 from __future__ import annotations
@@ -38,3 +42,5 @@ MAX_CHIPS = 100_000
 MAX_TOKENS = 10_000_000
 MAX_BATCH = 1_000_000
 MAX_DOUBLINGS = 12
+MIN_DURATION_S = 1e-3
+MAX_DURATION_S = 86_400.0

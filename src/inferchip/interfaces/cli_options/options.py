@@ -21,9 +21,11 @@ from inferchip.sim.load.lengths import RANGE_RATIO
 from inferchip.workload.limits import MAX_BATCH as MAX_BATCH
 from inferchip.workload.limits import MAX_CHIPS as MAX_CHIPS
 from inferchip.workload.limits import MAX_CONCURRENCY as MAX_CONCURRENCY
+from inferchip.workload.limits import MAX_DURATION_S as MAX_DURATION_S  # serve, drive and ic.drive share them
 from inferchip.workload.limits import MAX_REQUESTS as MAX_REQUESTS
 from inferchip.workload.limits import MAX_SEED as MAX_SEED
 from inferchip.workload.limits import MAX_TOKENS as MAX_TOKENS
+from inferchip.workload.limits import MIN_DURATION_S as MIN_DURATION_S
 
 if TYPE_CHECKING:
     from inferchip.catalog.models import UserConfig
@@ -34,8 +36,6 @@ if TYPE_CHECKING:
 # (and tp/pp/ep), tokens of a request (the model's context window is checked too) and batch: the case files' too.
 MAX_RATE_PER_S = 1_000_000.0
 MIN_RATE_PER_S = 1e-6  # one request in 11.6 days; slower rates lose the arrival times to rounding
-MIN_DURATION_S = 1e-3
-MAX_DURATION_S = 86_400.0  # one day of simulated arrivals
 MAX_ID_LENGTH = 200  # longer than any catalogue id; also under any file-system name limit
 
 # serve's load options: together, --duration and --requests end the arrivals at whichever limit comes first

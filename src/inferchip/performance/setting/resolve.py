@@ -11,8 +11,10 @@ from dataclasses import replace
 from numbers import Integral
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from inferchip.catalog.engines import loaded_calibration
-from inferchip.errors import InvalidSettingError, named, positive
+from inferchip.errors import InvalidSettingError, named, named_as, positive
 from inferchip.mapping.format_defaults import checkpoint_choice, format_sources
 from inferchip.mapping.layout import Layout, candidate_layouts, check_layout, check_scaleup, row_layouts
 from inferchip.performance.prediction import CHUNK_GIVEN
@@ -143,6 +145,8 @@ def _resolve(chip: str | ChipParams, model: str | ModelSpec, count: int, weights
             # 2.5, 1e30, None: a raw TypeError in the layout search (stop 39); 10**12: minutes of it (stop 48)
             raise InvalidSettingError(f"{named(name)} must be a whole number of chips, got {v!r} ({type(v).__name__}); "
                                       f"allowed: a whole number from 1 to {MAX_CHIPS:,}")
+    if attn_dp is not None and not isinstance(attn_dp, (bool, np.bool_)):  # 'yes': "none suits" at every count
+        raise InvalidSettingError(f"{named_as('attn_dp', repr(attn_dp))}: allowed: True, False or None (searched)")
     level = estimate_level(estimate)
     if isinstance(chip, ChipParams):
         cp = chip

@@ -94,6 +94,8 @@ class Replica(ReplicaState):
                                                step_tokens // self.dp_ranks)
         if pairs:
             self.pairs_at[k] = step_pairs
+        if pad:  # priced in the step's energy as in its time (run_result.step_energies_j)
+            self.pad_at[k] = pad
         if dt is None:
             dt = self.timer.time_s(n_dec + step_tokens + pad, n_dec, kv, step_pairs)
         if swap_tokens:

@@ -58,6 +58,7 @@ class ReplicaState:
         self.itl_extra_s: list[float] = []  # token gaps that are not one step long (after preemption)
         self.itl_skip: dict[int, int] = {}  # step -> decode tokens of that step whose gap is in itl_extra_s
         self.pairs_at: dict[int, int] = {}  # step -> causal prefill attention pairs (steps with prefill only)
+        self.pad_at: dict[int, int] = {}  # step -> prompt rows its prompt buckets padded (steps with padding only)
         self.log = new_replica_log()
         # attention-DP ranks of the step model (EngineStepModel.ranks, else 1): chunks run whole on one rank each
         # (scheduler.busiest_rank_prefill), so a chunked prompt's chunk is at most its rank's budget

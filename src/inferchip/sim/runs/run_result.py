@@ -14,7 +14,7 @@ from inferchip.sim.load.arrivals import ArrivalSpec, ClosedLoopArrivals
 from inferchip.sim.results.metrics import SimResult
 from inferchip.sim.results.request import RequestTable
 from inferchip.sim.results.step_log import StepLog, step_log
-from inferchip.sim.step.protocol import EnergyStepModel, FloatArray, has_energy
+from inferchip.sim.step.protocol import EnergyStepModel, FloatArray, IntArray, has_energy
 from inferchip.sim.step.steptime import StepTimer
 
 
@@ -25,12 +25,15 @@ def build_result(spec: ArrivalSpec, table: RequestTable, reps: list[Replica], ti
     num_steps = sum(len(r.log["start_s"]) for r in reps)
     skip = np.zeros(num_steps, dtype=np.int64)
     pairs = np.zeros(num_steps, dtype=np.int64)
+    pads = np.zeros(num_steps, dtype=np.int64)
     offset = 0
     for r in reps:
         for k, count in r.itl_skip.items():
             skip[offset + k] = count
         for k, p in r.pairs_at.items():
             pairs[offset + k] = p
+        for k, p in r.pad_at.items():
+            pads[offset + k] = p
         offset += len(r.log["start_s"])
     steps = step_log([r.log for r in reps],
                      replica=np.concatenate([np.full(len(r.log["start_s"]), r.index, dtype=np.int64) for r in reps]),
@@ -41,7 +44,7 @@ def build_result(spec: ArrivalSpec, table: RequestTable, reps: list[Replica], ti
     idle_w = None
     energy_models = [r.timer.model for r in reps if has_energy(r.timer.model)]
     if reps and len(energy_models) == len(reps):
-        steps["energy_j"] = step_energies_j(steps, reps)
+        steps["energy_j"] = step_energies_j(steps, reps, pads)
         idle_w = tuple(float(m.idle_power_w) for m in energy_models)
     return SimResult(
         requests=table.arrays(),
@@ -62,8 +65,13 @@ def build_result(spec: ArrivalSpec, table: RequestTable, reps: list[Replica], ti
     )
 
 
-def step_energies_j(steps: StepLog, reps: list[Replica]) -> FloatArray:
+def step_energies_j(steps: StepLog, reps: list[Replica], padded_rows: IntArray | None = None) -> FloatArray:
     """Energy of every logged step (J, whole replica): its replica's ``step_power_w`` x the logged duration.
+
+    ``padded_rows``: per step, the prompt rows a back end's prompt buckets add (vllm-gaudi: ``Replica.pad_at``;
+    None: none). They are priced as the step time prices them, rows that run with no attention pairs: the power is
+    taken at the logged tokens plus them, so a padded step's work is in its energy as in its time (stop 52 priced
+    the unpadded rows' power over the padded time).
 
     Power is evaluated once per step model, vectorised, at the steps' exact inputs; the
     duration is the step time the simulator ran (inputs rounded to ~0.2 %, see
@@ -81,8 +89,9 @@ def step_energies_j(steps: StepLog, reps: list[Replica]) -> FloatArray:
         if not sel.any():
             continue
         try:
+            tokens = steps["num_tokens"][sel] + (0 if padded_rows is None else padded_rows[sel])
             w = np.asarray(model.step_power_w(
-                steps["num_tokens"][sel], steps["num_decode_seqs"][sel], steps["decode_kv_tokens"][sel],
+                tokens, steps["num_decode_seqs"][sel], steps["decode_kv_tokens"][sel],
                 steps["prefill_attn_pairs"][sel].astype(np.float64)), dtype=float).reshape(-1)
         except (TypeError, ValueError) as exc:
             raise InvalidSettingError(f"step model {type(model).__name__}.step_power_w failed: {exc}") from None

@@ -45,11 +45,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferchip.errors import InvalidSettingError
+from inferchip.errors import InvalidSettingError, named, named_as
 from inferchip.sim.step.protocol import BoolArray, FloatArray
 from inferchip.sim.vision.queue import fifo_finish_s, latency_summary_s
 from inferchip.sim.vision.rig_energy import RigCycle, rig_cycle
-from inferchip.workload.limits import MAX_SEED
+from inferchip.workload.limits import MAX_DURATION_S, MAX_SEED, MIN_DURATION_S
 
 BATCHING = ("tick", "frame")
 MAX_FRAMES = 50_000_000  # frames of all cameras in one run: ~1 GB of float64 arrays
@@ -70,6 +70,15 @@ def _positive(name: str, value: Any, hi: float) -> float:
         raise InvalidSettingError(f"{name} = {value!r}: must be a number") from None
     if isinstance(value, bool) or not math.isfinite(v) or not 0 < v <= hi:
         raise InvalidSettingError(f"{name} = {value!r}: must be a finite number > 0 and at most {hi:g}")
+    return v
+
+
+def _duration(value: Any) -> float:
+    """``duration_s`` within the simulator's bounds (``workload.limits``: drive --duration's), named as called."""
+    v = math.nan if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) else float(value)
+    if not MIN_DURATION_S <= v <= MAX_DURATION_S:  # NaN too
+        raise InvalidSettingError(f"{named_as('duration_s', repr(value))}: allowed: a finite number of seconds from "
+                                  f"{MIN_DURATION_S:g} up to {MAX_DURATION_S:,.0f}")
     return v
 
 
@@ -136,7 +145,7 @@ class RigLoad:
     def __post_init__(self) -> None:
         _whole("cameras", self.cameras, 1, MAX_CAMERAS)
         _positive("fps", self.fps, MAX_FPS)
-        _positive("duration_s", self.duration_s, 1e7)
+        _duration(self.duration_s)
         _whole("seed", self.seed, 0, MAX_SEED)
         if self.deadline_s is not None:
             _positive("deadline_s", self.deadline_s, 1e6)
@@ -151,13 +160,12 @@ class RigLoad:
         if self.max_batch is not None:
             _whole("max_batch", self.max_batch, 1, MAX_CAMERAS)
         if self.frames_per_camera < 1:
-            raise InvalidSettingError(
-                f"a duration_s (--duration) of {self.duration_s:g} s at {self.fps:g} fps holds no whole frame; "
-                f"run at least 1/fps = {1 / self.fps:.4g} s")
+            raise InvalidSettingError(f"{named_as('duration_s', f'{self.duration_s:g}')} s at {self.fps:g} fps holds "
+                                      f"no whole frame; run at least 1/fps = {1 / self.fps:.4g} s")
         if self.frames_per_camera * self.cameras > MAX_FRAMES:
             raise InvalidSettingError(
                 f"{self.cameras} cameras x {self.frames_per_camera:,} frames is above {MAX_FRAMES:,} frames in one "
-                f"run; shorten duration_s (--duration) to at most "
+                f"run; shorten {named('duration_s')} to at most "
                 f"{MAX_FRAMES / (self.cameras * self.fps):,.4g} s at {self.cameras} cameras x {self.fps:g} fps")
 
     @property
