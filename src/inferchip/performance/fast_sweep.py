@@ -205,12 +205,7 @@ def decode_times(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i
     if per_prefill:
         total = total + prefill * per_prefill
     if other:
-        pts = step_points(1, t, s, grid * mean_ctx / pp, new * mpp / pp)
-        for g in other:
-            kc = g.rule.cost(g.table, plan.ctx, pts)
-            body = np.maximum(kc.compute_s, kc.memory_s) + kc.overhead_s + kc.network_s
-            reps_g = plan.reps[g.start:g.stop]
-            total = total + np.broadcast_to(body, (len(grid), len(reps_g))) @ reps_g
+        total = _plus_other_kernels(total, other, plan, step_points(1, t, s, grid * mean_ctx / pp, new * mpp / pp))
     return total * pp if pp != 1 else total
 
 
@@ -322,12 +317,7 @@ def decode_times_points(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatA
     else:
         total += const
     if other:
-        pts = step_points(1, t, s, grid * mean_ctx / pp, new * mpp / pp)
-        for g in other:
-            kc = g.rule.cost(g.table, plan.ctx, pts)
-            body = np.maximum(kc.compute_s, kc.memory_s) + kc.overhead_s + kc.network_s
-            reps_g = plan.reps[g.start:g.stop]
-            total = total + np.broadcast_to(body, (len(grid), len(reps_g))) @ reps_g
+        total = _plus_other_kernels(total, other, plan, step_points(1, t, s, grid * mean_ctx / pp, new * mpp / pp))
     return total * pp if pp != 1 else total
 
 
@@ -372,3 +362,16 @@ def _best_block(fast: Searched, bmax: FloatArray, i: FloatArray, o: FloatArray) 
         g = grid[starts[q]:ends[q]]
         out[q] = g[fast.best_concurrency(g.copy(), float(i[q]), float(o[q]))]
     return out
+
+
+def _plus_other_kernels(total: FloatArray, other: tuple[KindGroup, ...], plan: StepPlan, pts: StepPoints) -> FloatArray:
+    """``total`` plus the kernel groups priced by their own rule at the grid's step points (``pts``), each group's
+    body (the larger of compute and memory, plus overhead and network) times its repetitions: the same operations
+    for :func:`decode_times` and :func:`decode_times_points`."""
+    n = len(total)
+    for g in other:
+        kc = g.rule.cost(g.table, plan.ctx, pts)
+        body = np.maximum(kc.compute_s, kc.memory_s) + kc.overhead_s + kc.network_s
+        reps_g = plan.reps[g.start:g.stop]
+        total = total + np.broadcast_to(body, (n, len(reps_g))) @ reps_g
+    return total
