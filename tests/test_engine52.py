@@ -137,6 +137,15 @@ def test_engine_errors_name_the_keyword_in_the_api_and_the_option_on_the_command
     assert code == 2 and "--moe-kernel marlin: " in out and "give --engine too" in out
 
 
+@pytest.mark.parametrize("engine", [3, 1.5, ["vllm"], b"vllm"])
+def test_an_engine_that_is_no_name_is_refused_naming_the_keyword(engine: Any) -> None:
+    """engine=3 was an AttributeError ('int' object has no attribute 'strip'): refused as a format that is no name
+    is, with its type and the engines allowed (review52c)."""
+    with pytest.raises(UnknownIdError, match=rf"^engine: unknown engine .* \(type {type(engine).__name__}: an "
+                                             r"engine is given by its id\); allowed: .*vllm"):
+        ic.predict("nvidia-h100-sxm-80gb", L8B, engine=engine, batch=1)
+
+
 def test_the_sweep_and_the_cache_key_take_the_engine() -> None:
     """predict's cache key and the sweep's copy of it (``KEYED``) gain the two keywords: a sweep with an engine is
     ic.predict's with it, point by point, and differs from one without."""
