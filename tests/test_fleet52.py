@@ -94,7 +94,8 @@ def test_serve_says_a_short_run_is_not_judged(capsys):
 
 
 def test_ic_find_count_names_its_own_argument():
-    with pytest.raises(InvalidSettingError, match=r"find_count: at 8 chips the run is too short.*e\.g\. duration_s=\d+,"):
+    with pytest.raises(InvalidSettingError,
+                       match=r"find_count: at 8 chips the run is too short.*e\.g\. duration_s=\d+,"):
         ic.find_count("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B-Instruct", rate_per_s=1000.0,
                       slo_ttft_s=2.0, slo_tpot_s=0.05, count=8, tp=1)
 
