@@ -94,3 +94,17 @@ def test_own_views_is_a_bool(bad):
         ic.drive("tesla-ai5", 3, 10, own_views=bad, duration_s=1.0)
     with pytest.raises(InvalidSettingError, match=r"^own_views: value"):
         drive_curve("tesla-ai5", [3], [10.0], own_views=bad, duration_s=1.0)
+
+
+def test_own_views_without_a_rig_network_says_it_changes_nothing():
+    """--own-views on camera networks alone was taken silently (review52c): a note says it changes nothing, in the
+    API and the command; with a rig network among them there is no such note."""
+    cams = ic.drive("tesla-ai4-hw4", 8, models=["yolov8n-640"], fps=36.0, duration_s=0.5, own_views=True)
+    assert any(n.startswith("--own-views (API own_views=True) changes nothing") for n in cams["notes"])
+    mixed = ic.drive("tesla-ai4-hw4", 8, models=["bevformer-tiny", "yolov8n-640@camera"], fps=36.0, duration_s=0.5,
+                     own_views=True)
+    plain = ic.drive("tesla-ai4-hw4", 8, models=["yolov8n-640"], fps=36.0, duration_s=0.5)
+    assert not any("changes nothing" in n for n in [*mixed["notes"], *plain["notes"]])
+    code, out = run_main(["drive", "--chip", "tesla-ai4-hw4", "--cameras", "8", "--fps", "36", "--duration", "0.5",
+                          "--model", "yolov8n-640", "--own-views"])
+    assert code == 0 and "changes nothing" in " ".join(out.split()), out

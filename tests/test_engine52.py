@@ -67,6 +67,20 @@ def test_predict_with_an_engine_is_the_commands_field_by_field(engine: str) -> N
     assert api["ttft_s"] > plain.ttft_s  # the engine's host time per request at least (it moved, as the CLI's)
 
 
+def test_the_readme_names_the_keys_the_commands_json_adds() -> None:
+    """The README said ic.predict(engine=) equals the command's JSON 'field by field'; the JSON has keys to_dict()
+    lacks (review52c): the README names them, and they are all it adds."""
+    import re
+    from pathlib import Path
+
+    api = ic.predict("nvidia-h100-sxm-80gb", L8B, engine="vllm", batch=8).to_dict()
+    cli = _cli(["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", L8B, "--engine", "vllm", "--batch", "8"])
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    said = re.search(r"the command's JSON adds ([^)]*) and notes of its own", readme)
+    assert said is not None
+    assert set(re.findall(r"`(\w+)`", said.group(1))) == set(cli) - set(api)
+
+
 def test_most_throughput_and_a_ttft_limit_with_an_engine_are_the_commands() -> None:
     chip = "nvidia-h100-sxm-80gb"
     api = ic.predict(chip, L8B, engine="vllm", max_ttft_s=0.5, input_tokens=1024, output_tokens=256).to_dict()
@@ -135,6 +149,15 @@ def test_engine_errors_name_the_keyword_in_the_api_and_the_option_on_the_command
     code, out = run_main(["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", GPT_OSS, "--moe-kernel", "marlin",
                           "--batch", "1"])
     assert code == 2 and "--moe-kernel marlin: " in out and "give --engine too" in out
+
+
+@pytest.mark.parametrize("engine", [3, 1.5, ["vllm"], b"vllm"])
+def test_an_engine_that_is_no_name_is_refused_naming_the_keyword(engine: Any) -> None:
+    """engine=3 was an AttributeError ('int' object has no attribute 'strip'): refused as a format that is no name
+    is, with its type and the engines allowed (review52c)."""
+    with pytest.raises(UnknownIdError, match=rf"^engine: unknown engine .* \(type {type(engine).__name__}: an "
+                                             r"engine is given by its id\); allowed: .*vllm"):
+        ic.predict("nvidia-h100-sxm-80gb", L8B, engine=engine, batch=1)
 
 
 def test_the_sweep_and_the_cache_key_take_the_engine() -> None:

@@ -50,6 +50,14 @@ def test_the_advice_is_twice_the_latency_at_least():
     assert "--duration 110" in text  # 4 x 25.4, up to 10 s
 
 
+def test_the_advice_is_a_value_each_interface_takes():
+    """The example duration was '--duration 1,360' (no number --duration parses) and, in the API, 'duration_s 1,360'
+    (review52c): written as it is given, '--duration 1360' and 'duration_s=1360'."""
+    verdict = {"ramp_s": 0.25, "service_s_min": 24.7, "e2e_s_p99": 339.2}
+    assert "e.g. --duration 1360," in too_short_text(verdict, "--duration")
+    assert "e.g. duration_s=1360," in too_short_text(verdict, "duration_s")
+
+
 def test_the_search_refuses_a_run_too_short_at_the_first_count():
     """One run, then the refusal naming the count, the option and a duration; not a list of 11 'saturated' counts."""
     calls: list[int] = []
@@ -86,7 +94,8 @@ def test_serve_says_a_short_run_is_not_judged(capsys):
 
 
 def test_ic_find_count_names_its_own_argument():
-    with pytest.raises(InvalidSettingError, match=r"find_count: at 8 chips the run is too short.*duration_s \d"):
+    with pytest.raises(InvalidSettingError,
+                       match=r"find_count: at 8 chips the run is too short.*e\.g\. duration_s=\d+,"):
         ic.find_count("nvidia-h100-sxm-80gb", "meta-llama/Llama-3.1-8B-Instruct", rate_per_s=1000.0,
                       slo_ttft_s=2.0, slo_tpot_s=0.05, count=8, tp=1)
 

@@ -129,3 +129,14 @@ def test_the_cli_states_the_warmups_in_its_line_and_table():
     assert "run first as warm-up, not read (--warmups) 16" in flat
     mtp = CliRunner().invoke(app, [*args, "--warmups", "16", "--mtp", "3"], env={"COLUMNS": "200"})
     assert isinstance(mtp.exception, InvalidSettingError) and "--warmups with --mtp" in str(mtp.exception)
+
+
+def test_find_count_bounds_its_warmups_by_the_default_run_of_1000_requests():
+    """ic.find_count without num_requests checked its warm-ups against the simulator's bound of 1,000,000 before its
+    first run and said 'from 0 to 999,999 (fewer than the run's 1,000,000 requests' (review52c): it runs 1,000, as
+    ic.serve does, and is refused as ic.serve is, before any run."""
+    for call in (ic.serve, lambda *a, **k: ic.find_count(*a, slo_ttft_s=10.0, tp=1, **k)):
+        for bad in (-1, 1000):
+            with pytest.raises(InvalidSettingError, match=rf"^warmups: value {bad}; allowed: a whole number from 0 to "
+                                                          r"999 \(fewer than the run's 1,000 requests"):
+                call(H100, L8, rate_per_s=5.0, warmups=bad, **SHORT)

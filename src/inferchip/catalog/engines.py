@@ -187,14 +187,15 @@ def engine_ids() -> list[str]:
 
 
 def get_engine(engine_id: str | None) -> EngineSpec:
-    """The engine with this id (None: the catalogue's default); unknown -> UnknownIdError."""
+    """The engine with this id (None: the catalogue's default); unknown, or no string (engine=3), -> UnknownIdError."""
     cat = load_engines()
-    wanted = cat.default if engine_id is None else engine_id.strip().lower()
+    wanted = cat.default if engine_id is None else engine_id.strip().lower() if isinstance(engine_id, str) else None
     for e in cat.engines:
         if e.id == wanted:
             return e
     err = UnknownIdError("engine", str(engine_id), [e.id for e in cat.engines])
-    err.args = (f"unknown engine {engine_id!r}; allowed: {', '.join(e.id for e in cat.engines)} "
+    kind = "" if wanted is not None else f" (type {type(engine_id).__name__}: an engine is given by its id)"
+    err.args = (f"unknown engine {engine_id!r}{kind}; allowed: {', '.join(e.id for e in cat.engines)} "
                 "(catalog/engines.yaml)",)
     raise err
 

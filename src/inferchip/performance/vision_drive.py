@@ -195,6 +195,9 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
     idle, notes, devices = _idle_w(spec, chips)
     nets = tuple(n if n.per_camera else DriveNetwork(n.name, at_rig_views(  # its views the rig's, or its own
         n.name, n.network, network_views(n.network), views or max_cameras, own_views, notes), False) for n in nets)
+    if own_views and all(n.per_camera for n in nets):  # it was taken silently
+        notes.append("--own-views (API own_views=True) changes nothing here: no rig network among the networks "
+                     "(each camera network runs one camera's frames)")
     top = min(max_cameras, max_batch or max_cameras)
     splits: dict[str, dict[str, float]] = {}
     stages = tuple(stage_for(spec, n, top if n.per_camera else 1, precision=precision, chips=chips,

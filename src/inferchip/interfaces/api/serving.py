@@ -131,8 +131,8 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
     # replica fits no count (DoesNotFitError, with what would make it fit); a searched one may hold it on more chips,
     # and attention DP (tp 2 or more) too: each count judges it, as the command line's search does
     check = {**system, "count": one, **({"attn_dp": None} if searched and system.get("attn_dp") is True else {})}
-    first = serve_inputs(chip, model, **{k: v for k, v in load.items() if k != "warmups"}, **check)[0]
-    checked_warmups(load["warmups"], load["num_requests"], "warmups")  # before the first run, as the other bounds
+    first, _, requests = serve_inputs(chip, model, **{k: v for k, v in load.items() if k != "warmups"}, **check)
+    checked_warmups(load["warmups"], requests, "warmups")  # before the first run, against the requests it sends
     try:
         serving_step(first)
     except DoesNotFitError:

@@ -157,12 +157,14 @@ def too_short_text(verdict: dict[str, Any], duration_option: str = "--duration")
     is its ramp's: the full batch's is longer)."""
     warm, fastest = float(verdict["ramp_s"]), float(verdict["service_s_min"])
     advice = 10.0 * math.ceil(4.0 * float(verdict["e2e_s_p99"]) / 10.0)
+    # written as it is given: --duration 1360 on the command line, duration_s=1360 in the API (no thousands comma)
+    example = f"{duration_option}{' ' if duration_option.startswith('-') else '='}{advice:.0f}"
     return (f"the run is too short to judge: its arrivals last {2 * warm:,.1f} s, and the first half, the ramp "
             f"the measurement window and the saturation test skip, ends before its fastest request could finish "
             f"({fastest:,.1f} s from its first step to its last token), so its requests in flight were still "
             f"climbing towards rate x E2E (Little's law): its percentiles read a batch not yet full, and its queue "
             f"grows at any count; allowed: {duration_option} of about four times its p99 end-to-end latency "
-            f"({float(verdict['e2e_s_p99']):,.1f} s), e.g. {duration_option} {advice:,.0f}, with requests enough (a "
+            f"({float(verdict['e2e_s_p99']):,.1f} s), e.g. {example}, with requests enough (a "
             "default of 1,000 ends the arrivals without a duration)")
 
 
