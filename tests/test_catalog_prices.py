@@ -17,8 +17,8 @@ from inferchip.errors import InvalidSettingError, SpecError
 from inferchip.review.inputs import DEFAULT_CHIPS, DEFAULT_CLAIM
 from inferchip.spec.chip import Range
 
-HEADER = "chip_id,basis,price_usd,low_usd,high_usd,estimate,source,url,date,note\n"
-GOOD = "nvidia-h100-sxm-80gb,street,27500,25000,30000,no,Some report,https://x.example,2026-01,\n"
+HEADER = "chip_id,basis,covers,price_usd,low_usd,high_usd,estimate,source,url,date,note\n"
+GOOD = "nvidia-h100-sxm-80gb,street,accelerator,27500,25000,30000,no,Some report,https://x.example,2026-01,\n"
 
 
 def _write(tmp_path, text, name="prices.csv"):
@@ -78,7 +78,7 @@ def test_every_reviewed_chip_has_a_tdp_and_can_be_costed_by_the_silicon_model():
 
 
 def test_a_row_without_source_names_file_line_and_column(tmp_path):
-    p = _write(tmp_path, HEADER + GOOD + "amd-mi300x,street,15000,10000,20000,no,,https://x.example,2024,\n")
+    p = _write(tmp_path, HEADER + GOOD + "amd-mi300x,street,accelerator,15000,10000,20000,no,,https://x.example,2024,\n")
     with pytest.raises(SpecError) as err:
         read_prices(p)
     msg = str(err.value)
@@ -86,16 +86,16 @@ def test_a_row_without_source_names_file_line_and_column(tmp_path):
 
 
 def test_a_row_without_date_or_with_a_non_iso_date_is_refused(tmp_path):
-    p = _write(tmp_path, HEADER + "amd-mi300x,street,15000,10000,20000,no,Report,,,\n")
+    p = _write(tmp_path, HEADER + "amd-mi300x,street,accelerator,15000,10000,20000,no,Report,,,\n")
     with pytest.raises(SpecError, match=r"line 2.*date"):
         read_prices(p)
-    p = _write(tmp_path, HEADER + "amd-mi300x,street,15000,10000,20000,no,Report,,March 2024,\n", "b.csv")
+    p = _write(tmp_path, HEADER + "amd-mi300x,street,accelerator,15000,10000,20000,no,Report,,March 2024,\n", "b.csv")
     with pytest.raises(SpecError, match=r"date = 'March 2024'.*ISO 8601"):
         read_prices(p)
 
 
 def test_low_above_high_is_refused_with_the_three_values(tmp_path):
-    p = _write(tmp_path, HEADER + "amd-mi300x,street,15000,20000,10000,no,Report,,2024,\n")
+    p = _write(tmp_path, HEADER + "amd-mi300x,street,accelerator,15000,20000,10000,no,Report,,2024,\n")
     with pytest.raises(SpecError) as err:
         read_prices(p)
     msg = str(err.value)
@@ -105,12 +105,12 @@ def test_low_above_high_is_refused_with_the_three_values(tmp_path):
 @pytest.mark.parametrize(
     "row, what",
     [
-        ("amd-mi300x,wholesale,15000,10000,20000,no,Report,,2024,\n", "basis"),
-        ("amd-mi300x,street,cheap,10000,20000,no,Report,,2024,\n", "price_usd = 'cheap'"),
-        ("amd-mi300x,street,inf,10000,20000,no,Report,,2024,\n", "finite"),
-        ("amd-mi300x,street,-5,-10,20000,no,Report,,2024,\n", "low_usd"),
-        ("amd-mi300x,street,15000,10000,20000,maybe,Report,,2024,\n", "estimate = 'maybe'"),
-        ("amd-mi300x,street,15000,10000,20000,no,Report,2024,\n", "cells"),
+        ("amd-mi300x,wholesale,accelerator,15000,10000,20000,no,Report,,2024,\n", "basis"),
+        ("amd-mi300x,street,accelerator,cheap,10000,20000,no,Report,,2024,\n", "price_usd = 'cheap'"),
+        ("amd-mi300x,street,accelerator,inf,10000,20000,no,Report,,2024,\n", "finite"),
+        ("amd-mi300x,street,accelerator,-5,-10,20000,no,Report,,2024,\n", "low_usd"),
+        ("amd-mi300x,street,accelerator,15000,10000,20000,maybe,Report,,2024,\n", "estimate = 'maybe'"),
+        ("amd-mi300x,street,accelerator,15000,10000,20000,no,Report,2024,\n", "cells"),
     ],
 )
 def test_other_bad_cells_are_named(tmp_path, row, what):
@@ -130,7 +130,7 @@ def test_a_chip_quoted_twice_and_a_wrong_header_are_refused(tmp_path):
 def test_a_good_table_reads_into_quotes(tmp_path):
     q = read_prices(_write(tmp_path, "# comment\n" + HEADER + GOOD))["nvidia-h100-sxm-80gb"]
     assert isinstance(q, PriceQuote)
-    assert (q.basis, q.low_usd, q.price_usd, q.high_usd) == ("street", 25000, 27500, 30000)
+    assert (q.basis, q.covers, q.low_usd, q.price_usd, q.high_usd) == ("street", "accelerator", 25000, 27500, 30000)
     assert q.estimate is False and q.date == "2026-01"
 
 

@@ -20,7 +20,8 @@ MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
 def _chips(cost, tdp):
-    return SimpleNamespace(cost_usd=np.asarray(cost, float), tdp_w=np.asarray(tdp, float), system=None)  # servers
+    return SimpleNamespace(cost_usd=np.asarray(cost, float), tdp_w=np.asarray(tdp, float), system=None,
+                           covers=None)  # servers, each price the accelerator's
 
 
 def test_every_claim_part_is_scored_or_says_why_not():

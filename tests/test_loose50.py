@@ -58,7 +58,9 @@ def test_predict_money_terms_follow_the_chips_system_and_the_assumptions_file(tm
     thor = run_json(["predict", "--chip", "nvidia-jetson-agx-thor-t5000", "--model",
                      "meta-llama/Llama-3.1-8B-Instruct", "--batch", "1"])
     assert load_chip("nvidia-jetson-agx-thor-t5000").system == "embedded_soc"
-    assert thor["tco_assumptions"] == out.tco_text("embedded_soc", load_assumptions(), "the prediction's")
+    # (its price is its developer kit's, module and carrier: price.covers system_share, price52)
+    assert thor["tco_assumptions"] == out.tco_text("embedded_soc", load_assumptions(), "the prediction's",
+                                                   "system_share")
     assert thor["tco_assumptions"].startswith("TCO per chip-hour: embedded_soc")
     user = tmp_path / "a.yaml"
     user.write_text("tco:\n  pue:\n    value: 1.2\n    unit: ratio\n    source: {citation: test, kind: estimate}\n")

@@ -1,12 +1,13 @@
 """Street and list prices of the chips a review compares, each sourced and dated (``prices.csv``).
 
 One row per chip: the price basis (``street``: what buyers reportedly pay; ``list``: a vendor's
-published price), a price with its low-high range, the source (whose figure, with the URL in
-``url``), the date of the source (ISO 8601: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``, as precise
-as the source is), whether it is an estimate (derived by someone from other figures; the source
-says whose) and a note. A chip that is not sold (rented only, or built for its maker's own use)
-has no price: it is listed in ``prices_unpriced.csv`` with the reason and its source, so a money
-view can leave it out visibly instead of guessing.
+published price), what the price covers (``accelerator``: the chip alone; ``system_share``: its share
+of a rack's or system's price, as the chip YAML's ``price.covers``), a price with its low-high
+range, the source (whose figure, with the URL in ``url``), the date of the source (ISO 8601:
+``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``, as precise as the source is), whether it is an estimate
+(derived by someone from other figures; the source says whose) and a note. A chip that is not sold
+(rented only, or built for its maker's own use) has no price: it is listed in ``prices_unpriced.csv``
+with the reason and its source, so a money view can leave it out visibly instead of guessing.
 
 The modelled manufacturing cost of a chip is not here: it comes from the silicon model
 (:mod:`inferchip.cost.chip_cost`), a different basis. :func:`load_prices` and
@@ -27,13 +28,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from inferchip.catalog.yaml_io import describe_validation_error
 from inferchip.errors import SpecError
+from inferchip.spec.chip_sections import PriceCovers
 
 PRICES_CSV = Path(__file__).with_name("prices.csv")
 UNPRICED_CSV = Path(__file__).with_name("prices_unpriced.csv")
 
 PriceBasis = Literal["street", "list"]
 _ISO_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
-_PRICE_COLUMNS = ("chip_id", "basis", "price_usd", "low_usd", "high_usd", "estimate", "source", "url", "date", "note")
+_PRICE_COLUMNS = ("chip_id", "basis", "covers", "price_usd", "low_usd", "high_usd", "estimate", "source", "url", "date",
+                  "note")
 _UNPRICED_COLUMNS = ("chip_id", "reason", "source", "url", "date")
 
 
@@ -50,6 +53,8 @@ class PriceQuote(BaseModel):
 
     chip_id: str = Field(min_length=1)
     basis: PriceBasis
+    covers: PriceCovers = Field(description="What the price holds: the accelerator alone, or its share of a rack's "
+                                "or system's price (the chip YAML's price.covers; cost.tco.tco_terms).")
     price_usd: float = Field(gt=0, allow_inf_nan=False)
     low_usd: float = Field(gt=0, allow_inf_nan=False)
     high_usd: float = Field(gt=0, allow_inf_nan=False)

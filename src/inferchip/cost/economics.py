@@ -38,6 +38,7 @@ class ChipMoney:
     price_source: str
     manufacturing_cost_usd: float | None
     notes: list[str] = field(default_factory=list)
+    covers: str = "accelerator"  # what price_usd holds (ChipSpec.price.covers; a modelled cost: the accelerator's)
 
 
 def node_nm(spec: ChipSpec | None) -> float:
@@ -95,7 +96,7 @@ def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateL
         notes.append(f"{spec.id}: no silicon cost ({str(exc).splitlines()[0]})")
     price = pick(spec.price.usd, level)
     if price:
-        return ChipMoney(price, "reported price", made)
+        return ChipMoney(price, "reported price", made, covers=tco.price_covers(spec, level))
     if made is not None:
         return ChipMoney(made, "modelled manufacturing cost (no public price; no vendor margin)", made,
                          [f"{spec.id}: no public price; $ figures use the silicon model's manufacturing cost"])
@@ -278,7 +279,8 @@ def money_per_token(output_tokens_per_s_per_chip: float, power_w_per_chip: float
     n = max(num_accelerators, host.min_accelerators)
     wall = float(en.wall_power_w(power_w_per_chip * n, n, assumptions, system=system)) / n if (
         devices_per_package == 1) else host.wall_w(power_w_per_chip * n, n) / n
-    per_h = float(tco.tco_per_hour_usd(money.price_usd, wall, assumptions=assumptions, system=system))
+    per_h = float(tco.tco_per_hour_usd(money.price_usd, wall, assumptions=assumptions, system=system,
+                                       covers=money.covers))  # the one TCO rule, the price's basis
     return {
         "tco_usd_per_hour_per_chip": per_h,
         "usd_per_million_tokens": float(tco.usd_per_million_tokens(per_h, output_tokens_per_s_per_chip)),
@@ -387,7 +389,7 @@ def chip_economy(spec: ChipSpec | None, memory_type: str, tdp_w: float, idle_w: 
     static = active_static_power_w(tdp_w, idle_w, a)
     en.throttle(1.0, 0.0, static, tdp_w)  # refuses a TDP at or below the static power
     system = "server" if spec is None else spec.system
-    terms = tco.tco_terms(system, a)  # the one TCO rule (cost.tco), as money_per_token
+    terms = tco.tco_terms(system, a, money.covers)  # the one TCO rule (cost.tco), as money_per_token
     capex = None
     if money.price_usd is not None:
         capex = float(terms.capex_per_hour_usd(money.price_usd))

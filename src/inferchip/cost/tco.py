@@ -12,7 +12,14 @@ The terms depend on the system the chip sits in (:func:`tco_terms`, resolved onc
 server in a data centre (``system_overhead_fraction`` x its price, ``tco.pue``, ``tco.colocation_usd_per_kw_month``),
 a board of NPUs (``tco.npu_board_system_usd_per_chip``, in a data centre), or an embedded module in the car, robot or
 box it serves (``tco.embedded_soc_*``: its carrier's cost, no facility overhead, no rented space). ``predict``,
-``serve``, ``cost`` and the review all price a chip by this one rule.
+``serve``, ``curve``, ``cost``, ``explore`` and the review all price a chip by this one rule.
+
+What the price covers decides what is added around it (``covers``, the chip YAML's ``price.covers`` and
+``prices.csv``'s column): an ``accelerator`` price (the chip, its module or card) gets the server around it,
+``tco.system_overhead_fraction`` x the price; a ``system_share`` price (GB200 at an NVL72 rack's price / 72, which
+holds the Grace CPUs, NVLink switch trays and rack; Cerebras WSE-3 at its CS-3 system's) gets only what the system
+leaves out, ``tco.system_price_outside_fraction`` x the price (scale-out switches and optics, storage,
+installation): the system is counted once.
 
 ``$/Mtok = TCO/h / (3600 * tokens/s) * 1e6``. All functions broadcast with numpy.
 """
@@ -27,6 +34,7 @@ from numpy.typing import ArrayLike
 from inferchip.cost.energy import nonnegative_array, scalar_if_0d
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
+from inferchip.spec.chip import ChipSpec, EstimateLevel, pick
 from inferchip.units import HOURS_PER_YEAR, KILO, MEGA, SECONDS_PER_HOUR
 
 Number = float | np.ndarray
@@ -34,6 +42,8 @@ Number = float | np.ndarray
 MONTHS_PER_YEAR = 12.0
 SYSTEMS = ("server", "embedded_soc", "npu_board")  # the systems :func:`tco_terms` prices (cost.energy.HostSystem)
 NPU_BOARD = "npu_board"  # a board of NPUs with a light host (catalog/competitors.yaml npu_board_chips; the review)
+COVERS = ("accelerator", "system_share")  # what a price holds (spec.chip_sections.PRICE_COVERS)
+_FRACTION_KEYS = ("tco.system_overhead_fraction", "tco.system_price_outside_fraction")
 
 
 @dataclass(frozen=True)
@@ -50,11 +60,12 @@ class TcoTerms:
     energy_overhead: float  # facility energy over IT energy (a data centre's PUE; 1: no facility)
     space_usd_per_kw_month: float  # rent per kW of provisioned IT power and month (colocation)
     keys: tuple[tuple[str, str], ...] = ()
+    covers: str = "accelerator"  # what the price holds (COVERS): the chip alone, or its share of a system's price
 
     @property
     def absolute_system(self) -> bool:
         """Whether the system around the chip is an absolute figure (``system_usd``), not a fraction of its price."""
-        return dict(self.keys).get("system", "") != "tco.system_overhead_fraction"
+        return dict(self.keys).get("system", "") not in _FRACTION_KEYS
 
     def capex_per_hour_usd(self, chip_price_usd: ArrayLike) -> Number:
         return capex_per_hour_usd(chip_price_usd, self.overhead_fraction, self.lifetime_years, self.annual_rate,
@@ -76,26 +87,39 @@ class TcoTerms:
         k = dict(self.keys)
         system = (f"system ${self.system_usd:,.0f} a chip ({k['system']})" if self.absolute_system
                   else f"system {self.overhead_fraction:g} x the price ({k['system']})")
-        return (f"{self.system}: capex = price + {system}, {self.lifetime_years:g} years at "
+        basis = ("price (a share of a rack's or system's price, price.covers system_share: what the system holds "
+                 "is not added again)" if self.covers == "system_share" else "price (the accelerator alone)")
+        return (f"{self.system}: capex = {basis} + {system}, {self.lifetime_years:g} years at "
                 f"{self.annual_rate:g}/year; energy: the wall power (board + host share) at "
                 f"${self.usd_per_kwh:g}/kWh x overhead {self.energy_overhead:g} ({k['energy_overhead']}); space: "
                 f"${self.space_usd_per_kw_month:g}/(kW month) of it ({k['space']})")
 
 
-def tco_terms(system: str, assumptions: Assumptions) -> TcoTerms:
-    """The TCO terms of a chip's system (``ChipSpec.system``, or ``npu_board``, the review's board of NPUs).
+def tco_terms(system: str, assumptions: Assumptions, covers: str = "accelerator") -> TcoTerms:
+    """The TCO terms of a chip's system (``ChipSpec.system``, or ``npu_board``, the review's board of NPUs) for a
+    price that covers ``covers`` (:data:`COVERS`: the chip YAML's ``price.covers``; a modelled manufacturing cost is
+    the accelerator's).
 
-    * ``server``: ``tco.system_overhead_fraction`` x its price, ``tco.pue``, ``tco.colocation_usd_per_kw_month``;
+    * ``server``: ``tco.system_overhead_fraction`` x an accelerator's price, or ``tco.system_price_outside_fraction``
+      x a system share's (what the rack or system leaves out); ``tco.pue``, ``tco.colocation_usd_per_kw_month``;
     * ``npu_board``: ``tco.npu_board_system_usd_per_chip`` (the fraction where not given), in a data centre;
     * ``embedded_soc``: ``tco.embedded_soc_system_usd_per_module``, ``tco.embedded_soc_energy_overhead`` and
       ``tco.embedded_soc_space_usd_per_kw_month`` (each the server's where the assumptions give none).
     """
     if system not in SYSTEMS:
         raise InvalidSettingError(f"TCO system {system!r}: unknown; allowed: {', '.join(SYSTEMS)}")
+    if covers not in COVERS:
+        raise InvalidSettingError(f"price covers {covers!r}: unknown; allowed: {', '.join(COVERS)}")
     t = assumptions.tco
     keys = {"system": "tco.system_overhead_fraction", "energy_overhead": "tco.pue",
             "space": "tco.colocation_usd_per_kw_month"}
     fraction, usd = t.system_overhead_fraction.value, 0.0
+    if covers == "system_share":  # the rack or system is in the price: only what it leaves out is added
+        if t.system_price_outside_fraction is None:
+            raise InvalidSettingError("a price that covers a system share (price.covers: system_share) needs "
+                                      "tco.system_price_outside_fraction in the assumptions (what the system "
+                                      "leaves out, a fraction of its price); the assumptions give none")
+        fraction, keys["system"] = t.system_price_outside_fraction.value, "tco.system_price_outside_fraction"
     pue, space = t.pue.value, t.colocation_usd_per_kw_month.value
     absolute = {NPU_BOARD: ("npu_board_system_usd_per_chip", t.npu_board_system_usd_per_chip),
                 "embedded_soc": ("embedded_soc_system_usd_per_module", t.embedded_soc_system_usd_per_module)}
@@ -109,8 +133,15 @@ def tco_terms(system: str, assumptions: Assumptions) -> TcoTerms:
             space = t.embedded_soc_space_usd_per_kw_month.value
             keys["space"] = "tco.embedded_soc_space_usd_per_kw_month"
     return TcoTerms(system, fraction, usd, t.lifetime_years.value, t.annual_cost_of_capital.value,
-                    t.usd_per_kwh.value, pue, space, tuple(keys.items()))
+                    t.usd_per_kwh.value, pue, space, tuple(keys.items()), covers)
 
+
+
+def price_covers(spec: ChipSpec | None, level: EstimateLevel = "central") -> str:
+    """What the price a chip's money figures use holds (:data:`COVERS`): its file's
+    ``price.covers`` where it states a price, else "accelerator" (the silicon model's manufacturing cost is one
+    chip's); the basis every command's TCO reads (:func:`tco_terms`)."""
+    return spec.price.covers if spec is not None and pick(spec.price.usd, level) else "accelerator"
 
 
 def capital_recovery_factor(annual_rate: ArrayLike, lifetime_years: ArrayLike) -> Number:
@@ -164,15 +195,17 @@ def tco_breakdown_per_hour_usd(
     *,
     assumptions: Assumptions,
     system: str = "server",
+    covers: str = "accelerator",
 ) -> dict[str, Number]:
     """TCO per accelerator-hour by part (capex, energy, hosting, total), USD/h, from the assumptions' terms for
-    ``system`` (:func:`tco_terms`).
+    ``system`` and a price that covers ``covers`` (:func:`tco_terms`).
 
     ``avg_power_w`` is the wall power attributed to one accelerator (see
     :func:`inferchip.cost.energy.wall_power_w`); ``provisioned_power_w`` the capacity rented
     for it (defaults to ``avg_power_w``; pass the wall power at TDP to rent for the peak).
     """
-    return tco_terms(system, assumptions).breakdown_per_hour_usd(chip_price_usd, avg_power_w, provisioned_power_w)
+    return tco_terms(system, assumptions, covers).breakdown_per_hour_usd(chip_price_usd, avg_power_w,
+                                                                         provisioned_power_w)
 
 
 def tco_per_hour_usd(
@@ -182,10 +215,11 @@ def tco_per_hour_usd(
     *,
     assumptions: Assumptions,
     system: str = "server",
+    covers: str = "accelerator",
 ) -> Number:
     """Total cost of ownership of one accelerator per hour, USD/h (sum of :func:`tco_breakdown_per_hour_usd`)."""
     parts = tco_breakdown_per_hour_usd(chip_price_usd, avg_power_w, provisioned_power_w, assumptions=assumptions,
-                                       system=system)
+                                       system=system, covers=covers)
     return parts["total_usd_per_h"]
 
 

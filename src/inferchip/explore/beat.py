@@ -244,7 +244,8 @@ def beat(target: str, rivals: list[str], models: list[str] | None = None,
                      tdp_w=tdp0 + (phys["tdp_w"] - base["tdp_w"]),
                      cost_usd=cost0 + (phys["cost_usd"] - base["cost_usd"]),
                      area_mm2=phys["area_mm2"], dies=phys["dies"], feasible=np.ones(len(grid), bool),
-                     stream_share=t.stream_share, system=t.system)  # the target's system, its TCO terms
+                     stream_share=t.stream_share, system=t.system,  # the target's system, its TCO terms,
+                     covers=t.covers)  # and what its cost holds
     m_var, m_real = evaluate(suite, variants), evaluate(suite, real)
     obj_var = claim_values(suite, m_var, variants, a, parts)
     obj_real = claim_values(suite, m_real, real, a, parts)

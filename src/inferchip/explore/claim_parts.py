@@ -74,21 +74,23 @@ NOT_SCORED = {
 
 
 def usd_per_mtok(tokens_per_s: np.ndarray, price_usd: np.ndarray, power_w: np.ndarray, a: Assumptions,
-                 system: np.ndarray | None = None) -> np.ndarray:
+                 system: np.ndarray | None = None, covers: np.ndarray | None = None) -> np.ndarray:
     """$ per million output tokens (chips x workloads): TCO per hour over tokens per hour, each chip on its own
-    system's terms (``system``: ``ChipSpec.system`` per chip, None: every chip a server; the one TCO rule,
-    :func:`inferchip.cost.tco.tco_terms`: a server's rack share, PUE and colocation, an embedded module's carrier and
-    no facility); NaN for a chip of no known price or power (a catalogue CPU, a part without a TDP), as a rival
+    system's terms (``system``: ``ChipSpec.system`` per chip, None: every chip a server; ``covers``: what each
+    price holds, None: the accelerator alone; the one TCO rule, :func:`inferchip.cost.tco.tco_terms`: a server's
+    rack share, PUE and colocation, an embedded module's carrier and no facility, a system-share price's system
+    not added again); NaN for a chip of no known price or power (a catalogue CPU, a part without a TDP), as a rival
     without a figure."""
     from inferchip.cost.tco import tco_terms
 
     price, power = np.asarray(price_usd, float), np.asarray(power_w, float)
     systems = np.full(price.shape, "server", dtype=object) if system is None else np.asarray(system, dtype=object)
+    held = np.full(price.shape, "accelerator", dtype=object) if covers is None else np.asarray(covers, dtype=object)
     known = np.isfinite(price) & np.isfinite(power)
     per_h = np.full(price.shape, np.nan)
-    for name in sorted(set(systems[known])):
-        rows = known & (systems == name)
-        per_h[rows] = np.asarray(tco_terms(str(name), a).breakdown_per_hour_usd(price[rows], power[rows])
+    for name, what in sorted(set(zip(systems[known], held[known], strict=True))):
+        rows = known & (systems == name) & (held == what)
+        per_h[rows] = np.asarray(tco_terms(str(name), a, str(what)).breakdown_per_hour_usd(price[rows], power[rows])
                                  ["total_usd_per_h"], float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return per_h[:, None] / (3600.0 * np.asarray(tokens_per_s, float)) * 1e6
@@ -107,7 +109,7 @@ def claim_values(suite: Suite, metrics: dict[str, np.ndarray], chips: Chips, a: 
             continue
         tput = np.maximum(np.nan_to_num(metrics["tokens_per_s_per_chip"][:, cols], nan=0.0), ZERO_FLOOR)
         if o.metric == "usd_per_mtok":
-            v = usd_per_mtok(tput, chips.cost_usd, chips.tdp_w, a, chips.system)
+            v = usd_per_mtok(tput, chips.cost_usd, chips.tdp_w, a, chips.system, chips.covers)
         else:
             v = np.maximum(np.nan_to_num(metrics[o.metric][:, cols], nan=0.0), ZERO_FLOOR)
         out[name] = np.exp(np.mean(np.log(v), axis=1))

@@ -60,16 +60,21 @@ class Chips:
     # the system each chip sits in (ChipSpec.system: server or embedded_soc), which sets its TCO terms
     # (cost.tco.tco_terms); None: every chip a server (a design)
     system: np.ndarray | None = None
+    # what each chip's cost_usd holds (cost.tco.COVERS): a rack's share where the cost is a system-share price
+    # (a chip the silicon model cannot cost); None: every figure the accelerator's
+    covers: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def take(self, sel: Any) -> Chips:
-        optional = ("params", "stream_share", "system")
+        optional = ("params", "stream_share", "system", "covers")
         kw = {f.name: getattr(self, f.name)[sel] for f in fields(self) if f.name not in optional}
         share = None if self.stream_share is None else self.stream_share[sel]
         system = None if self.system is None else self.system[sel]
-        return Chips(**kw, params={k: v[sel] for k, v in self.params.items()}, stream_share=share, system=system)
+        covers = None if self.covers is None else self.covers[sel]
+        return Chips(**kw, params={k: v[sel] for k, v in self.params.items()}, stream_share=share, system=system,
+                     covers=covers)
 
     def attainable_bytes_per_s(self, fraction: float) -> np.ndarray:
         """DRAM rate kernels reach, bytes/s: ``fraction`` of the measured streaming rate (spec.stream)."""
@@ -133,12 +138,14 @@ def catalogue_chips(chip_ids: list[str], a: Assumptions, tile: int) -> Chips:
 
     rows: dict[str, list[Any]] = {k: [] for k in ("ids", "peak_bf16", "peak_fp8", "vector", "memory_bytes_per_s",
                                                  "usable_bytes", "link_bytes_per_s", "chips_per_board", "tdp_w",
-                                                 "cost_usd", "area_mm2", "dies", "stream_share", "system")}
+                                                 "cost_usd", "area_mm2", "dies", "stream_share", "system", "covers")}
     for cid in chip_ids:
         spec, cp = load_chip(cid), get_chip_params(cid)
         peaks = cp.peak_flop_per_s
         bf16 = float(peaks.get("bf16") or peaks.get("fp16") or max(peaks.values()))
-        cost = chip_cost(spec, a).cost_used_usd
+        costed = chip_cost(spec, a)
+        cost = costed.cost_used_usd
+        covers = spec.price.covers if costed.status == "price_only" else "accelerator"  # what the cost holds
         area = pick(spec.silicon.die_area_mm2, "central")
         for k, v in (("ids", cid), ("peak_bf16", bf16), ("peak_fp8", float(peaks.get("fp8", 0.0))),
                      ("vector", float(cp.vector_flop_per_s)), ("memory_bytes_per_s", float(cp.memory_bytes_per_s)),
@@ -147,7 +154,7 @@ def catalogue_chips(chip_ids: list[str], a: Assumptions, tile: int) -> Chips:
                      ("cost_usd", float(cost) if cost else np.nan),
                      ("area_mm2", float(area) * spec.silicon.compute_die_count if area else np.nan),
                      ("dies", float(spec.silicon.compute_die_count)),
-                     ("stream_share", float(cp.memory_stream_share)), ("system", spec.system)):
+                     ("stream_share", float(cp.memory_stream_share)), ("system", spec.system), ("covers", covers)):
             rows[k].append(v)
     arr = {k: np.asarray(v) for k, v in rows.items()}
     n = len(chip_ids)
@@ -156,7 +163,8 @@ def catalogue_chips(chip_ids: list[str], a: Assumptions, tile: int) -> Chips:
                  link_bytes_per_s=arr["link_bytes_per_s"], tile=np.full(n, tile),
                  chips_per_board=arr["chips_per_board"].astype(int), tdp_w=arr["tdp_w"], cost_usd=arr["cost_usd"],
                  area_mm2=arr["area_mm2"], dies=arr["dies"], feasible=np.ones(n, bool),
-                 stream_share=arr["stream_share"], system=arr["system"].astype(object))
+                 stream_share=arr["stream_share"], system=arr["system"].astype(object),
+                 covers=arr["covers"].astype(object))
 
 
 def with_changes(chips: Chips, **scale: np.ndarray) -> Chips:

@@ -111,8 +111,10 @@ def money_terms(p: Prediction, chip: str, assumptions: str | None) -> str | None
         return None
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.catalog.chips import load_chip
+    from inferchip.cost.tco import price_covers
 
-    return out.tco_text(load_chip(chip).system, load_assumptions(assumptions), "the prediction's")
+    spec = load_chip(chip)
+    return out.tco_text(spec.system, load_assumptions(assumptions), "the prediction's", price_covers(spec))
 
 
 def prediction_table(p: Prediction) -> list[Table]:

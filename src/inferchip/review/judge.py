@@ -67,6 +67,9 @@ class Figures:
     # [C] each chip's TCO terms (cost.tco.tco_terms of its host's system: a server's, an NPU board's, an embedded
     # module's); None: every chip a server's
     tco_terms: list[TcoTerms] | None = None
+    # view -> [C] each chip's terms for that view's figure where they differ from tco_terms (a street price that is
+    # a rack's share, Price.covers system_share: its rack not added again; the modelled cost is one chip's)
+    view_tco_terms: dict[str, list[TcoTerms]] | None = None
     names: list[str] | None = None  # [C] the names sentences give the chips (review.inputs.namer); None: the ids
     latency_ratio: np.ndarray | None = None  # [C, K, 2] predicted TTFT, TPOT / the case's limit (NaN: no limit)
     tput_in_limits: np.ndarray | None = None  # [C, K, S] tok/s within the limits with the latency error (Monte Carlo)
@@ -143,7 +146,8 @@ def usd_per_million_tokens(f: Figures, view: str) -> np.ndarray:
     """$ per million output tokens of every chip, case and sample in one cost view ([C, K, S])."""
     if f.tco_terms is None:
         raise InternalError("Figures.__post_init__ fills tco_terms")
-    per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), f.tco_terms)
+    terms = f.tco_terms if f.view_tco_terms is None else f.view_tco_terms.get(view, f.tco_terms)
+    per_h = tco_per_hour(f.price[view][:, None, :], wall_w(f), terms)
     with np.errstate(divide="ignore", invalid="ignore"):
         return per_h / (3600.0 * f.tput) * 1e6
 

@@ -226,6 +226,7 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
     system = np.ones((n_c, n_k))
     idle, per_acc = np.zeros(n_c), np.zeros(n_c)
     terms: list[TcoTerms] = []
+    view_terms: dict[str, list[TcoTerms]] = {}
     fan, psu = np.zeros(n_c), np.ones(n_c)
     share = np.ones(n_c)  # runtime devices a package is (review.cases.prediction_row): the figures are per package
     for i, c in enumerate(chips):
@@ -234,6 +235,9 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
         host = host_of(c, gpu_host_for_claim and c.id == claim_entry.id)
         idle[i], per_acc[i] = host.idle_w, host.per_accelerator_w
         terms.append(tco_terms_of(host))
+        for v in views:  # each view's figure by what it covers (a street price that is a rack's share)
+            view_terms.setdefault(v.name, []).append(tco_terms_of(host, v.prices[c.id].covers) if c.id in v.prices
+                                                     else terms[-1])
         fan[i], psu[i] = host.fan_power_fraction, host.psu_efficiency
         for k, (mid, slo) in enumerate(cases):
             r = rows.get((c.id, mid, slo))
@@ -250,7 +254,8 @@ def build_base(res: Any, claim_entry: ChipEntry, claim: Claim, views: list[CostV
                                 else [np.nan] * 3 for i in ids]) for v in views}
     modelled = ranges.get("modelled")
     fig = Figures(ids, ids.index(claim_entry.id), cases, tput, board, system,
-                  host_chips, idle, per_acc, price, price.get("modelled"), tco_terms=terms, latency_ratio=lat,
+                  host_chips, idle, per_acc, price, price.get("modelled"), tco_terms=terms, view_tco_terms=view_terms,
+                  latency_ratio=lat,
                   host_fan_fraction=fan, host_psu_efficiency=psu, names=list(map(namer(chips), ids)))
     return Base(fig, price_ranges=ranges, cost_range=modelled)
 

@@ -46,6 +46,7 @@ class Price:
     source: str
     date: str = ""
     note: str = ""
+    covers: str = "accelerator"  # what the figure holds (cost.tco.COVERS): the chip alone or a system's share
 
 
 @dataclass
@@ -69,7 +70,7 @@ def _checked(chip_id: str, q: Any) -> Price:
         raise InvalidSettingError(f"price table: chip {chip_id}: price {usd:g} USD must lie in its range "
                                   f"{low:g}-{high:g} USD, all positive")
     return Price(usd, low, high, str(getattr(q, "basis", "street")), src, str(getattr(q, "date", "") or ""),
-                 str(getattr(q, "note", "") or ""))
+                 str(getattr(q, "note", "") or ""), str(getattr(q, "covers", "accelerator")))
 
 
 def price_table() -> dict[str, Any]:
@@ -113,7 +114,8 @@ def file_price(chip: ChipEntry) -> Price | None:
     else:
         src = f"{whose}, one figure as stated (no range)"
         low = mid = high = float(usd)
-    return Price(mid, low, high, FILE_BASIS, src, note=str(getattr(price, "note", None) or ""))
+    return Price(mid, low, high, FILE_BASIS, src, note=str(getattr(price, "note", None) or ""),
+                 covers=str(getattr(price, "covers", "accelerator")))
 
 
 def street_view(chips: list[ChipEntry], table: dict[str, Any] | None = None) -> CostView:
@@ -196,13 +198,14 @@ def host_of(chip: ChipEntry, gpu_host: bool = False) -> HostSystem:
 NPU_BOARD = TCO_NPU_BOARD  # HostSystem.system of a board of NPUs with a light host (catalog.competitors)
 
 
-def tco_terms_of(host: HostSystem) -> TcoTerms:
+def tco_terms_of(host: HostSystem, covers: str = "accelerator") -> TcoTerms:
     """The TCO terms of a chip's host's system (:func:`inferchip.cost.tco.tco_terms`, the rule predict uses), from
-    the bundled assumptions: a server's, an NPU board's, an embedded module's."""
+    the bundled assumptions: a server's, an NPU board's, an embedded module's; for a figure that covers ``covers``
+    (:attr:`Price.covers`: a street price that is a rack's share adds only what the rack leaves out)."""
     from inferchip.catalog.assumptions import load_assumptions
     from inferchip.cost.tco import tco_terms
 
-    return tco_terms(host.system, load_assumptions())
+    return tco_terms(host.system, load_assumptions(), covers)
 
 
 def system_usd_per_chip(host: HostSystem) -> float:
@@ -252,7 +255,7 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
             if price is None:
                 continue
             usd = price.usd * price_mult / share
-            per_h = float(tco_terms_of(host).breakdown_per_hour_usd(usd, wall)["total_usd_per_h"])
+            per_h = float(tco_terms_of(host, price.covers).breakdown_per_hour_usd(usd, wall)["total_usd_per_h"])
             r[col] = per_h / (3600.0 * tput) * 1e6
             if col == "usd_per_million_tokens":
                 r["chip_price_usd"] = usd

@@ -96,6 +96,8 @@ PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
     "tco.system_overhead_fraction": (0.0, 10.0, "fraction of accelerator price", "a fraction: 50 % is written 0.5"),
     # A board of NPUs per chip (the bundled 1,500 USD): 100,000 USD per chip is beyond any server.
     "tco.npu_board_system_usd_per_chip": (0.0, 100_000.0, "USD per chip", "US dollars per chip"),
+    # What a rack's price leaves out (scale-out fabric, storage; the bundled 0.15): 15 (meant as 15 %) is refused.
+    "tco.system_price_outside_fraction": (0.0, 1.0, "fraction of a system price", "a fraction: 15 % is written 0.15"),
     # An embedded module's carrier and supply (the bundled 0: the catalogue prices a module as its developer kit)
     "tco.embedded_soc_system_usd_per_module": (0.0, 100_000.0, "USD per module", "US dollars per module"),
     # An embedded module's energy overhead (the bundled 1: no facility) is a ratio at least 1, as a PUE is
@@ -309,6 +311,9 @@ class TcoAssumptions(_Frozen):
         None, description="System cost per chip of a board of NPUs (board, host, chassis, network share), USD: an "
         "absolute figure, as a fraction of a cheap chip's price would under-count the board around it."
     )
+    system_price_outside_fraction: Constant | None = Field(
+        None, description="What a price holding its system (price.covers: system_share) leaves out (scale-out fabric, "
+        "storage, installation) as a fraction of it, instead of system_overhead_fraction; None: such prices refused.")
     embedded_soc_system_usd_per_module: Constant | None = Field(
         None, description="System cost of one embedded module (a chip YAML's system: embedded_soc) beyond its price, "
         "USD: its carrier board and supply, no server rack or network (an absolute figure used instead of "

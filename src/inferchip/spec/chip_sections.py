@@ -254,7 +254,26 @@ class SiliconSpec(Frozen):
         return self
 
 
+PriceCovers = Literal["accelerator", "system_share"]
+PRICE_COVERS: tuple[PriceCovers, ...] = ("accelerator", "system_share")  # what a price holds (cost.tco.tco_terms)
+
+
 class PriceSpec(Frozen):
     usd: Annotated[Figure, b.USD] | None = Field(None, description="Reported unit price (street or list), USD.")
+    covers: PriceCovers = Field(
+        "accelerator", description="What price.usd holds: 'accelerator' (the chip, its module or card, without the "
+        "server around it: TCO adds tco.system_overhead_fraction x the price) or 'system_share' (a share of a rack's "
+        "or system's price that already holds its CPUs, switches and chassis: TCO adds only what the system leaves "
+        "out, tco.system_price_outside_fraction x the price); system_holds says what the system holds.")
+    system_holds: str | None = Field(
+        None, description="With covers: system_share, what the priced system holds and how the share is taken, "
+        "with its source (e.g. 'GB200 NVL72 rack: 72 GPUs, 36 Grace CPUs, 9 NVLink switch trays ... / 72').")
     cloud_usd_per_hour: Annotated[Figure, b.USD_PER_HOUR] | None = None
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _system_holds(self) -> PriceSpec:
+        if self.covers == "system_share" and not (self.system_holds or "").strip():
+            raise cross_field_error("system_holds", self.system_holds, "a price that covers a system share says "
+                                    "what the system holds and how the share is taken, with its source")
+        return self

@@ -125,8 +125,11 @@ def chip_cost(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "
                       if area is None or node is None else "or give price.usd in the chip YAML")
             out.message = f"{spec.id}: {why_not}; no reported price either: its cost is unknown ({advice})"
     if price is not None:
+        held = ("" if spec.price.covers == "accelerator" else
+                f"; covers a system share (price.covers: {spec.price.system_holds}): its TCO adds only what the "
+                "system leaves out, and its ratio to one chip's silicon cost is not that chip's margin")
         out.lines.append(CostLine("reported price", price, "USD", _figure_source(spec.price.usd, "price.usd", spec)
-                                  + (f"; {spec.price.note}" if spec.price.note else "")))
+                                  + (f"; {spec.price.note}" if spec.price.note else "") + held))
     if out.manufacturing_cost_usd and price:
         out.price_over_cost = price / out.manufacturing_cost_usd
         out.implied_gross_margin = 1.0 - out.manufacturing_cost_usd / price

@@ -111,11 +111,13 @@ UTILISATION_TEXT = ("$ per million output tokens = TCO per chip-hour / {whose} o
                     "u of its hours pays about 1/u as much a token, less the energy its idle hours save)")
 
 
-def tco_text(system: str, assumptions: Assumptions, whose: str = "the run's") -> str:
+def tco_text(system: str, assumptions: Assumptions, whose: str = "the run's", covers: str = "accelerator") -> str:
     """The TCO terms a $ per million output tokens rests on, in words with the assumption each comes from
     (``cost.tco.TcoTerms.describe``: system share, lifetime and cost of capital, electricity price and PUE, space
     rent; sourced in the assumptions file the output names) for a chip in ``system`` (``ChipSpec.system``), and the
-    utilisation it assumes (``whose``: the throughput it divides by, "the run's", "the prediction's")."""
+    utilisation it assumes (``whose``: the throughput it divides by, "the run's", "the prediction's"), for a price
+    that covers ``covers`` (``cost.tco.price_covers``: the accelerator alone, or a share of a system's price)."""
     from inferchip.cost.tco import tco_terms
 
-    return f"TCO per chip-hour: {tco_terms(system, assumptions).describe()}; " + UTILISATION_TEXT.format(whose=whose)
+    return (f"TCO per chip-hour: {tco_terms(system, assumptions, covers).describe()}; "
+            + UTILISATION_TEXT.format(whose=whose))

@@ -130,9 +130,11 @@ def tco_assumptions(step: Any, summary: dict[str, Any] | None = None) -> str | N
     energy = getattr(step, "energy", None)
     if energy is None:
         return None
+    from inferchip.cost.tco import price_covers
     from inferchip.interfaces.cli_options.output import tco_text
 
-    text = tco_text("server" if energy.spec is None else energy.spec.system, energy.assumptions)
+    text = tco_text("server" if energy.spec is None else energy.spec.system, energy.assumptions,
+                    covers=price_covers(energy.spec))
     caveat = None if summary is None else money_caveat(summary)
     return text if caveat is None else f"{text}; {caveat}"
 
