@@ -56,8 +56,8 @@ def curve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     if concurrencies is not None:
         given = vector("concurrencies", concurrencies)  # one number is a list of one (1e12 was a raw TypeError)
         for c in given:
-            positive("concurrencies", c)
-            if isinstance(c, bool) or not float(c) % 1 == 0:
+            positive("concurrencies", c)  # (None passes it: not a number given)
+            if c is None or isinstance(c, bool) or not float(c) % 1 == 0:  # [None] was a raw TypeError
                 raise InvalidSettingError(f"concurrencies: {c!r} is no whole number of users; allowed: 1, 2, 3, ...")
         concurrencies = [int(c) for c in given]
     setting = serving_setting(chip, model, **system)
