@@ -52,7 +52,8 @@ def curve_cmd(
     slo_tpot_ms: float | None = cs.slo_option("--slo-tpot-ms"),
     slo_percentile: sp.SloPercentile = None,
     warmups_per_user: int = typer.Option(0, "--warmups-per-user", help=opts.WARMUPS_PER_USER_HELP,
-                                         callback=opts.int_range("--warmups-per-user", 0, 7)),
+                                         callback=opts.int_range("--warmups-per-user", 0,
+                                                                  opts.CURVE_REQUESTS_PER_CLIENT - 1)),
     plot: Path | None = typer.Option(None, "--plot", help="Write an HTML plot of the curve here."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:

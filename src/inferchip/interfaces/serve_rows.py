@@ -29,11 +29,11 @@ import typer
 from pydantic import ValidationError
 
 from inferchip.errors import InvalidSettingError
+from inferchip.interfaces.cli_options.options import CURVE_REQUESTS_PER_CLIENT as CURVE_REQUESTS_PER_CLIENT
 from inferchip.sim.load.lengths import RANGE_RATIO  # the case rows' length draw, [0.8 L, L] (InferenceMAX)
 from inferchip.workload.limits import MAX_CHIPS
 
 CURVE_CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # curve --mtp/--disagg: the points (closed-loop rows)
-CURVE_REQUESTS_PER_CLIENT = 8  # curve's requests per client at each point (sim.runs.curve's default), said in a note
 # a row's refusal names its columns; serve names the options they came from (longest first)
 COLUMN_OPTIONS = (("column notes (decode pool)", "--disagg (decode pool)"),
                   ("column notes (prefill pool)", "--disagg (prefill pool)"), ("column notes", "--disagg"),

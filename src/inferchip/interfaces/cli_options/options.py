@@ -49,9 +49,10 @@ WARMUPS_HELP = ("The first N requests sent run (they load the engine) but are no
                 "steady tail; the record says how many each percentile read (default 0: every request, as "
                 "benchmark_serving reads a run; vLLM's --num-warmups sends its own before the timed run, whose first "
                 "wave still queues)")
+CURVE_REQUESTS_PER_CLIENT = 8  # curve's requests per client at each point (sim.runs.curve's default), said in a note
 WARMUPS_PER_USER_HELP = ("Each point's first N requests a client run but are not read by its percentiles (1: the "
-                         "first wave, every client sending at once); 0 to 7 (a point runs 8 a client), default 0: "
-                         "every request")
+                         f"first wave, every client sending at once); 0 to {CURVE_REQUESTS_PER_CLIENT - 1} (a point "
+                         f"runs {CURVE_REQUESTS_PER_CLIENT} a client), default 0: every request")
 REQUESTS_HELP = ("Number of requests (default 1000 without --duration); " + _WHICHEVER.format(other="duration")
                  + ".")
 
