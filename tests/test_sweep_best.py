@@ -19,37 +19,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import inferchip as ic
+import sweep_paths
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.api import sweep_columns
-from inferchip.performance import predict as predict_module
 from inferchip.performance.fast_columns import best_columns
-from inferchip.performance.setting import resolve as resolve_module
+from sweep_paths import forget_settings
 
-SETTINGS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
-    (("nvidia-h100-sxm-80gb", "amd-mi300x"), "meta-llama/Llama-3.1-8B", dict(tp=1)),
-    (("nvidia-h200-sxm-141gb", "nvidia-a100-sxm-80gb"), "meta-llama/Llama-3.2-1B", dict(weights="fp8", kv="fp8")),
-    (("nvidia-h100-sxm-80gb",), "mistralai/Mixtral-8x7B-v0.1", dict(count=8, tp=4, ep=2, pp=2)),
-    (("nvidia-h100-sxm-80gb",), "deepseek-ai/DeepSeek-V2-Lite", dict(count=8, tp=8, attn_dp=True)),
-    (("nvidia-h100-sxm-80gb", "nvidia-b200-180gb"), "google/gemma-2-9b", dict(count=2, tp=2)),
-    (("amd-mi300x",), "Qwen/Qwen3-30B-A3B", dict(tp=1, weights="fp8")),
-    (("google-tpu-v5e",), "meta-llama/Llama-3.1-8B", dict(count=4, tp=4, padding=None)),  # no TDP
-    (("nvidia-h100-sxm-80gb",), "meta-llama/Llama-3.1-8B", dict(weights="int4", kv="fp8")),
+SETTINGS = [
+    *sweep_paths.SETTINGS,
     (("nvidia-a100-sxm-80gb",), "meta-llama/Llama-3.1-70B", dict(count=2, tp=2)),
     (("nvidia-l4",), "meta-llama/Llama-3.1-8B", {}),  # long contexts do not fit: predict's refusals
 ]
+
 EXACT = ("batch", "memory_per_chip_bytes", "num_chips", "replicas", "input_tokens", "output_tokens")
 
 
 def _by_points(*args: Any, **kw: Any) -> pd.DataFrame:
-    """The sweep with its most-throughput array path off: every point through ``predict``."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sweep_columns, "best_segment", lambda *a, **k: None)
-        return ic.sweep(*args, **kw)
-
-
-def _forget_settings() -> None:
-    predict_module._RECENT.clear()
-    resolve_module._SETTINGS.clear()
+    """The sweep with this file's array path (``best_segment``) off: those points through ``predict``."""
+    return sweep_paths.by_points("best_segment", *args, **kw)
 
 
 def _assert_equal(on_arrays: pd.DataFrame, by_points: pd.DataFrame) -> None:
@@ -77,7 +64,7 @@ def test_most_throughput_on_arrays_equals_the_points(k: int, ins: list[int], out
     chips, model, kw = SETTINGS[k]
     chip = list(chips) if both else chips[0]
     if fresh:
-        _forget_settings()
+        forget_settings()
     else:
         for c in chips:
             ic.sweep(c, model, batch=[1, 1], input_tokens=8, output_tokens=8, **kw)
@@ -88,7 +75,7 @@ def test_most_throughput_on_arrays_equals_the_points(k: int, ins: list[int], out
             ic.sweep(chip, model, input_tokens=ins, output_tokens=outs, **kw)
         return
     if fresh:
-        _forget_settings()
+        forget_settings()
     _assert_equal(ic.sweep(chip, model, input_tokens=ins, output_tokens=outs, **kw), by_points)
 
 
@@ -104,14 +91,14 @@ def test_a_large_most_throughput_sweep_goes_on_arrays() -> None:
 
     chips = ["nvidia-h100-sxm-80gb", "amd-mi300x"]
     kw: dict[str, Any] = dict(input_tokens=list(range(64, 64 * 31, 64)), output_tokens=[1, *range(50, 50 * 30, 50)])
-    _forget_settings()
+    forget_settings()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sweep_columns, "best_segment", counted)
         on_arrays = ic.sweep(chips, "meta-llama/Llama-3.1-8B", **kw)
     assert answered == [30 * 30 - 2] * 2
     assert on_arrays["fits"].all() and (on_arrays["mode"] == "continuous").all()
     assert on_arrays["tpot_s"].isna().sum() == 2 * 30  # one output token: no TPOT
-    _forget_settings()
+    forget_settings()
     _assert_equal(on_arrays, _by_points(chips, "meta-llama/Llama-3.1-8B", **kw))
 
 
@@ -159,9 +146,9 @@ def test_most_throughput_refusals_on_arrays_are_predicts() -> None:
     """Lengths whose KV cache leaves no room for one sequence (Llama-3.1-8B on an L4): each point answered on arrays
     refuses with ``predict``'s own words (its advice), the others fit, all as point by point."""
     kw: dict[str, Any] = dict(input_tokens=[1000, 20000, 60000, 100000, 8, 50000], output_tokens=[1, 4000, 20000])
-    _forget_settings()
+    forget_settings()
     on_arrays = ic.sweep("nvidia-l4", "meta-llama/Llama-3.1-8B", **kw)
     assert 0 < on_arrays["fits"].sum() < len(on_arrays)
     assert on_arrays.loc[~on_arrays["fits"], "refusal"].str.contains("does not fit on nvidia-l4").all()
-    _forget_settings()
+    forget_settings()
     _assert_equal(on_arrays, _by_points("nvidia-l4", "meta-llama/Llama-3.1-8B", **kw))

@@ -19,34 +19,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import inferchip as ic
+import sweep_paths
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.api import sweep_columns
-from inferchip.performance import predict as predict_module
-from inferchip.performance.setting import resolve as resolve_module
+from sweep_paths import forget_settings
 
-SETTINGS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
-    (("nvidia-h100-sxm-80gb", "amd-mi300x"), "meta-llama/Llama-3.1-8B", dict(tp=1)),
-    (("nvidia-h200-sxm-141gb", "nvidia-a100-sxm-80gb"), "meta-llama/Llama-3.2-1B", dict(weights="fp8", kv="fp8")),
-    (("nvidia-h100-sxm-80gb",), "mistralai/Mixtral-8x7B-v0.1", dict(count=8, tp=4, ep=2, pp=2)),
-    (("nvidia-h100-sxm-80gb",), "deepseek-ai/DeepSeek-V2-Lite", dict(count=8, tp=8, attn_dp=True)),
-    (("nvidia-h100-sxm-80gb", "nvidia-b200-180gb"), "google/gemma-2-9b", dict(count=2, tp=2)),
-    (("amd-mi300x",), "Qwen/Qwen3-30B-A3B", dict(tp=1, weights="fp8")),
-    (("nvidia-gb200-186gb",), "meta-llama/Llama-3.1-8B", dict(tp=1, weights="fp4", activations="fp4")),
-    (("google-tpu-v5e",), "meta-llama/Llama-3.1-8B", dict(count=4, tp=4, padding=None)),  # no TDP
-    (("nvidia-h100-sxm-80gb",), "meta-llama/Llama-3.1-8B", dict(weights="int4", kv="fp8")),
-]
+SETTINGS = sweep_paths.SETTINGS
 
 
 def _by_points(*args: Any, **kw: Any) -> pd.DataFrame:
-    """The sweep with its array path off: every point through ``predict`` (the frame before stop 52)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sweep_columns, "static_segment", lambda *a, **k: None)
-        return ic.sweep(*args, **kw)
-
-
-def _forget_settings() -> None:
-    predict_module._RECENT.clear()
-    resolve_module._SETTINGS.clear()
+    """The sweep with this file's array path (``static_segment``) off: those points through ``predict``."""
+    return sweep_paths.by_points("static_segment", *args, **kw)
 
 
 batches = st.lists(st.one_of(st.integers(1, 3000), st.sampled_from([1, 2, 8, 64, 256, 100_000])), min_size=1,
@@ -65,7 +48,7 @@ def test_the_sweep_on_arrays_equals_the_sweep_by_points(k: int, batch: list[int]
     chips, model, kw = SETTINGS[k]
     chip = list(chips) if both else chips[0]
     if fresh:
-        _forget_settings()
+        forget_settings()
     else:
         for c in chips:
             ic.sweep(c, model, batch=[1, 1], input_tokens=8, output_tokens=8, **kw)
@@ -76,7 +59,7 @@ def test_the_sweep_on_arrays_equals_the_sweep_by_points(k: int, batch: list[int]
             ic.sweep(chip, model, batch=batch, input_tokens=ins, output_tokens=outs, **kw)
         return
     if fresh:
-        _forget_settings()
+        forget_settings()
     on_arrays = ic.sweep(chip, model, batch=batch, input_tokens=ins, output_tokens=outs, **kw)
     pd.testing.assert_frame_equal(on_arrays, by_points, check_exact=True)
 
