@@ -141,6 +141,17 @@ def _power(fast: FastLayout, v: FloatArray, t: FloatArray) -> tuple[FloatArray, 
     return t, np.where(throttled, tdp, p_dyn + s), throttled, e_dyn + s * t
 
 
+def _energy_and_money(fast: FastLayout, per_chip: FloatArray, power: FloatArray, throttled: Column
+                      ) -> dict[str, Column] | None:
+    """The power, energy and money columns of points that deliver ``per_chip`` tokens/s a chip at ``power`` W a chip
+    (the static and the most-throughput points' same fields; None where :func:`_money` refuses)."""
+    money = _money(fast, per_chip, power)
+    if money is None:
+        return None
+    return {"power_w_per_chip": power, "throttled": throttled, "output_tokens_per_j": per_chip / power,
+            "j_per_output_token": power / per_chip, **fast.money_fields, **money}
+
+
 def _money(fast: FastLayout, tps: FloatArray, power: FloatArray) -> dict[str, Column] | None:
     """``ChipEconomy.money_per_token`` of each point (None where its checks would refuse a value)."""
     eco = fast.economy
@@ -244,13 +255,10 @@ def _figures(fast: FastLayout, b: FloatArray, i: float, o: float, pre: FloatArra
         tput = batch * out / e2e * replicas
         with np.errstate(divide="ignore"):
             per_user = 1.0 / tpot
-        per_chip = tput / num_chips
-        money = _money(fast, per_chip, power)
-        if money is None:
+        energy = _energy_and_money(fast, tput / num_chips, power, throttled | pre_thr)
+        if energy is None:
             return None
-        extra.update({"power_w_per_chip": power, "throttled": throttled | pre_thr,
-                      "output_tokens_per_j": per_chip / power, "j_per_output_token": power / per_chip,
-                      **fast.money_fields, **money})
+        extra.update(energy)
     h = fast.head
     has_tpot = out > 1
     return {"chip_id": h[0], "model_id": h[1], "num_chips": num_chips, "tp": h[2], "pp": h[3], "ep": h[4],
@@ -322,12 +330,10 @@ def _continuous(fast: FastLayout, b: FloatArray, i: FloatArray, o: FloatArray, t
         tput = batch / tpot * replicas
         with np.errstate(divide="ignore"):
             per_user = 1.0 / tpot
-        per_chip = tput / num_chips
-        money = _money(fast, per_chip, power)
-        if money is None:
+        energy = _energy_and_money(fast, tput / num_chips, power, throttled)
+        if energy is None:
             return None
-        extra.update({"power_w_per_chip": power, "throttled": throttled, "output_tokens_per_j": per_chip / power,
-                      "j_per_output_token": power / per_chip, **fast.money_fields, **money})
+        extra.update(energy)
     kv_cache = _kv_one(fast, i + o) * b
     has_tpot = out > 1
     h = fast.head
