@@ -37,6 +37,7 @@ from inferchip.interfaces.serve_system import (
     layout_text,
     mean_prompt_tokens,
     resolver,
+    shortest_trace_prompt,
     step_fields,
     system,
     trace_load,
@@ -214,15 +215,18 @@ def serve_cmd(
     slo_s = (None if slo_ttft_ms is None else slo_ttft_ms / 1e3, None if slo_tpot_ms is None else slo_tpot_ms / 1e3)
 
     from inferchip.performance.fleet import FleetQuestion, served_load
+    from inferchip.performance.serving.capacity import OVER_CAPACITY_RATIO, capacity_bound, with_capacity
 
     resolve = resolver(chip, loaded, weights, activations, kv, calibration,
                        None if assumptions is None else str(assumptions), engine, moe_kernel, chunk_tokens)
     rate_at, lengths = (rate, (input_tokens, output_tokens)) if trace is None else trace_load(trace)
+    shortest_prompt = lengths[0] if trace is None else shortest_trace_prompt(trace)  # the capacity bound's context
     load = served_load(*lengths, concurrency=concurrency, rate_per_s=rate_at, running_cap=caps.max_num_seqs,
                        text=None if trace is None else trace_text(rate_at, lengths))
 
-    def simulate(setting: Setting) -> tuple[Any, int, dict[str, str], Any, Any]:
-        """A one-layout setting's run: (step model, replicas, formats, engine host, result)."""
+    def simulate(setting: Setting) -> tuple[Any, int, dict[str, str], Any, Any, Any]:
+        """A one-layout setting's run: (step model, replicas, formats, engine host, result, the most requests/s the
+        system completes: an open loop's capacity bound, None in a closed loop)."""
         step, replicas, formats = step_fields(setting)
         arr: ArrivalsLike
         if rate is not None:
@@ -237,13 +241,14 @@ def serve_cmd(
             task = prog.add_task("sim", total=1.0)
             res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration,
                                   num_requests=requests, seed=seed, replicas=replicas,
-                                  scheduler_config=setting.scheduler(step.ranks), slo_ttft_s=slo_s[0],
+                                  scheduler_config=(config := setting.scheduler(step.ranks)), slo_ttft_s=slo_s[0],
                                   slo_tpot_s=slo_s[1], progress=lambda f: prog.update(task, completed=f))
         res = unread_warmups(res, checked_warmups(warmups, requests, "warmups"), "warmups")  # named --warmups
-        return step, replicas, formats, host, res
+        bound = None if rate_at is None else capacity_bound(step, replicas, config, shortest_prompt, lengths[1])
+        return step, replicas, formats, host, res, bound
 
     def verdict(r: tuple[Any, ...]) -> dict[str, Any]:
-        return cs.judge_run(r[4].summary(), slo_ttft_ms, slo_tpot_ms, stat) or {}
+        return cs.judge_run(with_capacity(r[4].summary(), rate_at, r[5]), slo_ttft_ms, slo_tpot_ms, stat) or {}
 
     # one search with ic.find_count: the layout given, or at each count the candidates that carry the load run in
     # order of their mean end-to-end latency until one meets the SLO at its percentile
@@ -254,9 +259,9 @@ def serve_cmd(
     sizing = None
     if find_count:  # the fewest chips whose run meets the SLO at its percentile (the search's runs, one table)
         count, sizing = fleet.smallest_count(question, count, verdict, slo_ttft_ms, slo_tpot_ms)
-    (step, replicas, formats, host, res), layout_rule = sizing.pop("run") if sizing else question.run(count)
+    (step, replicas, formats, host, res, bound), layout_rule = sizing.pop("run") if sizing else question.run(count)
     layout_rule = layout_rule or None  # how the layout was searched: a note
-    summary = res.summary()
+    summary = with_capacity(res.summary(), rate_at, bound)  # an offered rate over the bound: saturated
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
     summary.update(formats, assumptions_file=assumptions_file(assumptions), calibration_source=cal_source)
@@ -298,7 +303,11 @@ def serve_cmd(
         out.print_text(text, f"{chip} publishes no TDP, so power, tokens/J and $ are unavailable", "no energy",
                        "yellow")
     warm, fastest = summary.get("ramp_s"), summary.get("service_s_min")
-    if summary.get("saturated") and warm is not None and fastest is not None and warm < fastest:
+    if summary["over_capacity"]:
+        out.print_text(text, f"the offered {rate_at:,.3g} requests/s is more than this system completes, at most "
+                       f"{summary['capacity_rule']}, by more than the {1 - OVER_CAPACITY_RATIO:.0%} the saturation "
+                       "test allows: the queue grows, whatever the run's length", "saturated", "yellow")
+    elif summary.get("saturated") and warm is not None and fastest is not None and warm < fastest:
         out.print_text(text, f"the queue grew, but within the ramp of a run too short to tell: the first half of its "
                        f"arrivals ({warm:,.1f} s) ends before its fastest request could finish ({fastest:,.1f} s); "
                        "lengthen it (--duration)", "saturated", "yellow")

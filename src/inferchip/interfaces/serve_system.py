@@ -137,6 +137,14 @@ def trace_load(trace: Path) -> tuple[float | None, tuple[float, float]]:
     return rate, (float(inp.mean()), float(out.mean()))
 
 
+def shortest_trace_prompt(trace: Path) -> float:
+    """A trace's shortest prompt, tokens: the context no decoding sequence of its run is below (the capacity
+    bound's, :mod:`inferchip.performance.serving.capacity`)."""
+    from inferchip.sim import load_trace
+
+    return float(load_trace(trace)[1].min())
+
+
 def engine_config(engine: EngineSpec | None, step: ServingStepModel, chunk_tokens: int, caps: SchedulerCaps
                   ) -> SchedulerConfig:
     """The scheduler of ``--engine`` (else the default engine record's, with no host time) on the step model's ranks

@@ -46,7 +46,8 @@ def check_find_count(find_count: bool, slo_ttft_ms: float | None, slo_tpot_ms: f
                                   "not searched; allowed: --find-count without them")
 
 
-Run = tuple[Any, int, dict[str, str], Any, Any]  # serve's (step model, replicas, formats, engine host, result)
+Run = tuple[Any, int, dict[str, str], Any, Any, Any]  # serve's (step model, replicas, formats, engine host, result,
+# the open loop's capacity bound)
 
 
 def smallest_count(question: FleetQuestion[Run], start: int, judge: Callable[[Run], dict[str, Any] | None],
@@ -63,7 +64,7 @@ def smallest_count(question: FleetQuestion[Run], start: int, judge: Callable[[Ru
         step, replicas, res = out[0], out[1], out[4]
         verdict = judge(out) or {}
         lay = step.mm.layout
-        return {"meets": bool(verdict.get("meets")), "saturated": bool(res.saturated()),
+        return {"meets": bool(verdict.get("meets")), "saturated": bool(verdict.get("saturated", res.saturated())),
                 "layout": slo.layout_text(lay.tp, lay.pp, lay.ep, bool(lay.attn_dp), replicas),
                 "ttft_s_at_statistic": verdict.get("ttft_s_at_statistic"),
                 "tpot_s_at_statistic": verdict.get("tpot_s_at_statistic"),

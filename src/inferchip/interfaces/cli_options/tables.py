@@ -87,6 +87,12 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Callable[[Any], str]], ...]], .
         ("steps", "num_steps", _num(",d")), ("step-model evaluations", "step_model_evaluations", _num(",d")),
         ("replicas", "num_replicas", _num(",d")), ("chips", "num_chips", _num(",d")),
         ("runtime devices per package (chips: devices)", "runtime_devices_per_package", _num(",d")),
+        ("offered rate (open loop)", "offered_requests_per_s", _num(",.3g", "req/s")),
+        ("most the system completes (bound)", "capacity_requests_per_s", _num(",.3g", "req/s")),
+        ("  at a decode batch per replica of", "capacity_batch_per_replica", _num(",d")),
+        ("  the batch limit (cap or KV cache)", "capacity_batch_limit", _num(",d")),
+        ("  its decode step", "capacity_step_s", lambda v: f"{v * 1e3:,.2f} ms"),
+        ("offered rate over the bound (saturated)", "over_capacity", lambda v: "yes" if v else "no"),
         ("saturated (queue grows)", "saturated", lambda v: "yes" if v else "no"),
         ("stopped at the time cap", "hit_time_cap", lambda v: "yes" if v else "no"),
     )),
@@ -142,7 +148,8 @@ def serve_tables(summary: dict[str, Any], title: str, marks: Mapping[str, str | 
             shown.add(key)
     known = ({k for _, rows in SECTIONS for _, k, _ in rows}
              | {"assumptions_file", "calibration_source", "engine", "tp", "pp", "ep", "attn_dp", "chip_id", "model_id",
-                "slo", "tco_assumptions", "sizing", *FORMAT_KEYS, *SOURCE_KEYS})  # own lines; layout etc.: the title
+                "slo", "tco_assumptions", "sizing", "capacity_rule", *FORMAT_KEYS,
+                *SOURCE_KEYS})  # own lines; layout etc.: the title
     extra = [k for k in summary if k not in known and not any(k.startswith(p + "_") for _, p in LATENCIES)]
     if extra:  # a figure this table does not know yet: shown as it is, not dropped
         rest.add_row("[bold]other[/]", "")

@@ -188,8 +188,12 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     (``chip_id``, ``model_id``, the layout ``tp``, ``pp``, ``ep``, ``attn_dp`` and ``num_replicas``), the formats
     (``weights``, ``activations``, ``kv``) and ``weights_source`` (:func:`format_fields`): latencies in seconds
     (``ttft_s_p50``, ``tpot_s_mean``, ...), ``output_tokens_per_s`` (whole system) and per chip, and where the chip
-    publishes a TDP ``power_w_per_chip`` (W), tokens per joule and the money figures.
+    publishes a TDP ``power_w_per_chip`` (W), tokens per joule and the money figures. An open loop's summary states
+    the most requests/s the system completes (``capacity_requests_per_s`` and its terms,
+    :mod:`inferchip.performance.serving.capacity`) and ``over_capacity``: an offered rate above it / 0.95 is
+    ``saturated``, whatever the run's length (None and False in a closed loop).
     """
+    from inferchip.performance.serving.capacity import capacity_bound, with_capacity
     from inferchip.sim.runs.search import simulate_client
     from inferchip.sim.runs.simulate import checked_warmups, unread_warmups
     from inferchip.sim.runs.slo import checked_slo, judge_run
@@ -206,13 +210,16 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     warmups = checked_warmups(warmups, num_requests, "warmups")  # named as this call takes it
     # the engine's host time in each request's TTFT and E2E, as a client times it (inferchip serve --engine's)
     host = None if served is None else served.host(input_tokens, setting.formats.weights)
+    config = setting.scheduler(step.ranks)
     res = simulate_client(step, arr, 0.0 if host is None else host.outside_loop_s, duration_s=duration_s,
-                          num_requests=num_requests, seed=seed, replicas=replicas,
-                          scheduler_config=setting.scheduler(step.ranks), slo_ttft_s=slo_ttft_s,
-                          slo_tpot_s=slo_tpot_s)
+                          num_requests=num_requests, seed=seed, replicas=replicas, scheduler_config=config,
+                          slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)
     res = unread_warmups(res, warmups, "warmups")
     lay = setting.layout
-    summary = {**res.summary(), **format_fields(setting), "chip_id": setting.chip.id, "model_id": setting.model.id,
+    # an open loop offered more than the system completes is saturated, whatever its length (.capacity)
+    bound = None if rate_per_s is None else capacity_bound(step, replicas, config, input_tokens, output_tokens)
+    summary = {**with_capacity(res.summary(), rate_per_s, bound), **format_fields(setting),
+               "chip_id": setting.chip.id, "model_id": setting.model.id,
                "tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp),
                "running_batch_cap": caps.max_num_seqs, "running_batch_cap_source": caps.reason,
                "prefill_chunk_tokens": setting.chunk_tokens, "step_padding": None if padding is None else padding.text,

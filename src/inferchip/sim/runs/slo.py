@@ -133,14 +133,17 @@ def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: flo
     first scheduled to last token, a request on a system still empty) is ``too_short`` and meets nothing either: no
     request had finished when its window opened, its requests in flight still climbing towards rate x E2E (Little's
     law), so its percentiles read a running batch not yet full and its queue grows even where the system would carry
-    the load (:func:`too_short_text`)."""
+    the load (:func:`too_short_text`), unless its offered rate is over the most the system completes
+    (``summary['over_capacity']``, :mod:`inferchip.performance.serving.capacity`): that run is saturated, whatever
+    its length."""
     point = {"concurrency": None, **summary}
     slo = mark_points([point], slo_ttft_s, slo_tpot_s, stat)
     if slo is None:
         return None
     saturated = bool(summary.get("saturated", False))
     warm, fastest = summary.get("ramp_s"), summary.get("service_s_min")
-    short = warm is not None and fastest is not None and math.isfinite(fastest) and warm < fastest
+    short = (warm is not None and fastest is not None and math.isfinite(fastest) and warm < fastest
+             and not summary.get("over_capacity"))
     return {"ttft_s": slo["ttft_s"], "tpot_s": slo["tpot_s"], "statistic": stat, "rule": slo["rule"],
             "meets": bool(point["meets_slo"]) and not saturated and not short, "saturated": saturated,
             "too_short": short, "ramp_s": warm, "service_s_min": fastest,
