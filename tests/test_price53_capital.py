@@ -126,3 +126,26 @@ def test_the_capex_recovers_the_system_price(price: float, fraction: float, syst
     assert float(capex_per_hour_usd(price, fraction, 5.0, 0.1, system_usd)) == pytest.approx(
         capital * CRF / HOURS, rel=1e-12, abs=1e-12)
     assert math.isfinite(capital) and capital >= price
+
+
+def test_a_groq_group_wider_than_a_node_crosses_its_global_links() -> None:
+    """GroqChip's scale-up network spans 8-chip nodes (``interconnect.scaleup_node_chips``): a tp group of 8 all-reduces
+    over the 240 GB/s of all 16 links, one of 64 over the node's global links, 56 GB/s (4 ports x 14 GB/s); main
+    priced every group at 240. A chip without nodes (H100) keeps its link at any tp."""
+    from inferchip.catalog.chips import get_chip_params
+    from inferchip.catalog.models import load_model
+    from inferchip.cost.step import compile_step
+    from inferchip.mapping.layout import Layout
+    from inferchip.mapping.sharding import shard
+    from inferchip.performance.setting import resolve_formats
+    from inferchip.spec.calibration import Calibration
+    from inferchip.spec.params import across_nodes
+
+    groq, h100 = get_chip_params("groq-lpu-v1"), get_chip_params(H100)
+    assert (groq.scaleup_node_chips, groq.link_bytes_per_s, groq.scaleout_bytes_per_s) == (8, 240e9, 56e9)
+    assert across_nodes(groq, 8) is groq and across_nodes(groq, 9).link_bytes_per_s == 56e9
+    assert across_nodes(h100, 64) is h100
+    model, fmt = load_model("meta-llama/Llama-3.1-70B"), resolve_formats("fp8", None, None)
+    links = {tp: float(compile_step(shard(model, Layout(tp=tp, pp=576 // tp)), groq, fmt,
+                                    Calibration()).ctx.link_bytes_per_s.ravel()[0]) for tp in (8, 64)}
+    assert links == {8: 240e9, 64: 56e9}
