@@ -12,6 +12,7 @@ import pytest
 
 from chip_yaml import catalogue_raw, write_chip
 from cli_in_process import run_main
+from inferchip.catalog.assumptions import load_assumptions
 
 QWEN32 = "Qwen/Qwen3-32B"  # 65.5 GB of bf16 weights: over one 64 GiB GCD, so tp 2 over the package's two
 PRICE_USD = 10_000.0  # a test's list price for the whole package
@@ -33,10 +34,12 @@ def _json(args: list[str]) -> dict[str, Any]:
 
 
 def _per_device_money(d: dict[str, Any]) -> None:
-    """The price a device's figures are set against is half the package's, and the money follows from it."""
+    """The price a device's figures are set against is half the package's, and the money follows from it (per $ of
+    the capex: half the package's price with its server share, as the TCO counts it)."""
     assert d["chip_price_usd"] == pytest.approx(PRICE_USD / 2)
     per_chip = d["output_tokens_per_s_per_chip"]
-    assert d["output_tokens_per_s_per_usd_capex"] == pytest.approx(per_chip / (PRICE_USD / 2))
+    server = load_assumptions().tco.system_overhead_fraction.value
+    assert d["output_tokens_per_s_per_usd_capex"] == pytest.approx(per_chip / (PRICE_USD / 2 * (1 + server)))
 
 
 def test_predict_serve_and_curve_price_a_device_at_its_share_of_the_package(priced):
@@ -86,7 +89,8 @@ def test_review_judges_a_package_in_devices_its_price_shared_and_its_system_coun
     assert (mi250x["deployment_chips"], mi250x["num_chips"], mi250x["runtime_devices_per_package"]) == ("4", "8", "2")
     assert float(mi250x["chip_price_usd"]) == pytest.approx(PRICE_USD / 2)
     tput = float(mi250x["output_tokens_per_s_per_chip"])
-    assert float(mi250x["output_tokens_per_s_per_usd_capex"]) == pytest.approx(tput / (PRICE_USD / 2))
+    server = load_assumptions().tco.system_overhead_fraction.value  # per $ of capex: the price and its server
+    assert float(mi250x["output_tokens_per_s_per_usd_capex"]) == pytest.approx(tput / (PRICE_USD / 2 * (1 + server)))
     parts = {p["part"]: p for p in json.loads((tmp_path / "results.json").read_text())["claim_parts"]}
     rival = float(mi300x["output_tokens_per_s_per_chip"]) * float(mi300x["num_chips"])
     assert parts["per_system"]["central"]["ratio"] == pytest.approx(tput * 8 / rival)

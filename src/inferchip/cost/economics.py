@@ -279,13 +279,13 @@ def money_per_token(output_tokens_per_s_per_chip: float, power_w_per_chip: float
     n = max(num_accelerators, host.min_accelerators)
     wall = float(en.wall_power_w(power_w_per_chip * n, n, assumptions, system=system)) / n if (
         devices_per_package == 1) else host.wall_w(power_w_per_chip * n, n) / n
-    per_h = float(tco.tco_per_hour_usd(money.price_usd, wall, assumptions=assumptions, system=system,
-                                       covers=money.covers))  # the one TCO rule, the price's basis
+    terms = tco.tco_terms(system, assumptions, money.covers)  # the one TCO rule, the price's basis
+    per_h = float(terms.breakdown_per_hour_usd(money.price_usd, wall)["total_usd_per_h"])
     return {
         "tco_usd_per_hour_per_chip": per_h,
         "usd_per_million_tokens": float(tco.usd_per_million_tokens(per_h, output_tokens_per_s_per_chip)),
-        "output_tokens_per_s_per_usd_capex": float(tco.tokens_per_s_per_usd_capex(output_tokens_per_s_per_chip,
-                                                                                  money.price_usd)),
+        "output_tokens_per_s_per_usd_capex": float(tco.tokens_per_s_per_usd_capex(  # per $ the capex recovers
+            output_tokens_per_s_per_chip, terms.system_price_usd(money.price_usd))),
         "wall_power_w_per_chip": wall,
     }
 
@@ -313,6 +313,7 @@ class ChipEconomy:
     money: ChipMoney
     host: en.HostSystem  # the chip's system's host (ChipSpec.system)
     capex_usd_per_h: float | None  # None where the price is unknown
+    capital_usd: float | None  # the price with its system share (tco.TcoTerms.system_price_usd); None likewise
     pue: float  # the system's energy overhead (tco.TcoTerms.energy_overhead)
     usd_per_kwh: float
     colocation_usd_per_kw_month: float  # the system's space rent (tco.TcoTerms.space_usd_per_kw_month)
@@ -353,8 +354,8 @@ class ChipEconomy:
     def money_per_token(self, output_tokens_per_s_per_chip: float, power_w_per_chip: float,
                         num_accelerators: int) -> dict[str, float | None]:
         """:func:`money_per_token` with this setting's price and assumptions."""
-        price, capex = self.money.price_usd, self.capex_usd_per_h
-        if price is None or capex is None:
+        capital, capex = self.capital_usd, self.capex_usd_per_h
+        if capital is None or capex is None:
             return {"tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,
                     "output_tokens_per_s_per_usd_capex": None}
         h = self.host
@@ -375,7 +376,7 @@ class ChipEconomy:
         return {
             "tco_usd_per_hour_per_chip": per_h,
             "usd_per_million_tokens": per_h / (SECONDS_PER_HOUR * tps) * MEGA if tps > 0 else math.inf,
-            "output_tokens_per_s_per_usd_capex": tps / price if price > 0 else math.inf,
+            "output_tokens_per_s_per_usd_capex": tps / capital if capital > 0 else math.inf,
             "wall_power_w_per_chip": wall,
         }
 
@@ -390,11 +391,10 @@ def chip_economy(spec: ChipSpec | None, memory_type: str, tdp_w: float, idle_w: 
     en.throttle(1.0, 0.0, static, tdp_w)  # refuses a TDP at or below the static power
     system = "server" if spec is None else spec.system
     terms = tco.tco_terms(system, a, money.covers)  # the one TCO rule (cost.tco), as money_per_token
-    capex = None
+    capex = capital = None
     if money.price_usd is not None:
-        capex = float(terms.capex_per_hour_usd(money.price_usd))
+        capex, capital = (float(f(money.price_usd)) for f in (terms.capex_per_hour_usd, terms.system_price_usd))
         terms.breakdown_per_hour_usd(0.0, 0.0)  # checks the energy overhead and the rent
     return ChipEconomy(unit_energies(spec, memory_type, a), static, float(tdp_w), money,
-                       en.host_system(system, a).per_device(devices_per_package), capex, terms.energy_overhead,
-                       terms.usd_per_kwh,
-                       terms.space_usd_per_kw_month)
+                       en.host_system(system, a).per_device(devices_per_package), capex, capital,
+                       terms.energy_overhead, terms.usd_per_kwh, terms.space_usd_per_kw_month)

@@ -56,6 +56,7 @@ from inferchip.mapping.operators import OP_CLASSES
 from inferchip.mapping.sharding import ShardedModel
 from inferchip.spec.calibration import Calibration
 from inferchip.spec.chip import ChipParams
+from inferchip.spec.params import across_nodes
 
 __all__ = ["BOUNDS", "OP_CLASSES", "ClassCost", "PointCost", "StepCost", "StepPlan", "busiest_chip_share",
            "compile_step", "step_cost", "step_points"]
@@ -338,7 +339,8 @@ def compile_step(sm: ShardedModel, chip: ChipParams, fmt: Formats, cal: Calibrat
 
     Raises :class:`~inferchip.cost.rules.UnknownOperatorError` for an operator kind without a rule.
     """
-    ctx = cost_context(chip, fmt, cal)
+    lay = sm.layout  # a group wider than a node crosses its global links (spec.params.across_nodes)
+    ctx = cost_context(across_nodes(chip, max(lay.tp, lay.ep)), fmt, cal)
     shape = plan_shape(sm)
     groups = tuple(KindGroup(rule, rule.table(ops, ctx), start, stop, rule.flop_format(ctx), segments)
                    for rule, ops, start, stop, segments in shape.groups)

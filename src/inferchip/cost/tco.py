@@ -67,6 +67,11 @@ class TcoTerms:
         """Whether the system around the chip is an absolute figure (``system_usd``), not a fraction of its price."""
         return dict(self.keys).get("system", "") not in _FRACTION_KEYS
 
+    def system_price_usd(self, chip_price_usd: ArrayLike) -> Number:
+        """The capital one chip is charged, USD: its price plus its share of the system around it
+        (:func:`system_price_usd`); what the capex term recovers and every per-$ figure divides by."""
+        return system_price_usd(chip_price_usd, self.overhead_fraction, self.system_usd)
+
     def capex_per_hour_usd(self, chip_price_usd: ArrayLike) -> Number:
         return capex_per_hour_usd(chip_price_usd, self.overhead_fraction, self.lifetime_years, self.annual_rate,
                                   self.system_usd)
@@ -155,6 +160,18 @@ def capital_recovery_factor(annual_rate: ArrayLike, lifetime_years: ArrayLike) -
     return scalar_if_0d(crf)
 
 
+def system_price_usd(chip_price_usd: ArrayLike, system_overhead_fraction: ArrayLike,
+                     system_usd: ArrayLike = 0.0) -> Number:
+    """The capital one accelerator is charged, USD: ``price x (1 + system_overhead_fraction) + system_usd``, its
+    price plus its share of the system around it (a server's fraction, what a rack-share price leaves out, or an
+    absolute board or carrier figure: :func:`tco_terms`). The one price the TCO's capex recovers
+    (:func:`capex_per_hour_usd`) and tokens/s per $ divides by (:func:`tokens_per_s_per_usd_capex`)."""
+    price = nonnegative_array(chip_price_usd, "chip_price_usd")
+    overhead = nonnegative_array(system_overhead_fraction, "system_overhead_fraction")
+    extra = nonnegative_array(system_usd, "system_usd")
+    return scalar_if_0d(price * (1.0 + overhead) + extra)
+
+
 def capex_per_hour_usd(
     chip_price_usd: ArrayLike,
     system_overhead_fraction: ArrayLike,
@@ -163,12 +180,10 @@ def capex_per_hour_usd(
     system_usd: ArrayLike = 0.0,
 ) -> Number:
     """Capital cost of one accelerator and its share of the system, per hour of its life, USD/h:
-    ``(price x (1 + system_overhead_fraction) + system_usd) x CRF / hours per year``."""
-    price = nonnegative_array(chip_price_usd, "chip_price_usd")
-    overhead = nonnegative_array(system_overhead_fraction, "system_overhead_fraction")
-    extra = nonnegative_array(system_usd, "system_usd")
+    ``system_price_usd(price, system_overhead_fraction, system_usd) x CRF / hours per year``."""
+    capital = np.asarray(system_price_usd(chip_price_usd, system_overhead_fraction, system_usd))
     crf = np.asarray(capital_recovery_factor(annual_rate, lifetime_years))
-    return scalar_if_0d((price * (1.0 + overhead) + extra) * crf / HOURS_PER_YEAR)
+    return scalar_if_0d(capital * crf / HOURS_PER_YEAR)
 
 
 def energy_cost_per_hour_usd(avg_power_w: ArrayLike, pue: ArrayLike, usd_per_kwh: ArrayLike) -> Number:
@@ -231,7 +246,9 @@ def usd_per_million_tokens(tco_per_hour_usd: ArrayLike, tokens_per_s: ArrayLike)
 
 
 def tokens_per_s_per_usd_capex(tokens_per_s: ArrayLike, capex_usd: ArrayLike) -> Number:
-    """Throughput bought per dollar of capital: ``tok/s / capex`` (inf at zero capex)."""
+    """Throughput bought per dollar of capital: ``tok/s / capex`` (inf at zero capex); ``capex_usd``: the chip's
+    price with its share of the system, as the TCO charges it (:meth:`TcoTerms.system_price_usd`), so a rack-share
+    price and a bare accelerator's are set on one basis."""
     tps, capex = nonnegative_array(tokens_per_s, "tokens_per_s"), nonnegative_array(capex_usd, "capex_usd")
     with np.errstate(divide="ignore"):
         return scalar_if_0d(np.where(capex > 0, tps / np.where(capex > 0, capex, 1.0), np.inf))

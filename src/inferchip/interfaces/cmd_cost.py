@@ -56,7 +56,10 @@ def cost_tables(c: ChipCost) -> list[Table]:
         r = Table(title="modelled cost against reality", show_header=False, title_justify="left")
         r.add_column(style="bold")
         r.add_column(justify="right")
-        if c.price_over_cost is not None:
+        if c.price_over_cost is not None and c.price_covers == "system_share":  # not like for like: said
+            r.add_row("system-share price / one chip's cost", _ratio(c.price_over_cost))
+            r.add_row("implied gross margin", "- (see note)")
+        elif c.price_over_cost is not None:
             r.add_row("reported price / manufacturing cost", _ratio(c.price_over_cost))
             r.add_row("implied gross margin",
                       "-" if c.implied_gross_margin is None else fmt.pct(c.implied_gross_margin))
@@ -80,7 +83,9 @@ CHIP_MIN_WIDTH = 12  # characters: "nvidia-h100-" before a long id folds
 def _all_table(costs: list[ChipCost]) -> Table:
     t = Table(title=f"{len(costs)} chips: modelled manufacturing cost against reported price", box=box.SIMPLE_HEAD,
               pad_edge=False, collapse_padding=True,
-              caption="cloud/TCO: the cloud rate over the TCO per hour at manufacturing cost; interposer: a CoWoS "
+              caption="margin: 1 - cost / price ('share': the price is a share of a system's, price.covers, so no "
+                      "margin of the chip); cloud/TCO: the cloud rate over the TCO per hour at manufacturing "
+                      "cost; interposer: a CoWoS "
                       "package's dies (compute and silicon.base_dies) + HBM stacks against TSMC's largest "
                       "interposer of its year (OVER: no CoWoS package then holds it; `--chip ID` says by how much)")
     rows = []
@@ -93,6 +98,7 @@ def _all_table(costs: list[ChipCost]) -> Table:
             f"{line['dies per wafer (gross)']:.0f}" if "dies per wafer (gross)" in line else "-",
             fmt.pct(line["die yield (negative binomial)"]) if "die yield (negative binomial)" in line else "-",
             _bare(c.manufacturing_cost_usd), _bare(c.price_usd),
+            "share" if c.price_covers == "system_share" else
             "-" if c.implied_gross_margin is None else fmt.pct(c.implied_gross_margin),
             "-" if c.cloud_usd_per_hour is None else f"{c.cloud_usd_per_hour:,.2f}", _ratio(c.cloud_over_tco_at_cost),
             "-" if c.interposer is None else "fits" if c.interposer.fits else "OVER",

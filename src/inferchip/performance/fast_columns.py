@@ -157,8 +157,8 @@ def _money(fast: FastLayout, tps: FloatArray, power: FloatArray) -> dict[str, Co
     eco = fast.economy
     if eco is None:
         return None
-    price, capex = eco.money.price_usd, eco.capex_usd_per_h
-    if price is None or capex is None:
+    capital, capex = eco.capital_usd, eco.capex_usd_per_h
+    if capital is None or capex is None:
         return {"tco_usd_per_hour_per_chip": None, "usd_per_million_tokens": None,
                 "output_tokens_per_s_per_usd_capex": None}
     h = eco.host
@@ -175,7 +175,7 @@ def _money(fast: FastLayout, tps: FloatArray, power: FloatArray) -> dict[str, Co
     with np.errstate(divide="ignore", invalid="ignore"):
         usd = np.where(tps > 0, per_h / (SECONDS_PER_HOUR * tps) * MEGA, math.inf)
     return {"tco_usd_per_hour_per_chip": per_h, "usd_per_million_tokens": usd,
-            "output_tokens_per_s_per_usd_capex": tps / price if price > 0 else np.full(len(tps), math.inf),
+            "output_tokens_per_s_per_usd_capex": tps / capital if capital > 0 else np.full(len(tps), math.inf),
             "wall_power_w_per_chip": wall}
 
 

@@ -26,7 +26,7 @@ from inferchip.review.inputs import (
     no_progress,
     service_level,
 )
-from inferchip.spec.chip import ChipParams
+from inferchip.spec.chip import ChipParams, ChipSpec
 from inferchip.spec.model import ModelSpec
 
 FIGURE_COLUMNS = ("power_w_per_chip", "output_tokens_per_j", "usd_per_million_tokens",
@@ -52,11 +52,13 @@ def evaluate(chip: str | ChipParams, model: str | ModelSpec, slo: ServiceLevel, 
         return None, "no layout", str(exc)
 
 
-def figures(p: Prediction, price_mult: float = 1.0) -> dict[str, float | None]:
+def figures(p: Prediction, price_mult: float = 1.0, spec: ChipSpec | None = None) -> dict[str, float | None]:
     """Figures of merit of a prediction, read from ``Prediction.extra`` (None where the chip
-    lacks a price or TDP), optionally with the chip's price multiplied by ``price_mult``:
-    tokens/s per $ scale by 1/price_mult, and the TCO per token by the ratio of
-    :func:`inferchip.cost.tco.tco_per_hour_usd` at the new and the old price (same wall power).
+    lacks a price or TDP), optionally with the chip's price multiplied by ``price_mult``, on the price rule
+    ``predict`` used (:func:`inferchip.cost.tco.tco_terms` of ``spec``'s system and what its price covers; a
+    server's accelerator without a spec): tokens/s per $ over the new price with its system share
+    (:meth:`~inferchip.cost.tco.TcoTerms.system_price_usd`), the TCO per token by the ratio of the TCO per hour at
+    the new and the old price (same wall power).
     """
     out: dict[str, float | None] = {"output_tokens_per_s_per_chip": p.output_tokens_per_s_per_chip}
     for col in FIGURE_COLUMNS:
@@ -64,16 +66,18 @@ def figures(p: Prediction, price_mult: float = 1.0) -> dict[str, float | None]:
     price = out["chip_price_usd"]
     if price_mult == 1.0 or price is None:
         return out
-    capex = out["output_tokens_per_s_per_usd_capex"]
-    out["output_tokens_per_s_per_usd_capex"] = capex / price_mult if capex is not None else None
+    from inferchip.catalog.assumptions import load_assumptions
+    from inferchip.cost.tco import price_covers, tco_terms
+
+    # the review's constants (the bundled assumptions file), the rule predict priced this chip by
+    terms = tco_terms(spec.system if spec is not None else "server", load_assumptions(), price_covers(spec))
+    if out["output_tokens_per_s_per_usd_capex"] is not None:
+        capital = float(terms.system_price_usd(price * price_mult))
+        out["output_tokens_per_s_per_usd_capex"] = p.output_tokens_per_s_per_chip / capital if capital else None
     wall = _f(p.extra.get("wall_power_w_per_chip")) or out["power_w_per_chip"]
     if out["usd_per_million_tokens"] is not None and wall is not None:
-        from inferchip.catalog.assumptions import load_assumptions
-        from inferchip.cost.tco import tco_per_hour_usd
-
-        a = load_assumptions()  # the review's constants: the bundled assumptions file
-        before = float(tco_per_hour_usd(price, wall, assumptions=a))
-        after = float(tco_per_hour_usd(price * price_mult, wall, assumptions=a))
+        before = float(terms.breakdown_per_hour_usd(price, wall)["total_usd_per_h"])
+        after = float(terms.breakdown_per_hour_usd(price * price_mult, wall)["total_usd_per_h"])
         out["usd_per_million_tokens"] *= after / before if before else 1.0
     out["chip_price_usd"] = price * price_mult
     return out

@@ -29,11 +29,12 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
                     on_progress: OnProgress = no_progress, figs: Figs | None = None,
                     ahead: Sequence[tuple[Hashable, Any]] = ()) -> list[Any]:
     """One-at-a-time sensitivity of the claim's suite rank (see review.sensitivity). ``figs``:
-    a prediction's figures at a price multiplier (default :func:`~inferchip.review.cases.figures`;
+    a prediction's figures at a price multiplier (default :func:`~inferchip.review.cases.figures` on the claim's
+    own price rule, its system and what its price covers;
     the review passes its street-view restatement, so the claim's money matches the tables).
     ``ahead``: keyed pieces of later stages run in the same pool, after the knobs
     (``review.parallel.pool.run_with_ahead``)."""
-    fig = figs or figures
+    fig = figs or partial(figures, spec=claim.spec)  # the price rule predict priced the claim by
     from inferchip.performance.setting import resolve_formats
     from inferchip.review.ranking import METRICS, claim_rank
     from inferchip.review.sensitivity import analyse_knob, knobs_for, scale_chip

@@ -37,8 +37,8 @@ class Metric:
 
 METRICS: dict[str, Metric] = {
     "throughput": Metric("throughput", "output_tokens_per_s_per_chip", "output tokens/s per chip", "tok/s", True),
-    "capex": Metric("capex", "output_tokens_per_s_per_usd_capex", "output tokens/s per $ of chip price", "tok/s/$",
-                    True),
+    "capex": Metric("capex", "output_tokens_per_s_per_usd_capex",
+                    "output tokens/s per $ of capex (price + system share)", "tok/s/$", True),
     "tco": Metric("tco", "usd_per_million_tokens", "total cost of ownership per million output tokens", "$/Mtok",
                   False),
     "energy": Metric("energy", "output_tokens_per_j", "output tokens per joule", "tok/J", True),

@@ -255,12 +255,14 @@ def restate_money(rows: list[dict[str, Any]], chips: list[ChipEntry], views: lis
             if price is None:
                 continue
             usd = price.usd * price_mult / share
-            per_h = float(tco_terms_of(host, price.covers).breakdown_per_hour_usd(usd, wall)["total_usd_per_h"])
+            terms = tco_terms_of(host, price.covers)
+            per_h = float(terms.breakdown_per_hour_usd(usd, wall)["total_usd_per_h"])
             r[col] = per_h / (3600.0 * tput) * 1e6
             if col == "usd_per_million_tokens":
                 r["chip_price_usd"] = usd
                 r["tco_usd_per_hour_per_chip"] = per_h
-                r["output_tokens_per_s_per_usd_capex"] = tput / usd
+                # per $ of the capital the TCO recovers: the price with its system share, one basis for every chip
+                r["output_tokens_per_s_per_usd_capex"] = tput / float(terms.system_price_usd(usd))
 
 
 def deployment_silicon(row: dict[str, Any], cost: Price | None) -> dict[str, float | None]:

@@ -324,6 +324,7 @@ def chip_params(spec: ChipSpec, fam: FamilyDefaults, level: EstimateLevel = "cen
                               or fam.scaleout_bw_gb_per_s_per_direction) * GIGA,
         scaleout_latency_s=fam.scaleout_latency_us * MICRO,
         max_scaleup_domain=i.max_scaleup_domain or 1,
+        scaleup_node_chips=i.scaleup_node_chips or 0,
         gemm_tile_m=tile[0],
         gemm_tile_n=tile[1],
         gemm_tiles_in_flight=in_flight,

@@ -193,6 +193,11 @@ class InterconnectSpec(Frozen):
     scaleout_bw_gb_per_s_per_direction: Annotated[Figure, b.GB_PER_S] | None = Field(
         None, description="Per chip NIC bandwidth, GB/s (1e9 bytes/s)."
     )
+    scaleup_node_chips: Annotated[int, b.DOMAIN] | None = Field(
+        None, description="Chips one node's local links join where the scale-up network spans nodes (GroqChip: a "
+        "GroqNode's 8); a collective group wider than it reaches its peers over the node's global links, "
+        "scaleout_bw_gb_per_s_per_direction (spec.params.across_nodes). Absent: the domain is one tier."
+    )
 
 
 class PowerSpec(Frozen):

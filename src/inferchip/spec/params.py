@@ -58,6 +58,8 @@ class ChipParams:
     # devices the runtime enumerates for one package, the memory shared evenly (ChipSpec memory.runtime_devices: an
     # MI250X's two GCDs); a serving engine's per-device defaults read one of them (EngineSpec.caps_on)
     runtime_devices: int = 1
+    # chips one node's local links join in a scale-up network that spans nodes (GroqChip's 8); 0: one tier
+    scaleup_node_chips: int = 0
     # the in-package link between those devices, bytes/s per direction (memory.runtime_devices.link_gb_per_s_per_
     # direction: an MI250X's four Infinity Fabric links between its GCDs); 0: none stated
     package_link_bytes_per_s: float = 0.0
@@ -96,6 +98,19 @@ def stack_chips(chips: list[ChipParams], axis_shape: tuple[int, ...] | None = No
     return ChipParams(id=",".join(c.id for c in chips), peak_flop_per_s=peaks, family="mixed", notes=(), **kw)
 
 
+def across_nodes(chip: ChipParams, group: int) -> ChipParams:
+    """``chip`` as a collective group of ``group`` chips sees its links: where the scale-up network spans nodes
+    (``scaleup_node_chips`` > 0, GroqChip's 8-chip GroqNodes joined by global links) and the group is wider than a
+    node, its ring or hops cross nodes and run at the slower of the scale-up link and the node's global links per
+    chip (``scaleout_bytes_per_s``); else ``chip`` itself. Latency per hop is unchanged (the family's)."""
+    from dataclasses import replace
+
+    node = chip.scaleup_node_chips
+    if not isinstance(node, int) or node <= 0 or group <= node:
+        return chip
+    return replace(chip, link_bytes_per_s=min(chip.link_bytes_per_s, chip.scaleout_bytes_per_s))
+
+
 def runtime_device_view(chip: ChipParams, packages: int) -> tuple[ChipParams, int, str]:
     """``packages`` of a chip its runtime enumerates as several devices, as the runtime sees them: (one device's
     parameters, how many devices, a note saying so). Unchanged where the runtime sees one device per package.
@@ -131,6 +146,7 @@ def runtime_device_view(chip: ChipParams, packages: int) -> tuple[ChipParams, in
         sm_count=chip.sm_count / n,
         scaleout_bytes_per_s=chip.scaleout_bytes_per_s / n,
         max_scaleup_domain=chip.max_scaleup_domain * n,
+        scaleup_node_chips=chip.scaleup_node_chips * n,
         link_bytes_per_s=link,
         runtime_devices=1,
         devices_per_package=n,

@@ -57,7 +57,8 @@ class ChipCost:
     cost_used_usd: float | None = None  # modelled cost, else the price
     price_usd: float | None = None
     price_over_cost: float | None = None
-    implied_gross_margin: float | None = None
+    implied_gross_margin: float | None = None  # None where the price is a system share: no chip's margin
+    price_covers: str = "accelerator"  # what the reported price holds (price.covers): the margin's basis
     cloud_usd_per_hour: float | None = None
     tco_at_cost_usd_per_hour: float | None = None
     cloud_over_tco_at_cost: float | None = None
@@ -131,8 +132,15 @@ def chip_cost(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "
         out.lines.append(CostLine("reported price", price, "USD", _figure_source(spec.price.usd, "price.usd", spec)
                                   + (f"; {spec.price.note}" if spec.price.note else "") + held))
     if out.manufacturing_cost_usd and price:
+        out.price_covers = spec.price.covers  # a system share's ratio sets a rack's share against one chip
         out.price_over_cost = price / out.manufacturing_cost_usd
-        out.implied_gross_margin = 1.0 - out.manufacturing_cost_usd / price
+        if out.price_covers == "accelerator":  # a margin only where the price and the cost are one chip's
+            out.implied_gross_margin = 1.0 - out.manufacturing_cost_usd / price
+        else:
+            out.notes.append(f"the reported price is a share of a system's (price.covers: {out.price_covers}): "
+                             f"its {out.price_over_cost:.1f}x over one chip's modelled silicon sets that share (the "
+                             "chip with its share of the CPUs, switches and rack the system holds) against the chip "
+                             "alone, so no gross margin of the chip is implied (implied_gross_margin: null)")
     if cloud is not None:
         out.lines.append(CostLine("cloud rate", cloud, "USD/h", _figure_source(spec.price.cloud_usd_per_hour,
                                                                              "price.cloud_usd_per_hour", spec)))

@@ -82,8 +82,9 @@ footer{color:var(--muted);font-size:12.5px;text-align:center;padding:10px}
 
 HOW_TO_READ = {
     "summary": "Each chip's rank over the whole suite on four figures of merit: output tokens/s per chip, per dollar "
-               "of chip price, total cost of ownership per million output tokens (lower is better) and output tokens "
-               "per joule; in brackets the suite score. The suite score is the mean, over "
+               "of capex (the chip's price with its share of the system, as the TCO counts it), total cost of "
+               "ownership per million output tokens (lower is better) and output tokens per joule; in brackets "
+               "the suite score. The suite score is the mean, over "
                "every model and service level, of the chip's figure divided by the best chip's (1.00 = best "
                "everywhere; a case the chip cannot serve counts 0). Rank 1 is best; '-' means the chip lacks the "
                "figure (no price or no power).",

@@ -44,7 +44,7 @@ def html_table(headers: list[tuple[str, bool]], rows: list[tuple[list[str], str]
     return f'<div class="scroll"><table{cls}><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-SHORT_LABELS = {"throughput": "tok/s per chip", "capex": "tok/s per $ of price", "tco": "TCO $/Mtok",
+SHORT_LABELS = {"throughput": "tok/s per chip", "capex": "tok/s per $ capex", "tco": "TCO $/Mtok",
                 "energy": "tok/J"}
 
 
