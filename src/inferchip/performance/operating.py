@@ -122,7 +122,7 @@ def steady_state(mm: MappedModel, b: FloatArray, q: Question, with_ttft: bool,
     e_o = max(o.mean, 1.0)
     new = b / e_o / q.beams  # requests (prompts) starting per step
     ctx = i.mean + o.second_moment / (2.0 * e_o)
-    if decode is None and mm.sm.dp_attention > 1:  # prompt-carrying steps at their busiest rank's
+    if decode is None and mm.sm.dp_attention > 1 and not q.dp_prompts_balanced:  # fill steps at their busiest rank's
         tpot, dec = dp_decode_step(mm, b, new, i.mean, i.mean_prefill_pairs, b * ctx, random_admission(q))
     elif decode is None and random_admission(q):
         tpot, dec = decode_step(mm, b, new, i.mean, i.mean_prefill_pairs, b * ctx)
@@ -164,7 +164,7 @@ def _steady_one(mm: MappedModel, b: float, q: Question) -> PhaseMetrics:
     new = b / e_o / q.beams
     ctx = i.mean + o.second_moment / (2.0 * e_o)
     dec = mm.stage_step_point((1,), (b + new * i.mean) / pp, b / pp, b * ctx / pp, new * i.mean_prefill_pairs / pp)
-    if mm.sm.dp_attention > 1:  # dp_decode_step on one-point arrays (its steps priced in floats)
+    if mm.sm.dp_attention > 1 and not q.dp_prompts_balanced:  # dp_decode_step on one-point arrays
         tpot = float(dp_decode_step(mm, np.array([b]), np.array([new]), i.mean, i.mean_prefill_pairs,
                                     np.array([b * ctx]), random_admission(q))[0][0])
     elif random_admission(q):  # decode_step's mixture, on floats
@@ -269,8 +269,8 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
     if sweeps is None:
         met = steady_state(mm, grid, q, with_ttft)
     else:  # {question's lengths and load -> {layout -> sweep}}, the latest SWEEPS_KEPT questions
-        qkey = (q.inputs, q.outputs, q.beams, q.queue_wait, q.whole_sequences_per_chip, q.max_seqs_per_rank, coarse,
-                with_ttft)
+        qkey = (q.inputs, q.outputs, q.beams, q.queue_wait, q.whole_sequences_per_chip, q.max_seqs_per_rank,
+                q.dp_prompts_balanced, coarse, with_ttft)
         by_layout = sweeps.pop(qkey, None) or {}
         sweeps[qkey] = by_layout  # now the latest
         if len(sweeps) > SWEEPS_KEPT:

@@ -251,9 +251,9 @@ def decode_step(mm: MappedModel, b: FloatArray, new: FloatArray, mean_input: flo
     it lives through: ``(1 - p) t(b) + p t(b + new E[i] / p)``. The step time is not linear in its rows
     (GEMM row tiles), so this differs from the time of the mean step ``t(b + new E[i])`` where a tile
     boundary falls between ``b`` and ``b + new E[i]``; FLOP and bytes are linear in the rows, so the
-    mean step's cost (returned, for energy and breakdowns) holds the mean FLOP and bytes per step."""
-    if mm.sm.dp_attention > 1:
-        return dp_decode_step(mm, b, new, mean_input, mean_pairs, kv_tokens, True)
+    mean step's cost (returned, for energy and breakdowns) holds the mean FLOP and bytes per step. The prompts'
+    tokens are spread evenly over attention-DP ranks (an engine that balances them); where each prefills whole on
+    one rank: :func:`dp_decode_step`."""
     _, dec = mm.replica_step_s(b + new * mean_input, b, kv_tokens, new * mean_pairs)
     p = admit_share(new)
     t_pure, _ = mm.replica_step_s(b, b, kv_tokens, 0.0 * b)

@@ -103,7 +103,26 @@ class NotPredictable(InferchipError):
 
 
 def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
-    """The plan of a case (MLPerf rows: the mean input length of their data set from ``lengths``)."""
+    """The plan of a case (MLPerf rows: the mean input length of their data set from ``lengths``), its attention-DP
+    prompts balanced over the ranks where the row's engine or notes say so (:func:`balances_dp_prompts`)."""
+    plan = _plan_for(case, lengths)
+    return replace(plan, dp_prompts_balanced=True) if balances_dp_prompts(case) else plan
+
+
+def balances_dp_prompts(case: Case) -> bool:
+    """Whether the row's engine holds new prompts until every attention-DP rank has one: its notes state a
+    TensorRT-LLM balance (``adp_balancing_*``, ``enable_balance true``) or its software is an engine whose record has
+    ``attention_dp_balance`` (TensorRT-LLM's)."""
+    from inferchip.catalog.engines import engine_for_software
+    from inferchip.validation.stated_engine import stated_scheduling
+
+    if stated_scheduling(case.case_id, case.notes).adp_balance or "enable_balance true" in case.notes.lower():
+        return True
+    engine = engine_for_software(case.software)  # None: blank or no engine (the default's has no balance)
+    return engine is not None and engine.attention_dp_balance is not None
+
+
+def _plan_for(case: Case, lengths: DatasetLengths) -> Plan:
     notes: list[str] = []
     dataset = None
     ds = case_dataset(case) if case.scenario in ("offline", "server") else None
