@@ -144,14 +144,17 @@ def test_the_max_throughput_search_stays_within_a_running_batch_cap():
 def test_serve_searches_its_layout_within_the_running_batch_cap_it_simulates():
     """DeepSeek-R1 on 8 B200 at 1,024/256 tokens: predict's uncapped search takes tp 2 pp 4 (2 attention-DP ranks) at
     ~7,000 sequences; serve/curve admit 256 per rank, so that layout ran at 512 sequences, 745 tok/s per chip, where
-    tp 8 with attention DP (8 ranks, 2,048 sequences) runs 2,393 (curve, by hand at main 47bbd0b)."""
+    tp 8 with attention DP (8 ranks, 2,048 sequences) runs 2,393 (curve, by hand at main 47bbd0b). Since steady53
+    (a prompt-admitting step at its busiest rank's prefill) tp 4 x pp 2 with attention DP (4 ranks) and tp 8 are within
+    2 % of each other in predict (2,935 and 2,885 tok/s per chip) and in serve at 2,048 clients (2,478 and 2,524):
+    either is the search's answer; the 2-rank layout is not."""
     from inferchip.interfaces.cli_options.options import read_model
     from inferchip.interfaces.serve_system import system
 
     step, replicas, _ = system("nvidia-b200-180gb", read_model("deepseek-ai/DeepSeek-R1"), 8, None, None, None,
                                None, None, None, None, None, None, 1024, 256, running_cap=1024)
     lay = step.mm.layout
-    assert (lay.tp, lay.pp, lay.attn_dp) == (8, 1, True) and replicas == 1
+    assert (lay.tp, lay.pp, lay.attn_dp) in ((8, 1, True), (4, 2, True)) and replicas == 1
 
 
 def test_serve_at_a_given_concurrency_searches_the_layout_for_that_load():

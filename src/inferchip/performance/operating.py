@@ -45,6 +45,7 @@ from inferchip.performance.phases import (
     PhaseMetrics,
     admit_share,
     decode_step,
+    dp_decode_step,
     first_chunk_step,
     static_batch,
 )
@@ -121,7 +122,9 @@ def steady_state(mm: MappedModel, b: FloatArray, q: Question, with_ttft: bool,
     e_o = max(o.mean, 1.0)
     new = b / e_o / q.beams  # requests (prompts) starting per step
     ctx = i.mean + o.second_moment / (2.0 * e_o)
-    if decode is None and random_admission(q):
+    if decode is None and mm.sm.dp_attention > 1 and not q.dp_prompts_balanced:  # fill steps at their busiest rank's
+        tpot, dec = dp_decode_step(mm, b, new, i.mean, i.mean_prefill_pairs, b * ctx, random_admission(q))
+    elif decode is None and random_admission(q):
         tpot, dec = decode_step(mm, b, new, i.mean, i.mean_prefill_pairs, b * ctx)
     elif decode is None:
         tpot, dec = mm.replica_step_s(b + new * i.mean, b, b * ctx, new * i.mean_prefill_pairs)
@@ -161,7 +164,10 @@ def _steady_one(mm: MappedModel, b: float, q: Question) -> PhaseMetrics:
     new = b / e_o / q.beams
     ctx = i.mean + o.second_moment / (2.0 * e_o)
     dec = mm.stage_step_point((1,), (b + new * i.mean) / pp, b / pp, b * ctx / pp, new * i.mean_prefill_pairs / pp)
-    if random_admission(q):  # decode_step's mixture, on floats
+    if mm.sm.dp_attention > 1 and not q.dp_prompts_balanced:  # dp_decode_step on one-point arrays
+        tpot = float(dp_decode_step(mm, np.array([b]), np.array([new]), i.mean, i.mean_prefill_pairs,
+                                    np.array([b * ctx]), random_admission(q))[0][0])
+    elif random_admission(q):  # decode_step's mixture, on floats
         p = float(admit_share(new))
         pure = mm.stage_step_point((1,), b / pp, b / pp, b * ctx / pp, 0.0)
         fill = mm.stage_step_point((1,), (b + new * i.mean / p) / pp, b / pp, b * ctx / pp,
@@ -263,8 +269,8 @@ def operating_point(mm: MappedModel, q: Question, replicas: int, *, coarse: bool
     if sweeps is None:
         met = steady_state(mm, grid, q, with_ttft)
     else:  # {question's lengths and load -> {layout -> sweep}}, the latest SWEEPS_KEPT questions
-        qkey = (q.inputs, q.outputs, q.beams, q.queue_wait, q.whole_sequences_per_chip, q.max_seqs_per_rank, coarse,
-                with_ttft)
+        qkey = (q.inputs, q.outputs, q.beams, q.queue_wait, q.whole_sequences_per_chip, q.max_seqs_per_rank,
+                q.dp_prompts_balanced, coarse, with_ttft)
         by_layout = sweeps.pop(qkey, None) or {}
         sweeps[qkey] = by_layout  # now the latest
         if len(sweeps) > SWEEPS_KEPT:

@@ -181,6 +181,58 @@ def admit_share(new_per_step: float | FloatArray) -> FloatArray:
     return np.asarray(np.maximum(-np.expm1(-np.asarray(new_per_step, float)), 1e-12), dtype=float)
 
 
+POISSON_TAIL_SIGMAS = 12.0  # the Poisson sum of busiest_rank_prompts stops this many standard deviations above the mean
+
+
+def busiest_rank_prompts(new_per_step: npt.ArrayLike, dp: int, random: bool) -> tuple[FloatArray, FloatArray]:
+    """(share ``p`` of the decode steps that carry prompts, mean prompts on the busiest of ``dp`` attention-DP ranks
+    in such a step) where ``new_per_step`` prompts start per step on average. Each prompt runs whole on one rank and
+    the ranks' steps are synchronised by the expert all-to-all (SGLang's ``prepare_mlp_sync_batch`` gathers every
+    DP rank's tokens before each forward; vLLM's data-parallel deployment: "forward passes must be aligned"), so a
+    step lasts its busiest rank's. ``k`` prompts placed each on the least-loaded rank (the serving simulator's
+    ``busiest_rank_prefill``) put ``ceil(k / dp)`` on the busiest. ``random``: ``k`` Poisson (``admit_share``'s
+    arrivals), ``E[ceil(K / dp) | K >= 1]``; else ``floor(new)`` or ``floor(new) + 1`` prompts a step (fixed lengths,
+    completions evenly spaced), ``p = min(new, 1)``. E.g. 1.15 prompts a step on 8 ranks: ~1.0 prompt on the busiest
+    (1 - exp(-1.15) = 68 % of the steps), where the even spread gave 1.69 / 8 = 0.21."""
+    lam = np.asarray(new_per_step, float)
+    if random:
+        p = admit_share(lam)
+        top = float(np.max(lam)) if lam.size else 0.0
+        k = np.arange(int(math.ceil(top + POISSON_TAIL_SIGMAS * math.sqrt(top) + 2.0 * POISSON_TAIL_SIGMAS)) + 1)
+        log_fact = np.concatenate(([0.0], np.cumsum(np.log(k[1:]))))
+        log_pmf = k * np.log(np.maximum(lam, 1e-300))[..., None] - lam[..., None] - log_fact
+        busiest: FloatArray = np.sum(np.exp(log_pmf) * np.ceil(k / dp), axis=-1) / p
+        return p, busiest
+    whole = np.floor(lam)
+    frac = lam - whole
+    p = np.where(whole >= 1.0, 1.0, np.maximum(frac, 1e-12))
+    busiest = ((1.0 - frac) * np.ceil(whole / dp) + frac * np.ceil((whole + 1.0) / dp)) / p
+    return p, busiest
+
+
+def dp_decode_step(mm: MappedModel, b: FloatArray, new: FloatArray, mean_input: float, mean_pairs: float,
+                   kv_tokens: FloatArray, random: bool) -> tuple[FloatArray, StepCost]:
+    """:func:`decode_step` under attention DP (``dp = sm.dp_attention > 1``): the mean of pure-decode steps and
+    prompt-carrying ones, each of the latter as long as its busiest rank's (:func:`busiest_rank_prompts`): that
+    rank prefills its prompts whole (``cost.step.step_points`` ``prefill_chip``), at most its own chunk budget or
+    the even share where that is more (the simulator's ``busiest_rank_prefill`` cap, its pairs scaled with its
+    tokens), while the routed experts serve every rank's tokens. The mean step's cost (energy, breakdowns) is
+    :func:`decode_step`'s: the mean FLOP and bytes per step."""
+    dp = mm.sm.dp_attention
+    _, dec = mm.replica_step_s(b + new * mean_input, b, kv_tokens, new * mean_pairs)
+    p, busiest = busiest_rank_prompts(new, dp, random)
+    even = new * mean_input / p / dp
+    rank_tokens = busiest * mean_input
+    cap = np.maximum(float(mm.chunk_tokens), even)
+    held = np.where(rank_tokens > cap, cap / rank_tokens, 1.0)  # share of its prompts' tokens the rank runs now
+    shape = np.broadcast_shapes(np.shape(b), np.shape(rank_tokens))
+    chip = np.broadcast_to(rank_tokens * held, shape).astype(float)
+    t_pure, _ = mm.replica_step_s(b, b, kv_tokens, 0.0 * b)
+    t_fill, _ = mm.replica_step_s(b + new * mean_input / p, b, kv_tokens, dp * busiest * mean_pairs * held,
+                                  prefill_chip=chip)
+    return (1.0 - p) * t_pure + p * t_fill, dec
+
+
 def decode_step(mm: MappedModel, b: FloatArray, new: FloatArray, mean_input: float, mean_pairs: float,
                 kv_tokens: FloatArray) -> tuple[FloatArray, StepCost]:
     """Mean time of a decode step (TPOT, s) and the mean step's cost, with ``b`` sequences per replica
@@ -199,7 +251,9 @@ def decode_step(mm: MappedModel, b: FloatArray, new: FloatArray, mean_input: flo
     it lives through: ``(1 - p) t(b) + p t(b + new E[i] / p)``. The step time is not linear in its rows
     (GEMM row tiles), so this differs from the time of the mean step ``t(b + new E[i])`` where a tile
     boundary falls between ``b`` and ``b + new E[i]``; FLOP and bytes are linear in the rows, so the
-    mean step's cost (returned, for energy and breakdowns) holds the mean FLOP and bytes per step."""
+    mean step's cost (returned, for energy and breakdowns) holds the mean FLOP and bytes per step. The prompts'
+    tokens are spread evenly over attention-DP ranks (an engine that balances them); where each prefills whole on
+    one rank: :func:`dp_decode_step`."""
     _, dec = mm.replica_step_s(b + new * mean_input, b, kv_tokens, new * mean_pairs)
     p = admit_share(new)
     t_pure, _ = mm.replica_step_s(b, b, kv_tokens, 0.0 * b)

@@ -142,6 +142,11 @@ class Question:
     # max throughput: an engine's running-batch cap per attention-DP rank (max_num_seqs; serve/curve search the
     # layout they then simulate under that cap); None: memory alone bounds the concurrency (predict)
     max_seqs_per_rank: float | None = None
+    # under attention DP, the engine holds new prompts until every rank has one (TensorRT-LLM's attention_dp_config
+    # enable_balance: EngineSpec.attention_dp_balance), so a step's prefill is spread evenly over the ranks; False:
+    # each prompt prefills whole on one rank as it arrives and the step lasts that rank's (SGLang, vLLM: the serving
+    # simulator's default; performance.phases.dp_decode_step)
+    dp_prompts_balanced: bool = False
 
     @classmethod
     def fixed(cls, input_tokens: float, output_tokens: float, batch: int | None = None,

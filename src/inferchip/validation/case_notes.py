@@ -23,6 +23,18 @@ STATED_POOLS = re.compile(
     r"(\d+) decode GPUs \((\d+) worker\(s\), TP(\d+)/EP(\d+), DP-attention (true|false)\)", re.IGNORECASE)
 
 
+# A TensorRT-LLM attention-DP balance the notes state: the NVIDIA MLPerf harness's names (whose values
+# stated_engine.stated_scheduling reads) or attention_dp_config's enable_balance set true
+_DP_BALANCE = re.compile(r"\badp_balancing_(?:batching_wait|timeout)_iters\b|\benable_balance\s*[:=]?\s*true\b",
+                         re.IGNORECASE)
+
+
+def states_dp_balance(case: Case) -> bool:
+    """Whether the row's notes state that its engine holds new prompts until every attention-DP rank has one
+    (TensorRT-LLM ``attention_dp_config`` ``enable_balance``; :data:`_DP_BALANCE`)."""
+    return _DP_BALANCE.search(case.notes) is not None
+
+
 def decode_worker_chips(case: Case) -> int:
     """The chips of one decode worker of a disaggregated row (``-disagg-`` in its id) as its notes' pools state them
     (:data:`STATED_POOLS`: decode GPUs over decode workers); 0 for any other row or pools that are not whole workers

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, TypedDict
 
-from inferchip.catalog.engines import row_engine
+from inferchip.catalog.engines import engine_for_software, row_engine
 from inferchip.errors import InferchipError
 from inferchip.mapping.layout import Layout
 from inferchip.mapping.memory_fit import Formats
@@ -53,7 +53,7 @@ from inferchip.performance.operating import (  # the one operating-point solver 
 from inferchip.performance.setting import format_choice
 from inferchip.spec.calibration import DatasetLengths
 from inferchip.spec.chip import ChipParams
-from inferchip.validation.case_notes import decode_worker_chips, stated_limits, stated_load_per_s
+from inferchip.validation.case_notes import decode_worker_chips, stated_limits, stated_load_per_s, states_dp_balance
 from inferchip.validation.cases import DATASETS, MLPERF_DATASETS, Case, LatencyLimits, case_dataset
 from inferchip.workload.datasets import mean_input_of
 
@@ -103,7 +103,23 @@ class NotPredictable(InferchipError):
 
 
 def plan_for(case: Case, lengths: DatasetLengths) -> Plan:
-    """The plan of a case (MLPerf rows: the mean input length of their data set from ``lengths``)."""
+    """The plan of a case (MLPerf rows: the mean input length of their data set from ``lengths``), its attention-DP
+    prompts balanced over the ranks where the row's engine or notes say so (:func:`balances_dp_prompts`)."""
+    plan = _plan_for(case, lengths)
+    return replace(plan, dp_prompts_balanced=True) if balances_dp_prompts(case) else plan
+
+
+def balances_dp_prompts(case: Case) -> bool:
+    """Whether the row's engine holds new prompts until every attention-DP rank has one: its notes state a
+    TensorRT-LLM balance (``adp_balancing_*``, ``enable_balance true``) or its software is an engine whose record has
+    ``attention_dp_balance`` (TensorRT-LLM's)."""
+    if states_dp_balance(case):
+        return True
+    engine = engine_for_software(case.software)  # None: blank or no engine (the default's has no balance)
+    return engine is not None and engine.attention_dp_balance is not None
+
+
+def _plan_for(case: Case, lengths: DatasetLengths) -> Plan:
     notes: list[str] = []
     dataset = None
     ds = case_dataset(case) if case.scenario in ("offline", "server") else None

@@ -227,8 +227,11 @@ class ServedEngine:
         return got
 
     def limited(self, q: Question) -> Question:
-        """``q`` with its TTFT limit less the host time of a request of its mean prompt (the steps' share of the
-        limit); a limit within the host time is an InvalidSettingError."""
+        """``q`` as this engine serves it: its TTFT limit less the host time of a request of its mean prompt (the
+        steps' share of the limit; a limit within the host time is an InvalidSettingError), its attention-DP prompts
+        balanced over the ranks where the engine holds them for that (``attention_dp_balance``)."""
+        if self.spec is not None and self.spec.attention_dp_balance is not None:
+            q = replace(q, dp_prompts_balanced=True)
         limit = q.max_ttft_s
         host = None if limit is None else self.host(q.inputs.mean)
         if limit is None or host is None:

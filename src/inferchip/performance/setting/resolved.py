@@ -30,8 +30,9 @@ if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
     from inferchip.spec.engine.padding import PaddingLadder
 
 # A question's lengths and load (inputs, outputs, beams, queue wait, whole sequences per chip, running-batch cap per
-# rank, coarse grid, with TTFT) -> {layout -> its concurrency sweep}: operating.operating_point's cache, kept here.
-SweepKey = tuple["LengthDist", "LengthDist", int, bool, bool, float | None, bool, bool]
+# rank, attention-DP prompts balanced, coarse grid, with TTFT) -> {layout -> its concurrency sweep}:
+# operating.operating_point's cache, kept here.
+SweepKey = tuple["LengthDist", "LengthDist", int, bool, bool, float | None, bool, bool, bool]
 Sweeps = dict[SweepKey, dict[Layout, PhaseMetrics]]
 
 
