@@ -70,3 +70,42 @@ def test_a_deployment_of_one_chip_is_said_in_the_singular():
                                + rows("mixed", {"interactive": 1, "batch": 2}), load_claim().scale_out)
     assert "small on 1 chip; big on 6 chips; mixed on 1 (interactive), 2 (batch) chips." in note, note
     assert "1 chips" not in note
+
+
+def test_an_unpriced_chip_is_not_compared_for_the_pareto_front_and_the_report_says_so():
+    """WSE-3 (no street price, so no $/Mtok) was marked off the front (pareto False in results.csv/json) and left
+    off the Pareto chart without a word, though no chip beat it on tokens per joule and TPOT together."""
+    from dataclasses import dataclass, replace
+
+    from conftest import make_chip
+    from inferchip.interfaces.report.charts import pareto_not_compared
+    from inferchip.interfaces.report.page import render_html
+    from inferchip.interfaces.report.tables import esc
+    from inferchip.review.review import ReviewConfig, run_review
+
+    @dataclass(frozen=True)
+    class Quote:  # the shape of inferchip.catalog.prices.PriceQuote
+        chip_id: str
+        basis: str
+        price_usd: float
+        low_usd: float
+        high_usd: float
+        source: str
+        date: str = "2026-01-01"
+        note: str = ""
+
+    mid = make_chip(id="mid", max_scaleup_domain=1)
+    slow = replace(mid, id="slow", memory_bytes_per_s=mid.memory_bytes_per_s / 2)
+    fast = replace(mid, id="fast", memory_bytes_per_s=mid.memory_bytes_per_s * 2)
+    prices = {c: Quote(c, "street", 20_000.0, 16_000.0, 24_000.0, "test price table") for c in ("slow", "mid")}
+    res = run_review(ReviewConfig(chips=[slow, mid], claim=fast, models=["meta-llama/Llama-3.1-8B-Instruct"],
+                                  metric="throughput", sensitivity=False, samples=1000, slos=("batch",),
+                                  prices=prices))
+    (front,) = res.pareto.values()
+    assert front["not_compared"] == {"fast": ["usd_per_million_tokens"]}
+    assert "fast" not in front["front"]
+    pareto = {r["chip_id"]: r["pareto"] for r in res.rows if r["setting"] == "domain"}
+    assert pareto["fast"] is None and pareto["mid"] is True and pareto["slow"] is False
+    said = pareto_not_compared(res)
+    assert "fast (no $ per million output tokens; 1 of 1 cases)" in said
+    assert esc(said) in render_html(res, [])  # in the Pareto section of the report
