@@ -109,3 +109,43 @@ def test_an_unpriced_chip_is_not_compared_for_the_pareto_front_and_the_report_sa
     said = pareto_not_compared(res)
     assert "fast (no $ per million output tokens; 1 of 1 cases)" in said
     assert esc(said) in render_html(res, [])  # in the Pareto section of the report
+
+
+def test_the_review_takes_the_users_interactive_limits(tmp_path, capsys):
+    """"Is X the best at SLO Y?": the review judged the interactive level at MLPerf's limits by model size alone
+    (8B: TTFT 500 ms, TPOT 30 ms); --max-ttft-ms / --max-tpot-ms (max_ttft_s / max_tpot_s) set them for every model."""
+    from inferchip.interfaces.cli import main
+
+    args = ["review", "--chips", "nvidia-h100-sxm-80gb", "--models", "meta-llama/Llama-3.1-8B-Instruct",
+            "--claim", "none", "--no-sensitivity", "--workers", "1"]
+    assert main([*args, "--slo", "interactive", "--max-tpot-ms", "10", "--out", str(tmp_path / "rv")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("interactive limits: given for every model: TPOT 10 ms; the other limit MLPerf Interactive, "
+            "Llama-3.1-8B: TTFT 500 ms, TPOT 30 ms") in out
+    rows = [r for r in json.loads((tmp_path / "rv" / "results.json").read_text())["rows"] if r["setting"] == "domain"]
+    assert rows and all(r["max_tpot_s"] == 0.010 and r["max_ttft_s"] == 0.5 for r in rows)
+    assert all(r["tpot_s"] <= 0.010 for r in rows if r["status"] == "ok")
+    html = (tmp_path / "rv" / "report.html").read_text()
+    assert "TTFT 500 ms, TPOT 10 ms" in html  # the report's assumptions say the limits it ran
+    # a limit for a level the review does not run, or no positive number of ms, is refused before any work
+    assert main([*args, "--slo", "batch", "--max-ttft-ms", "200", "--out", str(tmp_path / "no")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--max-ttft-ms 200 limits the interactive service level, which --slo batch does not run" in err
+    assert main([*args, "--max-tpot-ms", "0", "--out", str(tmp_path / "no")]) == 2
+    assert "--max-tpot-ms" in capsys.readouterr().err and not (tmp_path / "no").exists()
+
+
+def test_the_api_names_its_keywords_for_the_limits():
+    import pytest
+
+    from inferchip.errors import InvalidSettingError
+    from inferchip.review.review import ReviewConfig, resolve
+
+    one = dict(chips=["nvidia-h100-sxm-80gb"], models=["meta-llama/Llama-3.1-8B-Instruct"], claim=None)
+    with pytest.raises(InvalidSettingError, match=r"max_ttft_s=0.2 limits the interactive service level, which "
+                                                  r"slos=batch does not run"):
+        resolve(ReviewConfig(**one, slos=("batch",), max_ttft_s=0.2))
+    with pytest.raises(InvalidSettingError, match="max_tpot_s"):
+        resolve(ReviewConfig(**one, max_tpot_s=-0.01))
+    with pytest.raises(InvalidSettingError, match="max_ttft_s"):
+        resolve(ReviewConfig(**one, max_ttft_s=float("nan")))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.errors import DoesNotFitError, InvalidSettingError
+from inferchip.errors import DoesNotFitError, InvalidSettingError, named_as, positive
 from inferchip.performance.predict import Prediction, predict
 from inferchip.review.claim_file import ScaleOut
 from inferchip.review.deploy.sizing import default_basis
@@ -31,6 +31,29 @@ from inferchip.spec.model import ModelSpec
 
 FIGURE_COLUMNS = ("power_w_per_chip", "output_tokens_per_j", "usd_per_million_tokens",
                   "output_tokens_per_s_per_usd_capex", "chip_price_usd")
+
+
+def given_level(cfg: ReviewConfig, ttft_s: float, tpot_s: float, basis: str) -> ServiceLevel:
+    """The interactive level with the review's ``max_ttft_s`` / ``max_tpot_s`` (the user's service level, for every
+    model) in place of the size class's limits (``ttft_s``, ``tpot_s``, MLPerf's ``basis``), saying which is whose."""
+    said = [f"{what} {v * 1e3:g} ms" for what, v in (("TTFT", cfg.max_ttft_s), ("TPOT", cfg.max_tpot_s))
+            if v is not None]
+    rest = "" if len(said) == 2 else f"; the other limit {basis}"
+    return ServiceLevel("interactive", ttft_s if cfg.max_ttft_s is None else cfg.max_ttft_s,
+                        tpot_s if cfg.max_tpot_s is None else cfg.max_tpot_s,
+                        "given for every model: " + ", ".join(said) + rest)
+
+
+def check_limits(cfg: ReviewConfig) -> None:
+    """Refuse a latency limit that is no finite positive number of seconds, or one given to a review that runs no
+    interactive level (it would limit nothing)."""
+    for key in ("max_ttft_s", "max_tpot_s"):
+        value = getattr(cfg, key)
+        positive(key, value)
+        if value is not None and "interactive" not in cfg.slos:
+            raise InvalidSettingError(f"{named_as(key, value)} limits the interactive service level, which "
+                                      f"{named_as('slos', ','.join(cfg.slos))} does not run; allowed: the "
+                                      "interactive level or both")
 
 
 def evaluate(chip: str | ChipParams, model: str | ModelSpec, slo: ServiceLevel, count: int, cfg: ReviewConfig,
@@ -157,7 +180,7 @@ def review_deployments(chip_id: str, claim_chip: str | None, model_id: str, slo_
     def at(n: int, slo: ServiceLevel, chunk: int | None) -> tuple[Prediction | None, str, str]:
         return evaluate(arg, m.ref, slo, n, cfg, weights=weights, chunk_tokens=chunk)
 
-    return deployments(entry, m, [service_level(s, m.total_params) for s in slo_names], cfg, claim.scale_out,
+    return deployments(entry, m, [service_level(s, m.total_params, cfg) for s in slo_names], cfg, claim.scale_out,
                        weights, at)
 
 
@@ -175,7 +198,7 @@ def sized_cases(chip: ChipEntry, models: list[ModelEntry], cases: list[tuple[str
         names = [s for mid, s in cases if mid == m.id]
         if not names:
             continue
-        slos = [service_level(n, m.total_params) for n in names]
+        slos = [service_level(n, m.total_params, cfg) for n in names]
 
         def at(n: int, slo: ServiceLevel, chunk: int | None, m: ModelEntry = m) -> tuple[Prediction | None, str, str]:
             return evaluate(arg, m.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
@@ -197,7 +220,7 @@ def evaluate_chip(
     spec = chip.spec if isinstance(arg, ChipParams) else None
     w = chip.weights_in(cfg)
     for m in models:
-        slos = [service_level(name, m.total_params) for name in cfg.slos]
+        slos = [service_level(name, m.total_params, cfg) for name in cfg.slos]
         single = {s.name: evaluate(arg, m.ref, s, 1, cfg, chip_spec=spec, weights=w) for s in slos}
         dom, got = domain_rows(chip, m, slos, cfg, so, arg, spec, w, single)
         for s in slos:

@@ -6,6 +6,7 @@ Service levels (METHODS.md 4.1, MLPerf Inference latency limits, TTFT / TPOT):
   class (by total parameters): up to 20B like Llama-3.1-8B (500 ms / 30 ms), up to 150B like
   Llama-2-70B (450 ms / 40 ms), above like Llama-3.1-405B (4500 ms / 80 ms). MLPerf limits
   are 99th percentiles; the model here gives steady-state means, so the check is lenient.
+  ``max_ttft_s`` / ``max_tpot_s`` (``review --max-ttft-ms`` / ``--max-tpot-ms``) replace them for every model.
 * ``batch``: maximum throughput, no latency limit (MLPerf Offline).
 
 The scale-up domain is evaluated at its size up to :data:`DOMAIN_CAP_CHIPS` (72, an NVL72
@@ -84,19 +85,21 @@ SIZE_CLASSES: tuple[tuple[float, str, float, float, str], ...] = (
 
 
 def size_class(total_params: float) -> tuple[str, float, float, str]:
-    for bound, name, ttft, tpot, basis in SIZE_CLASSES:
-        if total_params <= bound:
-            return name, ttft, tpot, basis
-    raise AssertionError("unreachable: the last class is unbounded")
+    return next(c[1:] for c in SIZE_CLASSES if total_params <= c[0])  # the last class is unbounded
 
 
-def service_level(name: str, total_params: float) -> ServiceLevel:
-    """The latency limits of a service level for a model of ``total_params`` parameters."""
+def service_level(name: str, total_params: float, cfg: ReviewConfig | None = None) -> ServiceLevel:
+    """The latency limits of a service level for a model of ``total_params`` parameters; ``cfg``'s ``max_ttft_s`` /
+    ``max_tpot_s``, where given, replace the size class's (:func:`inferchip.review.cases.given_level`)."""
     if name == "batch":
         return ServiceLevel("batch", None, None, "maximum throughput, no latency limit (MLPerf Offline)")
     if name == "interactive":
         _, ttft, tpot, basis = size_class(total_params)
-        return ServiceLevel("interactive", ttft, tpot, basis)
+        if cfg is None or (cfg.max_ttft_s is None and cfg.max_tpot_s is None):
+            return ServiceLevel("interactive", ttft, tpot, basis)
+        from inferchip.review.cases import given_level
+
+        return given_level(cfg, ttft, tpot, basis)
     raise InvalidSettingError(f"{labelled('slos')}: unknown service level '{name}'; allowed: interactive, batch, both")
 
 
@@ -123,6 +126,8 @@ class ReviewConfig:
     deploy_claim: bool = True  # model the claimed chip as its claim file deploys it
     scale_out: bool = True  # size a layer-pipelined competitor's system per case (review.deploy; claim.yaml scale_out)
     prices: dict[str, Any] | None = None  # chip id -> price quote (tests); None: catalog.prices
+    max_ttft_s: float | None = None  # the interactive level's TTFT limit for every model, s (None: the size class's)
+    max_tpot_s: float | None = None  # the interactive level's TPOT limit for every model, s (None: the size class's)
 
 
 @dataclass
@@ -186,7 +191,6 @@ OnProgress = Callable[[str, int], None]  # (what is being done, units just finis
 
 def no_progress(what: str, n: int) -> None:
     """The default :data:`OnProgress`: reports nothing."""
-    return None
 
 
 Case = tuple[str, str]  # (model id, service level)
@@ -330,6 +334,7 @@ class ReviewInputs:
 def resolve(cfg: ReviewConfig) -> ReviewInputs:
     """The review's inputs (:class:`ReviewInputs`); validates every id, setting and the claim file, before any
     work. The only place a review reads its claim file."""
+    from inferchip.review.cases import check_limits
     from inferchip.review.claim_file import CLAIM_FILE, check_claim_chip, load_claim
     from inferchip.review.ranking import METRICS
 
@@ -342,13 +347,13 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
         raise InvalidSettingError(f"{labelled('metric')}: unknown figure '{cfg.metric}'; allowed: {', '.join(METRICS)}")
     for name in cfg.slos:
         service_level(name, 0.0)
+    check_limits(cfg)
     if not cfg.slos:
         raise InvalidSettingError(f"{labelled('slos')}: at least one service level is needed")
     if cfg.year is not None and cfg.chips is not None:
         default_chips(cfg.year)  # an unknown year is named as such first
         raise InvalidSettingError(f"{named_as('year', cfg.year)} picks the competitors of that year, but "
-                                  f"{named('chips')} names the chips: "
-                                  "give one of the two")
+                                  f"{named('chips')} names the chips: give one of the two")
     chips = [chip_entry(c, cfg.domain_cap) for c in (cfg.chips if cfg.chips is not None else default_chips(cfg.year))]
     claim = None
     claim_ref = claim_doc.chip if cfg.claim == CLAIM_FROM_FILE else cfg.claim
@@ -391,6 +396,5 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
             f"{labelled('models')}: none of {sizes} is within the claim's bound max_total_params = {bound / 1e9:,.4g}B "
             f"parameters ({cfg.claim_file or 'review/claim.yaml'}), and the claim is judged on the models within it; "
             f"allowed: at least one model of at most {bound / 1e9:,.4g}B parameters, or {named_as('claim', 'none')} to "
-            "rank the "
-            "chips without judging the claim")
+            "rank the chips without judging the claim")
     return ReviewInputs(cfg, chips, models, claim, claim_doc)
