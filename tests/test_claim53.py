@@ -149,3 +149,14 @@ def test_the_api_names_its_keywords_for_the_limits():
         resolve(ReviewConfig(**one, max_tpot_s=-0.01))
     with pytest.raises(InvalidSettingError, match="max_ttft_s"):
         resolve(ReviewConfig(**one, max_ttft_s=float("nan")))
+
+
+def test_review_help_says_models_takes_all():
+    """`--models all` ran every bundled config (the claim judged on those within its bound), but the help named only
+    ids and 'default': an analyst checking "every model under 250B" listed 34 ids by hand."""
+    import inspect
+
+    from inferchip.interfaces.cmd_review import review_cmd
+
+    models = inspect.signature(review_cmd).parameters["models"].default
+    assert "'all' (every bundled config; the claim is judged on those within its bound)" in models.help

@@ -130,7 +130,8 @@ def review_cmd(
                                                            "'none' for no claim (default: the claim file's chip, "
                                                            "tesla-ai5 in the bundled one)."),
     models: str | None = typer.Option(None, "--models",
-                                      help="Model ids, comma-separated, or 'default' (8B-235B suite)."),
+                                      help="Model ids, comma-separated, 'default' (8B-235B suite) or 'all' (every "
+                                           "bundled config; the claim is judged on those within its bound)."),
     slo: str = typer.Option("both", "--slo", help="Service levels: interactive, batch or both."),
     max_ttft_ms: float | None = opts.ms_option("--max-ttft-ms", help="The interactive level's TTFT limit for every "
                                                "model, ms (default: MLPerf Interactive's for the model's size: "
