@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferchip.errors import DoesNotFitError, InvalidSettingError, named_as, positive
+from inferchip.errors import DoesNotFitError, InvalidSettingError
 from inferchip.performance.predict import Prediction, predict
 from inferchip.review.claim_file import ScaleOut
 from inferchip.review.deploy.sizing import default_basis
@@ -31,29 +31,6 @@ from inferchip.spec.model import ModelSpec
 
 FIGURE_COLUMNS = ("power_w_per_chip", "output_tokens_per_j", "usd_per_million_tokens",
                   "output_tokens_per_s_per_usd_capex", "chip_price_usd")
-
-
-def given_level(cfg: ReviewConfig, ttft_s: float, tpot_s: float, basis: str) -> ServiceLevel:
-    """The interactive level with the review's ``max_ttft_s`` / ``max_tpot_s`` (the user's service level, for every
-    model) in place of the size class's limits (``ttft_s``, ``tpot_s``, MLPerf's ``basis``), saying which is whose."""
-    said = [f"{what} {v * 1e3:g} ms" for what, v in (("TTFT", cfg.max_ttft_s), ("TPOT", cfg.max_tpot_s))
-            if v is not None]
-    rest = "" if len(said) == 2 else f"; the other limit {basis}"
-    return ServiceLevel("interactive", ttft_s if cfg.max_ttft_s is None else cfg.max_ttft_s,
-                        tpot_s if cfg.max_tpot_s is None else cfg.max_tpot_s,
-                        "given for every model: " + ", ".join(said) + rest)
-
-
-def check_limits(cfg: ReviewConfig) -> None:
-    """Refuse a latency limit that is no finite positive number of seconds, or one given to a review that runs no
-    interactive level (it would limit nothing)."""
-    for key in ("max_ttft_s", "max_tpot_s"):
-        value = getattr(cfg, key)
-        positive(key, value)
-        if value is not None and "interactive" not in cfg.slos:
-            raise InvalidSettingError(f"{named_as(key, value)} limits the interactive service level, which "
-                                      f"{named_as('slos', ','.join(cfg.slos))} does not run; allowed: the "
-                                      "interactive level or both")
 
 
 def evaluate(chip: str | ChipParams, model: str | ModelSpec, slo: ServiceLevel, count: int, cfg: ReviewConfig,

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from inferchip.errors import InvalidSettingError, UnknownIdError, labelled, named, named_as
+from inferchip.errors import InvalidSettingError, UnknownIdError, labelled, named, named_as, positive
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 from inferchip.workload.limits import MAX_SEED
@@ -89,17 +89,16 @@ def size_class(total_params: float) -> tuple[str, float, float, str]:
 
 
 def service_level(name: str, total_params: float, cfg: ReviewConfig | None = None) -> ServiceLevel:
-    """The latency limits of a service level for a model of ``total_params`` parameters; ``cfg``'s ``max_ttft_s`` /
-    ``max_tpot_s``, where given, replace the size class's (:func:`inferchip.review.cases.given_level`)."""
+    """The latency limits of a service level for a model of ``total_params``; ``cfg``'s, where given, win."""
     if name == "batch":
         return ServiceLevel("batch", None, None, "maximum throughput, no latency limit (MLPerf Offline)")
     if name == "interactive":
         _, ttft, tpot, basis = size_class(total_params)
-        if cfg is None or (cfg.max_ttft_s is None and cfg.max_tpot_s is None):
-            return ServiceLevel("interactive", ttft, tpot, basis)
-        from inferchip.review.cases import given_level
-
-        return given_level(cfg, ttft, tpot, basis)
+        given = [] if cfg is None else [(w, v) for w, v in (("TTFT", cfg.max_ttft_s), ("TPOT", cfg.max_tpot_s)) if v]
+        if cfg is not None and given:  # a limit is a positive number of seconds (resolve), so `or` keeps a given one
+            ttft, tpot, basis = cfg.max_ttft_s or ttft, cfg.max_tpot_s or tpot, "given for every model: " + ", ".join(
+                f"{w} {v * 1e3:g} ms" for w, v in given) + ("" if len(given) == 2 else f"; the other limit {basis}")
+        return ServiceLevel("interactive", ttft, tpot, basis)
     raise InvalidSettingError(f"{labelled('slos')}: unknown service level '{name}'; allowed: interactive, batch, both")
 
 
@@ -236,9 +235,8 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
         err.args = (f"{labelled('claim' if is_claim else 'chips')}: {err}",)
         raise
     params = get_chip_params(ref)
-    est = _ranges(spec)
     return ChipEntry(ref, spec.id, spec.name, spec.vendor, params, domain_chips(params.max_scaleup_domain, domain_cap),
-                     spec=spec, estimate=is_estimate(spec), estimated_fields=est, is_claim=is_claim,
+                     spec=spec, estimate=is_estimate(spec), estimated_fields=_ranges(spec), is_claim=is_claim,
                      own_file=spec.id not in chip_ids())
 
 
@@ -334,7 +332,6 @@ class ReviewInputs:
 def resolve(cfg: ReviewConfig) -> ReviewInputs:
     """The review's inputs (:class:`ReviewInputs`); validates every id, setting and the claim file, before any
     work. The only place a review reads its claim file."""
-    from inferchip.review.cases import check_limits
     from inferchip.review.claim_file import CLAIM_FILE, check_claim_chip, load_claim
     from inferchip.review.ranking import METRICS
 
@@ -347,7 +344,11 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
         raise InvalidSettingError(f"{labelled('metric')}: unknown figure '{cfg.metric}'; allowed: {', '.join(METRICS)}")
     for name in cfg.slos:
         service_level(name, 0.0)
-    check_limits(cfg)
+    for key, value in (("max_ttft_s", cfg.max_ttft_s), ("max_tpot_s", cfg.max_tpot_s)):
+        positive(key, value)
+        if value is not None and "interactive" not in cfg.slos:  # it would limit nothing
+            raise InvalidSettingError(f"{named_as(key, value)} limits the interactive service level, which "
+                                      f"{named_as('slos', ','.join(cfg.slos))} does not run; allowed: interactive")
     if not cfg.slos:
         raise InvalidSettingError(f"{labelled('slos')}: at least one service level is needed")
     if cfg.year is not None and cfg.chips is not None:
@@ -367,10 +368,9 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
         if same and isinstance(claim_ref, str) and same[0].spec is not None and same[0].spec != claim.spec:
             raise InvalidSettingError(
                 f"{named_as('claim', claim_ref)}: id = {claim.id!r}: the catalogue chip of that id is reviewed too "
-                f"({named('chips')} or "
-                "the year's competitors) and the file's figures differ from it; the results keep each chip by its id, "
-                "so one would silently replace the other; allowed: an id of the file's own, none of "
-                f"{', '.join(c.id for c in chips)}")
+                f"({named('chips')} or the year's competitors) and the file's figures differ from it; the results "
+                "keep each chip by its id, so one would silently replace the other; allowed: an id of the file's own, "
+                f"none of {', '.join(c.id for c in chips)}")
         if same:
             same[0].is_claim = True
             claim = same[0]

@@ -237,7 +237,10 @@ def pareto_not_compared(res: ReviewResult) -> str:
             cases[chip] = cases.get(chip, 0) + 1
     if not lacks:
         return ""
-    said = "; ".join(f"{chip} (no {' or '.join(sorted(lacks[chip]))}; {cases[chip]} of {len(res.pareto)} cases)"
+    from inferchip.review.inputs import namer
+
+    name = namer(res.chips)  # a sentence names chips by name; the chart labels its points by id
+    said = "; ".join(f"{name(chip)} (no {' or '.join(sorted(lacks[chip]))}; {cases[chip]} of {len(res.pareto)} cases)"
                      for chip in sorted(lacks))
     return ("Not compared, so neither on a front nor beaten, and not on the chart (a figure of the front missing): "
             + said + ".")
