@@ -159,4 +159,19 @@ def test_review_help_says_models_takes_all():
     from inferchip.interfaces.cmd_review import review_cmd
 
     models = inspect.signature(review_cmd).parameters["models"].default
-    assert "'all' (every bundled config; the claim is judged on those within its bound)" in models.help
+    assert "'all' (every bundled config once, aliases left out; the claim is judged on those within its bound)" in (
+        models.help)
+
+
+def test_review_models_all_takes_each_architecture_once():
+    """`--models all` ran 65 models: the 39 bundled configs and 26 aliases of them (Qwen3-235B-A22B six times over:
+    its -FP8, -Instruct-2507, -Thinking-2507 ... checkpoints), so a suite score weighed an architecture by how many
+    checkpoints of it are catalogued."""
+    from inferchip.catalog.models import model_ids, resolve_alias
+    from inferchip.interfaces.cmd_review import _ids
+
+    ids = _ids("all", "models")
+    assert ids is not None and len(ids) == len(set(ids)) == len({resolve_alias(i) for i in model_ids()}) < len(
+        model_ids())
+    assert all(resolve_alias(i) == i for i in ids)
+    assert "Qwen/Qwen3-235B-A22B" in ids and "Qwen/Qwen3-235B-A22B-FP8" not in ids

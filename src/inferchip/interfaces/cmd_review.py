@@ -33,9 +33,9 @@ def _ids(text: str | None, what: str) -> list[str] | None:
             from inferchip.catalog.chips import chip_ids
 
             return chip_ids()
-        from inferchip.catalog.models import model_ids
+        from inferchip.catalog.models import model_ids, resolve_alias
 
-        return model_ids()
+        return sorted({resolve_alias(i) for i in model_ids()})  # each architecture once: an alias is its base's
     from inferchip.errors import InvalidSettingError
 
     items = text.split(",")
@@ -131,7 +131,8 @@ def review_cmd(
                                                            "tesla-ai5 in the bundled one)."),
     models: str | None = typer.Option(None, "--models",
                                       help="Model ids, comma-separated, 'default' (8B-235B suite) or 'all' (every "
-                                           "bundled config; the claim is judged on those within its bound)."),
+                                           "bundled config once, aliases left out; the claim is judged on those "
+                                           "within its bound)."),
     slo: str = typer.Option("both", "--slo", help="Service levels: interactive, batch or both."),
     max_ttft_ms: float | None = opts.ms_option("--max-ttft-ms", help="The interactive level's TTFT limit for every "
                                                "model, ms (default: MLPerf Interactive's for the model's size: "
