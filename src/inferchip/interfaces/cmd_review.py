@@ -33,9 +33,9 @@ def _ids(text: str | None, what: str) -> list[str] | None:
             from inferchip.catalog.chips import chip_ids
 
             return chip_ids()
-        from inferchip.catalog.models import model_ids
+        from inferchip.catalog.models import model_ids, resolve_alias
 
-        return model_ids()
+        return sorted({resolve_alias(i) for i in model_ids()})  # each architecture once: an alias is its base's
     from inferchip.errors import InvalidSettingError
 
     items = text.split(",")
@@ -116,7 +116,9 @@ def review_spelling(spelling: Spelling) -> Spelling:
     the review layer names its ``ReviewConfig`` fields (``ic.review``'s keywords): ``models`` is ``--models`` (a
     list here; drive's repeated ``--model`` elsewhere) and ``slos`` ``--slo``."""
     base = spelling if spelling.options else OPTIONS
-    return replace(base, renames=(*base.renames, ("models", "--models"), ("slos", "--slo")))
+    return replace(base, renames=(*base.renames, ("models", "--models"), ("slos", "--slo"),
+                                  ("max_ttft_s", "max_ttft_s (seconds, from --max-ttft-ms)"),
+                                  ("max_tpot_s", "max_tpot_s (seconds, from --max-tpot-ms)")))
 
 
 @app.command("review")
@@ -128,8 +130,15 @@ def review_cmd(
                                                            "'none' for no claim (default: the claim file's chip, "
                                                            "tesla-ai5 in the bundled one)."),
     models: str | None = typer.Option(None, "--models",
-                                      help="Model ids, comma-separated, or 'default' (8B-235B suite)."),
+                                      help="Model ids, comma-separated, 'default' (8B-235B suite) or 'all' (every "
+                                           "bundled config once, aliases left out; the claim is judged on those "
+                                           "within its bound)."),
     slo: str = typer.Option("both", "--slo", help="Service levels: interactive, batch or both."),
+    max_ttft_ms: float | None = opts.ms_option("--max-ttft-ms", help="The interactive level's TTFT limit for every "
+                                               "model, ms (default: MLPerf Interactive's for the model's size: "
+                                               "500 ms up to 20B, 450 ms up to 150B, 4,500 ms above)."),
+    max_tpot_ms: float | None = opts.ms_option("--max-tpot-ms", help="The interactive level's TPOT limit for every "
+                                               "model, ms (default: MLPerf Interactive's: 30, 40 and 80 ms)."),
     metric: str = typer.Option("tco", "--metric",
                                help="Figure of merit of the ranking (how often the claimed chip ranks first, its "
                                "suite rank): tco, throughput, capex or energy; the claim's verdicts are judged part "
@@ -155,7 +164,7 @@ def review_cmd(
     """Design review of a claim ("best inference chip for models under 250B"): rankings, verdict, HTML report."""
     from inferchip.errors import InvalidSettingError, current_spelling, spelled
     from inferchip.interfaces.report.write import commit_output, discard_output, prepare_output, write_report
-    from inferchip.review.inputs import CLAIM_FROM_FILE
+    from inferchip.review.inputs import CLAIM_FROM_FILE, service_level
     from inferchip.review.review import ReviewConfig, resolve, run_review
 
     if claim not in (None, "none"):
@@ -164,6 +173,10 @@ def review_cmd(
     slos = {"both": ("interactive", "batch"), "interactive": ("interactive",), "batch": ("batch",)}.get(slo)
     if slos is None:
         raise InvalidSettingError(f"--slo: '{slo}' is not a service level; allowed: interactive, batch, both")
+    for option, limit in (("--max-ttft-ms", max_ttft_ms), ("--max-tpot-ms", max_tpot_ms)):
+        if limit is not None and "interactive" not in slos:
+            raise InvalidSettingError(f"{option} {limit:g} limits the interactive service level, which --slo {slo} "
+                                      "does not run; allowed: --slo interactive or both")
     jobs_option = "--workers" if old_jobs is None else "--jobs"
     if (jobs if old_jobs is None else old_jobs) < 0:  # before the old spelling's note: one error line
         bad = jobs if old_jobs is None else old_jobs
@@ -174,6 +187,8 @@ def review_cmd(
     claimed = CLAIM_FROM_FILE if claim is None else None if claim == "none" else claim
     cfg = ReviewConfig(chips=_ids(chips, "chips"), claim=claimed,
                        models=_ids(models, "models"), slos=slos, metric=metric, weights=weights,
+                       max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3,
+                       max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
                        sensitivity=sensitivity, year=year, claim_file=claim_file, samples=samples, seed=seed,
                        jobs=jobs)
     start = time.perf_counter()
@@ -194,6 +209,9 @@ def review_cmd(
         discard_output(staging)
         raise
     console().print(summary_table(res))  # natural width in a pipe: ids and numbers whole
+    if "interactive" in slos and (max_ttft_ms is not None or max_tpot_ms is not None):
+        level = service_level("interactive", res.models[0].total_params, cfg)
+        print_text(console(), level.basis + " (--max-ttft-ms, --max-tpot-ms)", "interactive limits")
     for line in unpriced_lines(res):
         label, text = line.split(": ", 1)
         print_text(console(), text, label)

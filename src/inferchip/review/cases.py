@@ -161,7 +161,7 @@ def review_deployments(chip_id: str, claim_chip: str | None, model_id: str, slo_
     def at(n: int, slo: ServiceLevel, chunk: int | None) -> tuple[Prediction | None, str, str]:
         return evaluate(arg, m.ref, slo, n, cfg, weights=weights, chunk_tokens=chunk)
 
-    return deployments(entry, m, [service_level(s, m.total_params) for s in slo_names], cfg, claim.scale_out,
+    return deployments(entry, m, [service_level(s, m.total_params, cfg) for s in slo_names], cfg, claim.scale_out,
                        weights, at)
 
 
@@ -179,7 +179,7 @@ def sized_cases(chip: ChipEntry, models: list[ModelEntry], cases: list[tuple[str
         names = [s for mid, s in cases if mid == m.id]
         if not names:
             continue
-        slos = [service_level(n, m.total_params) for n in names]
+        slos = [service_level(n, m.total_params, cfg) for n in names]
 
         def at(n: int, slo: ServiceLevel, chunk: int | None, m: ModelEntry = m) -> tuple[Prediction | None, str, str]:
             return evaluate(arg, m.ref, slo, n, cfg, chip_spec=spec, weights=weights, chunk_tokens=chunk)
@@ -201,7 +201,7 @@ def evaluate_chip(
     spec = chip.spec if isinstance(arg, ChipParams) else None
     w = chip.weights_in(cfg)
     for m in models:
-        slos = [service_level(name, m.total_params) for name in cfg.slos]
+        slos = [service_level(name, m.total_params, cfg) for name in cfg.slos]
         single = {s.name: evaluate(arg, m.ref, s, 1, cfg, chip_spec=spec, weights=w) for s in slos}
         dom, got = domain_rows(chip, m, slos, cfg, so, arg, spec, w, single)
         for s in slos:

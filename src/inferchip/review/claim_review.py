@@ -119,11 +119,12 @@ def central_figures(part: Part, view: str | None, c: PartOutcome, fig: Figures) 
 
 
 def _rival(o: PartOutcome, fig: Figures) -> str:
-    """The chip that beats the claimed chip in most samples (where it never loses: the best other chip)."""
+    """The chip that beats the claimed chip in most samples (where it never loses: the best other chip in most
+    samples, not the first sample's, a draw of the Monte Carlo)."""
     if o.leader is None or o.holds is None:
         raise InternalError("a judged part's outcome has its per-sample leader and holds")
     rivals = Counter(int(i) for i, h in zip(o.leader, o.holds, strict=True) if not h)
-    return fig.chips[rivals.most_common(1)[0][0]] if rivals else fig.chips[int(o.leader[0])]
+    return fig.chips[(rivals or Counter(int(i) for i in o.leader)).most_common(1)[0][0]]
 
 
 def _decided_by(kind: str, slos: tuple[str, ...], c: PartOutcome, fig: Figures, samples: int, p: float,
@@ -139,8 +140,10 @@ def _decided_by(kind: str, slos: tuple[str, ...], c: PartOutcome, fig: Figures, 
                 f"${nxt:,.0f}); {rival} is the closest")
     n = sum(1 for _, s in fig.cases if s in slos)
     where = "first" if c.holds is not None and c.holds[0] else "not first"
+    beaten = (f"the chip that beats it most often: {rival}" if p < 1.0 else
+              f"no chip beats it in any sample; the best other chip in most samples: {rival}")
     return (f"{claim} is first over the suite ({n} cases within the claim's bound) in {pct(p)} of {samples:,} "
-            f"samples ({where} at the central figures); the chip that beats it most often: {rival}")
+            f"samples ({where} at the central figures); {beaten}")
 
 
 def corner_table(base: Base, claim: Claim, views: list[str]) -> list[dict[str, Any]]:

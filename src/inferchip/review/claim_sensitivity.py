@@ -59,7 +59,7 @@ def run_sensitivity(claim: ChipEntry, models: list[ModelEntry], cfg: ReviewConfi
                         values[case] = fig(p, m if knob.target == "price" else 1.0)[col] if p else None
                     else:  # on the case's system: its domain, or its sized deployment and chunk
                         n, chunk = claim_count(claim, case)
-                        p = evaluate(chip, mod.spec, service_level(name, mod.total_params), n, cfg,
+                        p = evaluate(chip, mod.spec, service_level(name, mod.total_params, cfg), n, cfg,
                                      chip_spec=claim.spec, weights=claim.weights_in(cfg), chunk_tokens=chunk)[0]
                         values[case] = fig(p, 1.0)[col] if p is not None else None
             on_progress(f"sensitivity: {knob.label} x{m:.3g}", 1)

@@ -6,6 +6,7 @@ Service levels (METHODS.md 4.1, MLPerf Inference latency limits, TTFT / TPOT):
   class (by total parameters): up to 20B like Llama-3.1-8B (500 ms / 30 ms), up to 150B like
   Llama-2-70B (450 ms / 40 ms), above like Llama-3.1-405B (4500 ms / 80 ms). MLPerf limits
   are 99th percentiles; the model here gives steady-state means, so the check is lenient.
+  ``max_ttft_s`` / ``max_tpot_s`` (``review --max-ttft-ms`` / ``--max-tpot-ms``) replace them for every model.
 * ``batch``: maximum throughput, no latency limit (MLPerf Offline).
 
 The scale-up domain is evaluated at its size up to :data:`DOMAIN_CAP_CHIPS` (72, an NVL72
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from inferchip.errors import InvalidSettingError, UnknownIdError, labelled, named, named_as
+from inferchip.errors import InvalidSettingError, UnknownIdError, labelled, named, named_as, positive
 from inferchip.spec.chip import ChipParams
 from inferchip.spec.model import ModelSpec
 from inferchip.workload.limits import MAX_SEED
@@ -84,18 +85,19 @@ SIZE_CLASSES: tuple[tuple[float, str, float, float, str], ...] = (
 
 
 def size_class(total_params: float) -> tuple[str, float, float, str]:
-    for bound, name, ttft, tpot, basis in SIZE_CLASSES:
-        if total_params <= bound:
-            return name, ttft, tpot, basis
-    raise AssertionError("unreachable: the last class is unbounded")
+    return next(c[1:] for c in SIZE_CLASSES if total_params <= c[0])  # the last class is unbounded
 
 
-def service_level(name: str, total_params: float) -> ServiceLevel:
-    """The latency limits of a service level for a model of ``total_params`` parameters."""
+def service_level(name: str, total_params: float, cfg: ReviewConfig | None = None) -> ServiceLevel:
+    """The latency limits of a service level for a model of ``total_params``; ``cfg``'s, where given, win."""
     if name == "batch":
         return ServiceLevel("batch", None, None, "maximum throughput, no latency limit (MLPerf Offline)")
     if name == "interactive":
         _, ttft, tpot, basis = size_class(total_params)
+        given = [] if cfg is None else [(w, v) for w, v in (("TTFT", cfg.max_ttft_s), ("TPOT", cfg.max_tpot_s)) if v]
+        if cfg is not None and given:  # a limit is a positive number of seconds (resolve), so `or` keeps a given one
+            ttft, tpot, basis = cfg.max_ttft_s or ttft, cfg.max_tpot_s or tpot, "given for every model: " + ", ".join(
+                f"{w} {v * 1e3:g} ms" for w, v in given) + ("" if len(given) == 2 else f"; the other limit {basis}")
         return ServiceLevel("interactive", ttft, tpot, basis)
     raise InvalidSettingError(f"{labelled('slos')}: unknown service level '{name}'; allowed: interactive, batch, both")
 
@@ -123,6 +125,8 @@ class ReviewConfig:
     deploy_claim: bool = True  # model the claimed chip as its claim file deploys it
     scale_out: bool = True  # size a layer-pipelined competitor's system per case (review.deploy; claim.yaml scale_out)
     prices: dict[str, Any] | None = None  # chip id -> price quote (tests); None: catalog.prices
+    max_ttft_s: float | None = None  # the interactive level's TTFT limit for every model, s (None: the size class's)
+    max_tpot_s: float | None = None  # the interactive level's TPOT limit for every model, s (None: the size class's)
 
 
 @dataclass
@@ -186,7 +190,6 @@ OnProgress = Callable[[str, int], None]  # (what is being done, units just finis
 
 def no_progress(what: str, n: int) -> None:
     """The default :data:`OnProgress`: reports nothing."""
-    return None
 
 
 Case = tuple[str, str]  # (model id, service level)
@@ -232,9 +235,8 @@ def chip_entry(ref: str | ChipParams, domain_cap: int, is_claim: bool = False) -
         err.args = (f"{labelled('claim' if is_claim else 'chips')}: {err}",)
         raise
     params = get_chip_params(ref)
-    est = _ranges(spec)
     return ChipEntry(ref, spec.id, spec.name, spec.vendor, params, domain_chips(params.max_scaleup_domain, domain_cap),
-                     spec=spec, estimate=is_estimate(spec), estimated_fields=est, is_claim=is_claim,
+                     spec=spec, estimate=is_estimate(spec), estimated_fields=_ranges(spec), is_claim=is_claim,
                      own_file=spec.id not in chip_ids())
 
 
@@ -342,13 +344,17 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
         raise InvalidSettingError(f"{labelled('metric')}: unknown figure '{cfg.metric}'; allowed: {', '.join(METRICS)}")
     for name in cfg.slos:
         service_level(name, 0.0)
+    for key, value in (("max_ttft_s", cfg.max_ttft_s), ("max_tpot_s", cfg.max_tpot_s)):
+        positive(key, value)
+        if value is not None and "interactive" not in cfg.slos:  # it would limit nothing
+            raise InvalidSettingError(f"{named_as(key, value)} limits the interactive service level, which "
+                                      f"{named_as('slos', ','.join(cfg.slos))} does not run; allowed: interactive")
     if not cfg.slos:
         raise InvalidSettingError(f"{labelled('slos')}: at least one service level is needed")
     if cfg.year is not None and cfg.chips is not None:
         default_chips(cfg.year)  # an unknown year is named as such first
         raise InvalidSettingError(f"{named_as('year', cfg.year)} picks the competitors of that year, but "
-                                  f"{named('chips')} names the chips: "
-                                  "give one of the two")
+                                  f"{named('chips')} names the chips: give one of the two")
     chips = [chip_entry(c, cfg.domain_cap) for c in (cfg.chips if cfg.chips is not None else default_chips(cfg.year))]
     claim = None
     claim_ref = claim_doc.chip if cfg.claim == CLAIM_FROM_FILE else cfg.claim
@@ -362,10 +368,9 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
         if same and isinstance(claim_ref, str) and same[0].spec is not None and same[0].spec != claim.spec:
             raise InvalidSettingError(
                 f"{named_as('claim', claim_ref)}: id = {claim.id!r}: the catalogue chip of that id is reviewed too "
-                f"({named('chips')} or "
-                "the year's competitors) and the file's figures differ from it; the results keep each chip by its id, "
-                "so one would silently replace the other; allowed: an id of the file's own, none of "
-                f"{', '.join(c.id for c in chips)}")
+                f"({named('chips')} or the year's competitors) and the file's figures differ from it; the results "
+                "keep each chip by its id, so one would silently replace the other; allowed: an id of the file's own, "
+                f"none of {', '.join(c.id for c in chips)}")
         if same:
             same[0].is_claim = True
             claim = same[0]
@@ -391,6 +396,5 @@ def resolve(cfg: ReviewConfig) -> ReviewInputs:
             f"{labelled('models')}: none of {sizes} is within the claim's bound max_total_params = {bound / 1e9:,.4g}B "
             f"parameters ({cfg.claim_file or 'review/claim.yaml'}), and the claim is judged on the models within it; "
             f"allowed: at least one model of at most {bound / 1e9:,.4g}B parameters, or {named_as('claim', 'none')} to "
-            "rank the "
-            "chips without judging the claim")
+            "rank the chips without judging the claim")
     return ReviewInputs(cfg, chips, models, claim, claim_doc)

@@ -112,7 +112,9 @@ def ledger(res: Any, cfg: ReviewConfig, claim: Claim, base: Base, parts: list[di
     for s in slos:
         if len(slos) > 1:
             keep = np.array([c[1] == s for c in f.cases])
-            out.append(_entry("service levels", "interactive and batch (MLPerf limits per size class)", f"{s} only",
+            limits = ("limits given" if cfg.max_ttft_s is not None or cfg.max_tpot_s is not None
+                      else "MLPerf limits per size class")
+            out.append(_entry("service levels", f"interactive and batch ({limits})", f"{s} only",
                               default, verdicts(base, claim, names, cfg, f.narrowed(keep))))
     by_id = {m.id: m for m in res.models}
     moe = np.array([_is_moe(by_id[m]) for m, _ in f.cases])
@@ -206,7 +208,7 @@ def _stated_rows(res: Any, cfg: ReviewConfig, claim: Claim, sized: list[str],
         basis = f"its vendor's stated deployment: {u.stated_model} on {u.stated_chips:,} chips ({u.stated_source})"
         for mid, slo in cases:
             m = by_id[mid]
-            sl = service_level(slo, m.total_params)
+            sl = service_level(slo, m.total_params, cfg)
             got = evaluate(c.chip_arg(), m.ref, sl, u.stated_chips, cfg, weights=c.weights_in(cfg),
                            chunk_tokens=claim.scale_out.chunk_tokens)
             rows.append(prediction_row(c, m, sl, "domain", u.stated_chips, *got, basis))
@@ -352,7 +354,7 @@ def new_chip_pieces(chips: list[Any], claim_entry: Any, models: list[Any], cases
         rows = []
         for mid, slo in cases:
             m = by_id[mid]
-            rows.extend(domain_rows(entry, m, [service_level(slo, m.total_params)], cfg, so, entry.chip_arg(),
+            rows.extend(domain_rows(entry, m, [service_level(slo, m.total_params, cfg)], cfg, so, entry.chip_arg(),
                                     None, cfg.weights)[0])
         return rows
 

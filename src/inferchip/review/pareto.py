@@ -67,7 +67,9 @@ FALLBACK_OBJECTIVES = (("output_tokens_per_s_per_chip", False), ("tpot_s", True)
 def case_fronts(rows: list[dict[str, Any]], cases: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
     """Per case (model, service level), the chips no other chip beats on cost, energy and
     latency at once. An objective nobody has in a case (no price, no TDP) is dropped; with
-    fewer than two left, throughput per chip and TPOT are used. Marks ``row["pareto"]``."""
+    fewer than two left, throughput per chip and TPOT are used. Marks ``row["pareto"]``: True or
+    False for the chips compared, None for a chip that lacks one of the front's figures (an unpriced
+    chip has no $/Mtok): it is not compared, and ``not_compared`` names it with the figures it lacks."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for case in cases:
         rs = [r for r in rows if r["setting"] == "domain" and (r["model_id"], r["slo"]) == case and r["status"] == "ok"]
@@ -77,8 +79,12 @@ def case_fronts(rows: list[dict[str, Any]], cases: list[tuple[str, str]]) -> dic
         vals = np.array([[np.nan if r[c] is None else float(r[c]) for c, _ in objs]
                          for r in rs]).reshape(len(rs), len(objs))
         mask = pareto_mask(vals, [m for _, m in objs]) if rs else np.zeros(0, bool)
-        for r, on in zip(rs, mask, strict=False):
-            r["pareto"] = bool(on)
+        complete = np.isfinite(vals).all(axis=1)
+        for r, on, full in zip(rs, mask, complete, strict=True):
+            r["pareto"] = bool(on) if full else None
         out[case] = {"objectives": [c for c, _ in objs],
-                     "front": [r["chip_id"] for r, on in zip(rs, mask, strict=False) if on]}
+                     "front": [r["chip_id"] for r, on in zip(rs, mask, strict=False) if on],
+                     "not_compared": {r["chip_id"]: [c for (c, _), v in zip(objs, row, strict=True)
+                                                     if not np.isfinite(v)]
+                                      for r, row, full in zip(rs, vals, complete, strict=True) if not full}}
     return out

@@ -283,9 +283,10 @@ def review(chips: list[str | ChipParams] | None = None, models: list[str | Model
 
     ``config``: the other :class:`ReviewConfig` fields: ``claim`` (the chip under review; None or ``"none"``, as
     ``review --claim none``: no claim; left out: the claim file's chip),
-    ``slos``, ``metric`` ("tco", "throughput", ...), ``weights``, ``input_tokens``/``output_tokens``
-    (tokens), ``domain_cap`` (chips), ``sensitivity``. Figures are per chip: output tokens/s,
-    power in W, tokens per joule, $ per million output tokens (``ReviewResult.rows``).
+    ``slos``, ``max_ttft_s``/``max_tpot_s`` (seconds: the interactive level's limits for every model, in place of
+    MLPerf Interactive's by model size), ``metric`` ("tco", "throughput", ...), ``weights``,
+    ``input_tokens``/``output_tokens`` (tokens), ``domain_cap`` (chips), ``sensitivity``. Figures are per chip:
+    output tokens/s, power in W, tokens per joule, $ per million output tokens (``ReviewResult.rows``).
     """
     for name, given in (("chips", chips), ("models", models)):
         if isinstance(given, str):  # iterated letter by letter it was "unknown chip 'n'"

@@ -137,7 +137,7 @@ def claim_cases(claim: ChipEntry, params: ChipParams, models: list[ModelEntry], 
     for k, (mid, slo) in enumerate(cases):
         m = by_id[mid]
         n, chunk = claim_count(claim, (mid, slo))
-        p, _, _ = evaluate(params, m.spec, service_level(slo, m.total_params), domain or n, cfg,
+        p, _, _ = evaluate(params, m.spec, service_level(slo, m.total_params, cfg), domain or n, cfg,
                            chip_spec=claim.spec, weights=claim.weights_in(cfg), chunk_tokens=chunk)
         if p is not None:
             tput[k] = p.output_tokens_per_s_per_chip

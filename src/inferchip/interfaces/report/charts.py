@@ -221,6 +221,31 @@ def pareto_figure(res: ReviewResult) -> dict[str, Any] | None:
     return {"data": data, "layout": layout}
 
 
+FRONT_FIGURES = {"usd_per_million_tokens": "$ per million output tokens", "output_tokens_per_j": "tokens per joule",
+                 "tpot_s": "TPOT", "output_tokens_per_s_per_chip": "tokens/s per chip"}
+
+
+def pareto_not_compared(res: ReviewResult) -> str:
+    """The chips the fronts leave out because they lack one of its figures (an unpriced chip: no $/Mtok), each with
+    the figures it lacks and the cases, in words; "" where every chip that serves a case is compared. Such a chip is
+    neither on a front nor off it, and the chart cannot place it."""
+    lacks: dict[str, set[str]] = {}
+    cases: dict[str, int] = {}
+    for front in res.pareto.values():
+        for chip, missing in front.get("not_compared", {}).items():
+            lacks.setdefault(chip, set()).update(FRONT_FIGURES.get(m, m) for m in missing)
+            cases[chip] = cases.get(chip, 0) + 1
+    if not lacks:
+        return ""
+    from inferchip.review.inputs import namer
+
+    name = namer(res.chips)  # a sentence names chips by name; the chart labels its points by id
+    said = "; ".join(f"{name(chip)} (no {' or '.join(sorted(lacks[chip]))}; {cases[chip]} of {len(res.pareto)} cases)"
+                     for chip in sorted(lacks))
+    return ("Not compared, so neither on a front nor beaten, and not on the chart (a figure of the front missing): "
+            + said + ".")
+
+
 def tornado_figure(res: ReviewResult) -> dict[str, Any] | None:
     sens = res.verdict.get("sensitivity") or []
     if not sens:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferchip.catalog.chips import spoken_name
+from inferchip.review.inputs import service_level
 from inferchip.review.review import SIZE_CLASSES, ReviewResult
 
 
@@ -127,10 +128,11 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
                         "value": vision_sigma(), "unit": "", "source": VISION_SOURCE})
         out.append({"group": "Monte Carlo", "name": "samples / seed", "value": f"{j.samples} / {j.seed}", "unit": "",
                     "source": "triangular draws on every estimate and price range (low, central, high)"})
-    for _bound, name, ttft, tpot, basis in SIZE_CLASSES:
+    for bound, name, *_ in SIZE_CLASSES:  # the review's own limits where it was given them (--max-ttft-ms, ...)
+        sl = service_level("interactive", bound, res.config)
         out.append({"group": "service level: interactive", "name": name,
-                    "value": f"TTFT {ttft * 1e3:g} ms, TPOT {tpot * 1e3:g} ms",
-                    "unit": "", "source": basis + " (p99 limits; compared here with modelled means)"})
+                    "value": f"TTFT {(sl.max_ttft_s or 0.0) * 1e3:g} ms, TPOT {(sl.max_tpot_s or 0.0) * 1e3:g} ms",
+                    "unit": "", "source": sl.basis + " (p99 limits; compared here with modelled means)"})
     out.append({"group": "service level: batch", "name": "all models", "value": "no latency limit", "unit": "",
                 "source": "maximum throughput (MLPerf Offline)"})
     try:

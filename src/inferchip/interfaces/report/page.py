@@ -15,6 +15,7 @@ from inferchip.interfaces.report.charts import (
     curves_figure,
     memory_figure,
     pareto_figure,
+    pareto_not_compared,
     roofline_figure,
     tornado_figure,
 )
@@ -185,7 +186,9 @@ def sections(res: ReviewResult, assumptions: list[dict[str, Any]], figures: dict
     parts.append('<section id="curves"><h2>Throughput vs interactivity</h2>'
                  f'<p class="read">{esc(HOW_TO_READ["curves"])}</p>{prediction_error_note(("throughput", "tpot"))}'
                  + _chart(figures, "fig-curves", figs["curves"], "No chip serves any model.") + "</section>")
+    left_out = pareto_not_compared(res)
     parts.append(f'<section id="pareto"><h2>Pareto front</h2><p class="read">{esc(HOW_TO_READ["pareto"])}</p>'
+                 + (f'<p class="read">{esc(left_out)}</p>' if left_out else "")
                  + prediction_error_note(("throughput", "tpot", "power"))
                  + _chart(figures, "fig-pareto", figs["pareto"], "No chip serves any model.") + "</section>")
     parts.append(f'<section id="memory"><h2>Memory fit</h2><p class="read">{esc(HOW_TO_READ["memory"])}</p>'

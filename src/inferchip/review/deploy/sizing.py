@@ -247,7 +247,8 @@ def deployment_notes(chips: list[ChipEntry], rows: list[dict[str, Any]], so: Sca
 
 
 def _counts(by_level: dict[str, int]) -> str:
-    """"96 chips", or "96 chips (interactive), 128 (batch)" where the levels differ."""
+    """"1 chip", "96 chips", or "96 (interactive), 128 (batch) chips" where the levels differ."""
     if len(set(by_level.values())) == 1:
-        return f"{next(iter(by_level.values())):,} chips"
+        n = next(iter(by_level.values()))
+        return f"{n:,} chip{'s' if n != 1 else ''}"
     return ", ".join(f"{n:,} ({s})" for s, n in by_level.items()) + " chips"
