@@ -28,8 +28,18 @@ def m_tile(m: ArrayLike, tile_m: ArrayLike) -> FloatArray:
     """M tile (rows) of a GEMM of ``m`` rows: the chip's ``tile_m``, or for skinny GEMMs (decode) the
     smallest power of two that holds ``m``, not below the MMA instruction's
     :data:`~inferchip.cost.constants.MIN_TILE_M` rows, as libraries pick small-M kernels."""
-    m = np.asarray(m, dtype=float)
-    out: FloatArray = np.minimum(tile_m, np.maximum(MIN_TILE_M, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
+    out: FloatArray = np.minimum(tile_m, _power_tile(np.asarray(m, dtype=float)))
+    return out
+
+
+def _power_tile(m: FloatArray) -> FloatArray:
+    """:func:`m_tile` before its cap: ``max(MIN_TILE_M, 2^ceil(log2(max(m, 1))))``, in one new array (one array for
+    every cap: :func:`cublas_tile_compute_s` takes it once for all its power-of-two candidates)."""
+    x = np.maximum(m, 1.0, out=np.empty(np.shape(m)))  # (an array at 0 dimensions too)
+    np.log2(x, out=x)
+    np.ceil(x, out=x)
+    np.exp2(x, out=x)  # 2.0 ** x: exact at the integers ceil gives (and ~10x faster than np.power)
+    out: FloatArray = np.maximum(MIN_TILE_M, x, out=x)
     return out
 
 
@@ -52,8 +62,20 @@ def row_tile(m: ArrayLike, tile_m: float, step: float) -> FloatArray:
     if step <= 0.0:
         return m_tile(m, tile_m)
     rows = np.maximum(np.asarray(m, dtype=float), 1.0)
-    out: FloatArray = np.minimum(tile_m, np.ceil(rows / np.ceil(rows / tile_m) / step) * step)
-    return out
+    return _stepped_tile(rows, tile_m, step, np.empty(rows.shape))[()]
+
+
+def _stepped_tile(rows: FloatArray, tile_m: float, step: float, out: FloatArray) -> FloatArray:
+    """:func:`row_tile` of ``rows`` (>= 1) with a positive ``step``, written into ``out`` (``rows``' shape): the same
+    operations, ``min(tile_m, ceil(rows / ceil(rows / tile_m) / step) step)``."""
+    np.divide(rows, tile_m, out=out)
+    np.ceil(out, out=out)
+    np.divide(rows, out, out=out)
+    out /= step
+    np.ceil(out, out=out)
+    out *= step
+    result: FloatArray = np.minimum(tile_m, out, out=out)
+    return result
 
 
 def row_tile_scalar(m: float, tile_m: float, step: float) -> float:
@@ -160,12 +182,50 @@ def split_k_compute_s(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: 
     L2). cuBLASLt's heuristic ranks its candidate algorithms, split-K ones among them, by estimated time (cuBLAS
     documentation, ``cublasLtMatmulAlgoGetHeuristic``). ``slices_max`` 1: the data-parallel time exactly."""
     t = np.asarray(tiles, dtype=float)
-    s = split_slices(t, tiles_in_flight, slices_max)
-    dp = gemm_waves(t, tiles_in_flight) * tile_rows * flop_per_wave_row / flop_per_s
-    sk = _waves_of_slices(t, s, tiles_in_flight) * tile_rows * flop_per_wave_row / flop_per_s + np.where(
-        s > 1.0, s * np.asarray(partial_s, dtype=float), np.inf)
-    out: FloatArray = np.minimum(dp, sk)
-    return out
+    shape = np.broadcast_shapes(t.shape, *(np.shape(x) for x in (tiles_in_flight, slices_max, tile_rows,
+                                                                 flop_per_wave_row, flop_per_s, partial_s)))
+    return _split_k_into(t, tiles_in_flight, slices_max, tile_rows, flop_per_wave_row, flop_per_s, partial_s,
+                         np.empty(shape), np.empty(shape), np.empty(shape))[()]  # (0 dimensions: a scalar, as before)
+
+
+def _split_k_into(t: FloatArray, tiles_in_flight: ArrayLike, slices_max: ArrayLike, tile_rows: ArrayLike,
+                  flop_per_wave_row: ArrayLike, flop_per_s: ArrayLike, partial_s: ArrayLike, out: FloatArray,
+                  s: FloatArray, sk: FloatArray) -> FloatArray:
+    """:func:`split_k_compute_s` written into ``out``, ``s`` and ``sk`` scratch (each of the arguments' broadcast
+    shape): the same operations in the same order, without a new array per operation (a sweep's grids are
+    millions of elements: each new array is fresh pages the kernel maps, most of the time of these few FLOP)."""
+    np.maximum(t, 1.0, out=s)  # split_slices: max(1, min(floor(T / max(tiles, 1)), slices_max))
+    np.divide(tiles_in_flight, s, out=s)
+    np.floor(s, out=s)
+    np.minimum(s, slices_max, out=s)
+    np.maximum(1.0, s, out=s)
+    np.divide(t, tiles_in_flight, out=out)  # the data-parallel kernel: ceil(tiles / T) full waves
+    np.ceil(out, out=out)
+    _times_wave_s(out, tile_rows, flop_per_wave_row, flop_per_s)
+    split = s > 1.0  # where s is 1 the split kernel is the data-parallel one (its time counts as infinite)
+    if not split.any():
+        return out
+    np.multiply(t, s, out=sk)  # _waves_of_slices: ceil(tiles s / T) / s
+    sk /= tiles_in_flight
+    np.ceil(sk, out=sk)
+    sk /= s
+    _times_wave_s(sk, tile_rows, flop_per_wave_row, flop_per_s)
+    s *= partial_s  # the s partial sums' round trips
+    if not bool(np.all(np.greater_equal(partial_s, 0.0))):  # (a NaN or a negative: the split's time as written)
+        s = np.where(split, s, np.inf)
+    # Where s is 1 the split's waves are the data-parallel ones (t x 1 / T, / 1: the same floats), so with partial
+    # sums >= 0 its time is at least dp's and the least of the two is dp's: no infinity to put there.
+    sk += s
+    result: FloatArray = np.minimum(out, sk, out=out)
+    return result
+
+
+def _times_wave_s(waves: FloatArray, tile_rows: ArrayLike, flop_per_wave_row: ArrayLike,
+                  flop_per_s: ArrayLike) -> None:
+    """``waves x tile_rows x flop_per_wave_row / flop_per_s`` (s), left to right, in place."""
+    waves *= tile_rows
+    waves *= flop_per_wave_row
+    waves /= flop_per_s
 
 
 def split_k_compute_s_scalar(tiles: float, tiles_in_flight: float, slices_max: float, tile_rows: float,
@@ -192,18 +252,31 @@ def cublas_tile_compute_s(m: ArrayLike, n: ArrayLike, k: ArrayLike, slices_max: 
     E.g. 528 x 8,192 @ 8,192 x 14,336 on 132 units (no split): 128 x 256 tiles 280 -> 3 waves of 128 x 256,
     128 x 128 560 -> 5 waves, 128 x 64 1,120 -> 9, 64 x 64 2,016 -> 16 waves of 64 x 64 (the least: 0.667 of
     the first's FLOP)."""
+    if not choices:
+        raise ValueError("cublas_tile_compute_s needs at least one candidate tile, got none")
     rows = np.maximum(np.asarray(m, dtype=float), 1.0)
     n = np.asarray(n, dtype=float)
-    best: FloatArray | None = None
-    for bm, bn, step in choices:
-        tm = row_tile(rows, bm, step)
-        t = split_k_compute_s(np.ceil(rows / tm) * np.ceil(n / bn), tiles_in_flight, slices_max, tm,
-                              np.asarray(tiles_in_flight, dtype=float) * FLOP_PER_MAC * bn * np.asarray(k, dtype=float),
-                              flop_per_s, partial_s)
-        best = t if best is None else np.minimum(best, t)
-    if best is None:
-        raise ValueError("cublas_tile_compute_s needs at least one candidate tile, got none")
-    return best
+    shape = np.broadcast_shapes(rows.shape, n.shape, *(np.shape(x) for x in (
+        k, slices_max, tiles_in_flight, flop_per_s, partial_s)))
+    best, each, s, sk, tiles = (np.empty(shape) for _ in range(5))  # one set of arrays for every candidate
+    tm = np.empty(rows.shape)
+    power: FloatArray | None = None  # the power-of-two tile before its cap, shared by those candidates
+    for c, (bm, bn, step) in enumerate(choices):
+        if step <= 0.0:
+            power = _power_tile(rows) if power is None else power
+            np.minimum(bm, power, out=tm)
+        else:
+            _stepped_tile(rows, bm, step, tm)
+        np.divide(rows, tm, out=tiles)  # ceil(rows / M tile) x ceil(n / N)
+        np.ceil(tiles, out=tiles)
+        tiles *= np.ceil(n / bn)
+        _split_k_into(tiles, tiles_in_flight, slices_max, tm,
+                      np.asarray(tiles_in_flight, dtype=float) * FLOP_PER_MAC * bn * np.asarray(k, dtype=float),
+                      flop_per_s, partial_s, best if c == 0 else each, s, sk)
+        if c:
+            np.minimum(best, each, out=best)
+    out: FloatArray = best[()]  # (0 dimensions: a scalar, as before)
+    return out
 
 
 def cublas_tile_compute_s_scalar(m: float, n: float, k: float, slices_max: float, tiles_in_flight: float,
