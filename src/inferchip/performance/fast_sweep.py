@@ -328,7 +328,10 @@ the batched and the per-question times, equal to the last bits, pick the same co
 
 
 BEST_BLOCK = 128
-"""Most-throughput questions searched at once (:func:`best_concurrencies`): ~50,000 grid points, a few MB an array."""
+"""Most-throughput questions searched at once (:func:`best_concurrencies`): ~12,000 grid points, an array of a few
+GEMMs' times ~0.5 MB, so that the tile pricing's few arrays stay near the cache (stop 53, on a loaded machine: 128
+and 512 questions within the runs' noise of each other, 2,048 about twice the CPU; the picked concurrencies do not
+depend on it)."""
 
 
 def best_concurrencies(fast: Searched, bmax: FloatArray, i: FloatArray, o: FloatArray) -> FloatArray:
