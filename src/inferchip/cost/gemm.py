@@ -8,7 +8,8 @@ The M tile of a skinny GEMM (decode) is the smallest power of two that holds its
 the same in Python floats) are the one tile and wave count of every path: the array rules (``cost/rules.py``),
 the scalar step and its compiled form (``cost/scalar_kernels.py``, ``cost/scalar_step.py``),
 the fast decode sweep (``performance/fast_sweep.py``) and the vision layers
-(``cost/vision/layers.py``).
+(``cost/vision/layers.py``). The array forms write their operations into a few arrays
+(``cost/kernels/gemm_waves.py``, stop 53): the same floats, no new array per operation.
 
 Every argument may be an array (steps, chips, operators).
 """
@@ -20,6 +21,7 @@ import math
 import numpy as np
 
 from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M
+from inferchip.cost.kernels.gemm_waves import cublas_tile_into, power_tile, split_k_into, stepped_tile_into
 from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.units import GIGA
 
@@ -28,18 +30,7 @@ def m_tile(m: ArrayLike, tile_m: ArrayLike) -> FloatArray:
     """M tile (rows) of a GEMM of ``m`` rows: the chip's ``tile_m``, or for skinny GEMMs (decode) the
     smallest power of two that holds ``m``, not below the MMA instruction's
     :data:`~inferchip.cost.constants.MIN_TILE_M` rows, as libraries pick small-M kernels."""
-    out: FloatArray = np.minimum(tile_m, _power_tile(np.asarray(m, dtype=float)))
-    return out
-
-
-def _power_tile(m: FloatArray) -> FloatArray:
-    """:func:`m_tile` before its cap: ``max(MIN_TILE_M, 2^ceil(log2(max(m, 1))))``, in one new array (one array for
-    every cap: :func:`cublas_tile_compute_s` takes it once for all its power-of-two candidates)."""
-    x = np.maximum(m, 1.0, out=np.empty(np.shape(m)))  # (an array at 0 dimensions too)
-    np.log2(x, out=x)
-    np.ceil(x, out=x)
-    np.exp2(x, out=x)  # 2.0 ** x: exact at the integers ceil gives (and ~10x faster than np.power)
-    out: FloatArray = np.maximum(MIN_TILE_M, x, out=x)
+    out: FloatArray = np.minimum(tile_m, power_tile(np.asarray(m, dtype=float)))
     return out
 
 
@@ -62,20 +53,7 @@ def row_tile(m: ArrayLike, tile_m: float, step: float) -> FloatArray:
     if step <= 0.0:
         return m_tile(m, tile_m)
     rows = np.maximum(np.asarray(m, dtype=float), 1.0)
-    return _stepped_tile(rows, tile_m, step, np.empty(rows.shape))[()]
-
-
-def _stepped_tile(rows: FloatArray, tile_m: float, step: float, out: FloatArray) -> FloatArray:
-    """:func:`row_tile` of ``rows`` (>= 1) with a positive ``step``, written into ``out`` (``rows``' shape): the same
-    operations, ``min(tile_m, ceil(rows / ceil(rows / tile_m) / step) step)``."""
-    np.divide(rows, tile_m, out=out)
-    np.ceil(out, out=out)
-    np.divide(rows, out, out=out)
-    out /= step
-    np.ceil(out, out=out)
-    out *= step
-    result: FloatArray = np.minimum(tile_m, out, out=out)
-    return result
+    return stepped_tile_into(rows, tile_m, step, np.empty(rows.shape))[()]
 
 
 def row_tile_scalar(m: float, tile_m: float, step: float) -> float:
@@ -184,48 +162,8 @@ def split_k_compute_s(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: 
     t = np.asarray(tiles, dtype=float)
     shape = np.broadcast_shapes(t.shape, *(np.shape(x) for x in (tiles_in_flight, slices_max, tile_rows,
                                                                  flop_per_wave_row, flop_per_s, partial_s)))
-    return _split_k_into(t, tiles_in_flight, slices_max, tile_rows, flop_per_wave_row, flop_per_s, partial_s,
-                         np.empty(shape), np.empty(shape), np.empty(shape))[()]  # (0 dimensions: a scalar, as before)
-
-
-def _split_k_into(t: FloatArray, tiles_in_flight: ArrayLike, slices_max: ArrayLike, tile_rows: ArrayLike,
-                  flop_per_wave_row: ArrayLike, flop_per_s: ArrayLike, partial_s: ArrayLike, out: FloatArray,
-                  s: FloatArray, sk: FloatArray) -> FloatArray:
-    """:func:`split_k_compute_s` written into ``out``, ``s`` and ``sk`` scratch (each of the arguments' broadcast
-    shape): the same operations in the same order, without a new array per operation (a sweep's grids are
-    millions of elements: each new array is fresh pages the kernel maps, most of the time of these few FLOP)."""
-    np.maximum(t, 1.0, out=s)  # split_slices: max(1, min(floor(T / max(tiles, 1)), slices_max))
-    np.divide(tiles_in_flight, s, out=s)
-    np.floor(s, out=s)
-    np.minimum(s, slices_max, out=s)
-    np.maximum(1.0, s, out=s)
-    np.divide(t, tiles_in_flight, out=out)  # the data-parallel kernel: ceil(tiles / T) full waves
-    np.ceil(out, out=out)
-    _times_wave_s(out, tile_rows, flop_per_wave_row, flop_per_s)
-    split = s > 1.0  # where s is 1 the split kernel is the data-parallel one (its time counts as infinite)
-    if not split.any():
-        return out
-    np.multiply(t, s, out=sk)  # _waves_of_slices: ceil(tiles s / T) / s
-    sk /= tiles_in_flight
-    np.ceil(sk, out=sk)
-    sk /= s
-    _times_wave_s(sk, tile_rows, flop_per_wave_row, flop_per_s)
-    s *= partial_s  # the s partial sums' round trips
-    if not bool(np.all(np.greater_equal(partial_s, 0.0))):  # (a NaN or a negative: the split's time as written)
-        s = np.where(split, s, np.inf)
-    # Where s is 1 the split's waves are the data-parallel ones (t x 1 / T, / 1: the same floats), so with partial
-    # sums >= 0 its time is at least dp's and the least of the two is dp's: no infinity to put there.
-    sk += s
-    result: FloatArray = np.minimum(out, sk, out=out)
-    return result
-
-
-def _times_wave_s(waves: FloatArray, tile_rows: ArrayLike, flop_per_wave_row: ArrayLike,
-                  flop_per_s: ArrayLike) -> None:
-    """``waves x tile_rows x flop_per_wave_row / flop_per_s`` (s), left to right, in place."""
-    waves *= tile_rows
-    waves *= flop_per_wave_row
-    waves /= flop_per_s
+    return split_k_into(t, tiles_in_flight, slices_max, tile_rows, flop_per_wave_row, flop_per_s, partial_s,
+                        np.empty(shape), np.empty(shape), np.empty(shape))[()]  # (0 dimensions: a scalar, as before)
 
 
 def split_k_compute_s_scalar(tiles: float, tiles_in_flight: float, slices_max: float, tile_rows: float,
@@ -255,27 +193,8 @@ def cublas_tile_compute_s(m: ArrayLike, n: ArrayLike, k: ArrayLike, slices_max: 
     if not choices:
         raise ValueError("cublas_tile_compute_s needs at least one candidate tile, got none")
     rows = np.maximum(np.asarray(m, dtype=float), 1.0)
-    n = np.asarray(n, dtype=float)
-    shape = np.broadcast_shapes(rows.shape, n.shape, *(np.shape(x) for x in (
-        k, slices_max, tiles_in_flight, flop_per_s, partial_s)))
-    best, each, s, sk, tiles = (np.empty(shape) for _ in range(5))  # one set of arrays for every candidate
-    tm = np.empty(rows.shape)
-    power: FloatArray | None = None  # the power-of-two tile before its cap, shared by those candidates
-    for c, (bm, bn, step) in enumerate(choices):
-        if step <= 0.0:
-            power = _power_tile(rows) if power is None else power
-            np.minimum(bm, power, out=tm)
-        else:
-            _stepped_tile(rows, bm, step, tm)
-        np.divide(rows, tm, out=tiles)  # ceil(rows / M tile) x ceil(n / N)
-        np.ceil(tiles, out=tiles)
-        tiles *= np.ceil(n / bn)
-        _split_k_into(tiles, tiles_in_flight, slices_max, tm,
-                      np.asarray(tiles_in_flight, dtype=float) * FLOP_PER_MAC * bn * np.asarray(k, dtype=float),
-                      flop_per_s, partial_s, best if c == 0 else each, s, sk)
-        if c:
-            np.minimum(best, each, out=best)
-    out: FloatArray = best[()]  # (0 dimensions: a scalar, as before)
+    out: FloatArray = cublas_tile_into(rows, np.asarray(n, dtype=float), k, slices_max, tiles_in_flight, flop_per_s,
+                                       partial_s, choices)[()]  # (0 dimensions: a scalar, as before)
     return out
 
 
