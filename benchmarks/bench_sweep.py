@@ -18,6 +18,9 @@
    (``performance.fast_columns.best_columns``); then 50 x ``--check``/100 of the lengths on two chips point by
    point (array path off) and the frames compared: the non-float columns (the concurrency among them) exactly,
    the floats' largest relative difference printed. Run first (``--only-best``: alone, its own peak memory).
+   Stop 53: the GEMMs' tile and wave times of every grid (``cost.gemm.cublas_tile_compute_s`` and
+   ``split_k_compute_s``, the one array form the step rules call too) written into a few arrays instead of a new
+   array per operation, the GEMMs laid as rows of the grid: ~2x fewer CPU seconds here, the frames equal.
 
 Prints CPU seconds of this process (process time: the figure that holds on a shared machine; wall time depends on
 what else runs), evaluations or points per second, and the peak resident memory of the process after each part.

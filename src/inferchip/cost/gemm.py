@@ -8,7 +8,8 @@ The M tile of a skinny GEMM (decode) is the smallest power of two that holds its
 the same in Python floats) are the one tile and wave count of every path: the array rules (``cost/rules.py``),
 the scalar step and its compiled form (``cost/scalar_kernels.py``, ``cost/scalar_step.py``),
 the fast decode sweep (``performance/fast_sweep.py``) and the vision layers
-(``cost/vision/layers.py``).
+(``cost/vision/layers.py``). The array forms write their operations into a few arrays
+(``cost/kernels/gemm_waves.py``, stop 53): the same floats, no new array per operation.
 
 Every argument may be an array (steps, chips, operators).
 """
@@ -20,6 +21,7 @@ import math
 import numpy as np
 
 from inferchip.cost.constants import FLOP_PER_MAC, FP32_BYTES, MIN_TILE_M
+from inferchip.cost.kernels.gemm_waves import cublas_tile_into, power_tile, split_k_into, stepped_tile_into
 from inferchip.cost.roofline import ArrayLike, FloatArray
 from inferchip.units import GIGA
 
@@ -28,8 +30,7 @@ def m_tile(m: ArrayLike, tile_m: ArrayLike) -> FloatArray:
     """M tile (rows) of a GEMM of ``m`` rows: the chip's ``tile_m``, or for skinny GEMMs (decode) the
     smallest power of two that holds ``m``, not below the MMA instruction's
     :data:`~inferchip.cost.constants.MIN_TILE_M` rows, as libraries pick small-M kernels."""
-    m = np.asarray(m, dtype=float)
-    out: FloatArray = np.minimum(tile_m, np.maximum(MIN_TILE_M, 2.0 ** np.ceil(np.log2(np.maximum(m, 1.0)))))
+    out: FloatArray = np.minimum(tile_m, power_tile(np.asarray(m, dtype=float)))
     return out
 
 
@@ -52,8 +53,7 @@ def row_tile(m: ArrayLike, tile_m: float, step: float) -> FloatArray:
     if step <= 0.0:
         return m_tile(m, tile_m)
     rows = np.maximum(np.asarray(m, dtype=float), 1.0)
-    out: FloatArray = np.minimum(tile_m, np.ceil(rows / np.ceil(rows / tile_m) / step) * step)
-    return out
+    return stepped_tile_into(rows, tile_m, step, np.empty(rows.shape))[()]
 
 
 def row_tile_scalar(m: float, tile_m: float, step: float) -> float:
@@ -160,12 +160,10 @@ def split_k_compute_s(tiles: ArrayLike, tiles_in_flight: ArrayLike, slices_max: 
     L2). cuBLASLt's heuristic ranks its candidate algorithms, split-K ones among them, by estimated time (cuBLAS
     documentation, ``cublasLtMatmulAlgoGetHeuristic``). ``slices_max`` 1: the data-parallel time exactly."""
     t = np.asarray(tiles, dtype=float)
-    s = split_slices(t, tiles_in_flight, slices_max)
-    dp = gemm_waves(t, tiles_in_flight) * tile_rows * flop_per_wave_row / flop_per_s
-    sk = _waves_of_slices(t, s, tiles_in_flight) * tile_rows * flop_per_wave_row / flop_per_s + np.where(
-        s > 1.0, s * np.asarray(partial_s, dtype=float), np.inf)
-    out: FloatArray = np.minimum(dp, sk)
-    return out
+    shape = np.broadcast_shapes(t.shape, *(np.shape(x) for x in (tiles_in_flight, slices_max, tile_rows,
+                                                                 flop_per_wave_row, flop_per_s, partial_s)))
+    return split_k_into(t, tiles_in_flight, slices_max, tile_rows, flop_per_wave_row, flop_per_s, partial_s,
+                        np.empty(shape), np.empty(shape), np.empty(shape))[()]  # (0 dimensions: a scalar, as before)
 
 
 def split_k_compute_s_scalar(tiles: float, tiles_in_flight: float, slices_max: float, tile_rows: float,
@@ -192,18 +190,12 @@ def cublas_tile_compute_s(m: ArrayLike, n: ArrayLike, k: ArrayLike, slices_max: 
     E.g. 528 x 8,192 @ 8,192 x 14,336 on 132 units (no split): 128 x 256 tiles 280 -> 3 waves of 128 x 256,
     128 x 128 560 -> 5 waves, 128 x 64 1,120 -> 9, 64 x 64 2,016 -> 16 waves of 64 x 64 (the least: 0.667 of
     the first's FLOP)."""
-    rows = np.maximum(np.asarray(m, dtype=float), 1.0)
-    n = np.asarray(n, dtype=float)
-    best: FloatArray | None = None
-    for bm, bn, step in choices:
-        tm = row_tile(rows, bm, step)
-        t = split_k_compute_s(np.ceil(rows / tm) * np.ceil(n / bn), tiles_in_flight, slices_max, tm,
-                              np.asarray(tiles_in_flight, dtype=float) * FLOP_PER_MAC * bn * np.asarray(k, dtype=float),
-                              flop_per_s, partial_s)
-        best = t if best is None else np.minimum(best, t)
-    if best is None:
+    if not choices:
         raise ValueError("cublas_tile_compute_s needs at least one candidate tile, got none")
-    return best
+    rows = np.maximum(np.asarray(m, dtype=float), 1.0)
+    out: FloatArray = cublas_tile_into(rows, np.asarray(n, dtype=float), k, slices_max, tiles_in_flight, flop_per_s,
+                                       partial_s, choices)[()]  # (0 dimensions: a scalar, as before)
+    return out
 
 
 def cublas_tile_compute_s_scalar(m: float, n: float, k: float, slices_max: float, tiles_in_flight: float,

@@ -254,33 +254,33 @@ def decode_times_points(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatA
         t, s = t / pp, grid / pp
     prefill = t > s
     gemm_s: FloatArray | float = 0.0
-    if mat is not None:
-        m = np.where(mat.rows, (s + prefill)[:, None], t[:, None])
+    if mat is not None:  # (GEMMs x grid): each operator's figures broadcast along a row, a long inner loop
+        m = np.where(mat.rows[:, None], (s + prefill)[None, :], t[None, :])
+        n, k, k_slices, flop_s = (x[:, None] for x in (mat.n, mat.k, mat.k_slices, mat.attainable_flop_per_s))
         if cublas_tiles and bool(np.all(mat.cublas)):  # every GEMM's tile picked per shape (the rule's waves unread)
-            waves = cublas_tile_compute_s(m, mat.n, mat.k, mat.k_slices, tiles_in_flight, mat.attainable_flop_per_s,
-                                          split_k_partial_s(m, mat.n, abw), cublas_tiles)
+            waves = cublas_tile_compute_s(m, n, k, k_slices, tiles_in_flight, flop_s, split_k_partial_s(m, n, abw),
+                                          cublas_tiles)
         else:
             x = np.maximum(m, 1.0)
             tm = m_tile(x, tile_m)
             x = np.ceil(x / tm, out=x)
-            x *= mat.n_tiles
+            x *= mat.n_tiles[:, None]
             if mat.splits:
-                waves = split_k_compute_s(x, tiles_in_flight, mat.k_slices, tm, mat.flop_per_wave_row,
-                                          mat.attainable_flop_per_s, split_k_partial_s(m, mat.n, abw))
+                waves = split_k_compute_s(x, tiles_in_flight, k_slices, tm, mat.flop_per_wave_row[:, None], flop_s,
+                                          split_k_partial_s(m, n, abw))
             else:
                 waves = gemm_waves(x, tiles_in_flight)
                 waves *= tm
-                waves *= mat.flop_per_s
+                waves *= mat.flop_per_s[:, None]
             if cublas_tiles and bool(np.any(mat.cublas)):
-                picked = cublas_tile_compute_s(m, mat.n, mat.k, mat.k_slices, tiles_in_flight,
-                                               mat.attainable_flop_per_s, split_k_partial_s(m, mat.n, abw),
-                                               cublas_tiles)
-                waves = np.where(mat.cublas, picked, waves)
+                picked = cublas_tile_compute_s(m, n, k, k_slices, tiles_in_flight, flop_s,
+                                               split_k_partial_s(m, n, abw), cublas_tiles)
+                waves = np.where(mat.cublas[:, None], picked, waves)
         if np.any(mat.plateau_s > 0.0):
-            waves = np.maximum(waves, m * mat.plateau_s)
-        m *= mat.row_s
-        m += mat.weight_s
-        gemm_s = np.maximum(waves, m, out=m) @ mat.reps
+            waves = np.maximum(waves, m * mat.plateau_s[:, None])
+        m *= mat.row_s[:, None]
+        m += mat.weight_s[:, None]
+        gemm_s = mat.reps @ np.maximum(waves, m, out=m)
     t1, s1, kv1, pr1 = (1.0 + (1.0 / e_o) * i) / pp, 1.0 / pp, mean_ctx / pp, (1.0 / e_o) * mpp / pp
     p1 = np.maximum(t1 - s1, 0.0)
     per_unit: FloatArray | float = 0.0
@@ -327,8 +327,11 @@ decode times) are searched one by one (``FastLayout.best_concurrency``, its own 
 the batched and the per-question times, equal to the last bits, pick the same concurrency."""
 
 
-BEST_BLOCK = 512
-"""Most-throughput questions searched at once (:func:`best_concurrencies`): ~50,000 grid points, a few MB an array."""
+BEST_BLOCK = 128
+"""Most-throughput questions searched at once (:func:`best_concurrencies`): ~12,000 grid points, an array of a few
+GEMMs' times ~0.5 MB, so that the tile pricing's few arrays stay near the cache (stop 53, on a loaded machine: 128
+and 512 questions within the runs' noise of each other, 2,048 about twice the CPU; the picked concurrencies do not
+depend on it)."""
 
 
 def best_concurrencies(fast: Searched, bmax: FloatArray, i: FloatArray, o: FloatArray) -> FloatArray:
