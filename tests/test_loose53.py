@@ -39,3 +39,37 @@ def test_drive_own_views_twice_runs_as_once():
     twice = run_main([*base, "--own-views", "--own-views"])
     assert once[0] == 0, once[1][-300:]
     assert twice == once
+
+
+@pytest.mark.parametrize("option", ["--engine", "--chip", "--weights"])
+def test_a_value_that_is_no_utf8_is_shown_as_its_bytes(option):
+    """Failed on main: ``--engine $'vl\\xffm'`` said "unknown engine 'vl\\udcffm'": Python's surrogateescape
+    stand-in for the byte, which the user never typed; the error shows the byte as repr of bytes writes it."""
+    from cli_in_process import run_main
+
+    args = {"--engine": "vllm", "--chip": "nvidia-h100-sxm-80gb", "--weights": "fp8"}
+    args[option] = b"vl\xffm".decode("utf-8", "surrogateescape")
+    code, out = run_main(["predict", "--model", "meta-llama/Llama-3.1-8B", "--batch", "1",
+                          *[x for kv in args.items() for x in kv]])
+    assert code == 2, out[-300:]
+    assert "vl\\xffm" in out and "udc" not in out and "\udcff" not in out
+
+
+def test_readable_shows_a_surrogate_escaped_byte_and_keeps_a_typed_backslash():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from inferchip.errors import readable
+
+    assert readable("engine " + repr("a\udc80b")) == "engine 'a\\x80b'"
+    assert readable(repr("a\\udcffb")) == repr("a\\udcffb")  # a backslash the user typed, repr doubles it
+
+    @given(st.binary(max_size=40))
+    def no_surrogate_left(raw: bytes) -> None:
+        text = raw.decode("utf-8", "surrogateescape")
+        for message in (f"value {text!r}", f"value {text}"):
+            out = readable(message)
+            assert not any(0xDC80 <= ord(c) <= 0xDCFF for c in out)
+            out.encode("utf-8")  # printable on a UTF-8 terminal
+
+    no_surrogate_left()
