@@ -3,6 +3,7 @@ engine resolved once per setting; ``ic.frame_cost``'s rig views."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 
@@ -73,3 +74,75 @@ def test_readable_shows_a_surrogate_escaped_byte_and_keeps_a_typed_backslash():
             out.encode("utf-8")  # printable on a UTF-8 terminal
 
     no_surrogate_left()
+
+
+@pytest.mark.parametrize(("cameras", "own_views"), [(8, False), (3, False), (8, True), (None, False)])
+def test_frame_cost_costs_a_rig_network_at_the_rigs_views_as_drive_does(cameras, own_views):
+    """Failed on main: ``ic.frame_cost`` took no ``cameras=`` / ``own_views=`` (a TypeError), so BEVFormer-tiny was
+    costed at its own 6 views only, where ``ic.drive`` on an 8-camera rig costs it at 8. The network it costs is the
+    one drive's rig costs, and more views cost more."""
+    import inferchip as ic
+    from inferchip.performance.vision_drive import setup
+
+    f = ic.frame_cost("nvidia-l4", "bevformer-tiny", [1, 2], cameras=cameras, own_views=own_views)
+    (driven,) = setup("nvidia-l4", ["bevformer-tiny"], max_cameras=cameras or 6, own_views=own_views).networks
+    own = ic.frame_cost("nvidia-l4", "bevformer-tiny", [1, 2])
+    at_rig = ic.frame_cost("nvidia-l4", driven.network, [1, 2])
+    assert f.flop_per_frame == at_rig.flop_per_frame and list(f.latency_s) == list(at_rig.latency_s)
+    views = 6 if cameras is None or own_views else cameras
+    assert (f.flop_per_frame > own.flop_per_frame) == (views > 6)
+    assert (f.flop_per_frame < own.flop_per_frame) == (views < 6)
+    if cameras not in (None, 6):
+        assert any(f"{cameras} camera" in n for n in f.notes)
+
+
+def test_frame_cost_says_when_cameras_or_own_views_change_nothing():
+    import inferchip as ic
+
+    f = ic.frame_cost("nvidia-l4", "yolov8n-640", [1], cameras=8)
+    assert f.flop_per_frame == ic.frame_cost("nvidia-l4", "yolov8n-640", [1]).flop_per_frame
+    assert any("cameras= changes nothing" in n for n in f.notes)
+    f = ic.frame_cost("nvidia-l4", "bevformer-tiny", [1], own_views=True)
+    assert any("own_views=True changes nothing without cameras=" in n for n in f.notes)
+
+
+def _error(call):
+    from inferchip.errors import InvalidSettingError
+
+    with pytest.raises(InvalidSettingError) as got:
+        call()
+    return str(got.value)
+
+
+@pytest.mark.parametrize("kw", [{"cameras": 0}, {"cameras": 1001}, {"cameras": 2.5}, {"cameras": True},
+                                {"cameras": "8"}, {"own_views": "no"}, {"own_views": None}, {"own_views": 1}])
+def test_frame_cost_refuses_bad_cameras_and_own_views_as_drive_does(kw):
+    import inferchip as ic
+
+    got = _error(lambda: ic.frame_cost("nvidia-l4", "bevformer-tiny", [1], **kw))
+    rig = {"cameras": 8, "fps": 10, "duration_s": 1, **kw}
+    assert got == _error(lambda: ic.drive("nvidia-l4", **rig))
+    assert next(iter(kw)) in got
+
+
+def test_frame_cost_cameras_fuzz():
+    """Any cameras= is costed or refused by name; a rig network's FLOP grow with its views."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    import inferchip as ic
+    from inferchip.errors import InvalidSettingError
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.one_of(st.none(), st.integers(-5, 1010), st.floats(allow_nan=True), st.booleans(), st.text(max_size=3)),
+           st.one_of(st.booleans(), st.none(), st.integers(0, 2)))
+    def costed_or_named(cameras, own_views):
+        try:
+            f = ic.frame_cost("nvidia-l4", "bevformer-tiny", [1], cameras=cameras, own_views=own_views)
+        except InvalidSettingError as exc:
+            assert "cameras" in str(exc) or "own_views" in str(exc)
+            return
+        assert isinstance(own_views, bool) and (cameras is None or 1 <= cameras <= 1000)
+        assert np.all(np.isfinite(f.latency_s)) and f.flop_per_frame > 0
+
+    costed_or_named()
