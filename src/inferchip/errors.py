@@ -35,9 +35,9 @@ def readable(message: str) -> str:
     """``message`` with the user's values it echoes kept readable, the one rule of every clear error (the
     :class:`InferchipError` text and the CLI's ``error:`` line): a quoted span or a run of non-blank characters longer
     than :data:`ECHO_MAX_CHARS` is :func:`shown` shortened, a control character that would break or hide the line
-    escaped ("\\x1e"), a byte that is no UTF-8 shown as the byte ("\\xff", where Python held it as "\\udcff"); a message still longer than :data:`MESSAGE_MAX_CHARS` (a
-    long value with blanks and quotes in it) keeps its first and last quarter, which name the field and what is
-    allowed."""
+    escaped ("\\x1e"), a byte that is no UTF-8 shown as the byte ("\\xff", where Python held it as "\\udcff"); a
+    message still longer than :data:`MESSAGE_MAX_CHARS` (a long value with blanks and quotes in it) keeps its first
+    and last quarter, which name the field and what is allowed."""
     text = _RAW_BYTE.sub(_raw_byte, message)
     text = _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
     text = _QUOTED.sub(lambda m: m.group(0)[0] + shown(m.group(1) or m.group(2)) + m.group(0)[0], text)

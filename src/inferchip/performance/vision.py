@@ -32,11 +32,11 @@ from inferchip.cost.vision.frame import call_cost
 from inferchip.cost.vision.host import host_link
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.errors import DoesNotFitError, InvalidSettingError, labelled, named, unexpected_keyword
+from inferchip.sim.vision.rig import MAX_CAMERAS, whole_number
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.vision import BATCH_MAX, MAX_VISION_CHIPS, VisionCalibration
 from inferchip.workload.vision.model import UNIT_GATHER, VisionNetwork
-from inferchip.sim.vision.rig import MAX_CAMERAS, whole_number
 from inferchip.workload.vision.network import at_rig_views, checked_own_views, load_network, network_views
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ RENAMED = {"precision": "weights", "chips": "count"}
 """``frame_cost``'s old keywords (stops <= 50) and their names now, as ``ic.predict``, ``ic.drive`` and the CLI's
 ``--weights``/``--count`` say them: still taken, with a DeprecationWarning naming the new one."""
 _DEFAULTS: dict[str, Any] = {"weights": "int8", "count": 1}  # frame_cost's, to tell a new name given from its default
+_OTHER = ("calibration", "cameras", "own_views")  # frame_cost's other keywords
 
 REFERENCE_NODE_NOTE = "process node not in the spec: the energy assumptions' reference node is used"
 NO_SRAM_NOTE = ("{chip} states no on-chip SRAM (sram.capacity_mb): no weight or activation is kept on chip between "
@@ -270,15 +271,15 @@ def frame_cost(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path,
     format where it has one). ``cameras``: a rig network (BEVFormer, several camera views a sample) rebuilt at that
     many views, as ``ic.drive`` costs it on a rig of ``cameras`` (1 to 1,000; None: its own views), unless
     ``own_views`` (True or False, as ``ic.drive``'s); a note says which, and that they change nothing for a camera
-    network (one camera's frame a sample: ``batch`` sets a call's frames). ``precision=`` and ``chips=``, the names of stops <= 50, are taken with a
-    DeprecationWarning naming ``weights=`` and ``count=`` (:data:`RENAMED`); one given with its new name too is a
-    TypeError (unless the new one is at its default, which cannot be told from not given); any other keyword a
-    TypeError naming the closest allowed one."""
+    network (one camera's frame a sample: ``batch`` sets a call's frames). ``precision=`` and ``chips=``, the names
+    of stops <= 50, are taken with a DeprecationWarning naming ``weights=`` and ``count=`` (:data:`RENAMED`); one
+    given with its new name too is a TypeError (unless the new one is at its default, which cannot be told from not
+    given); any other keyword a TypeError naming the closest allowed one."""
     given: dict[str, Any] = {"weights": weights, "count": count}
     for old, value in renamed.items():
         new = RENAMED.get(old)
         if new is None:
-            raise unexpected_keyword(old, [*_DEFAULTS, "calibration", *RENAMED], f"{', '.join(_DEFAULTS)}, calibration",
+            raise unexpected_keyword(old, [*_DEFAULTS, *_OTHER, *RENAMED], ", ".join([*_DEFAULTS, *_OTHER]),
                                      caller="frame_cost", renamed=RENAMED)
         if given[new] != _DEFAULTS[new]:
             raise TypeError(f"frame_cost(): {old}= and {new}= given together ({old}= is the old name of {new}=); "
