@@ -146,3 +146,41 @@ def test_frame_cost_cameras_fuzz():
         assert np.all(np.isfinite(f.latency_s)) and f.flop_per_frame > 0
 
     costed_or_named()
+
+
+@pytest.mark.parametrize("args", [
+    ["predict", "--batch", "8"],
+    ["serve", "--concurrency", "4", "--requests", "8", "--tp", "1"],
+    ["curve", "--tp", "1"],
+], ids=lambda a: a[0])
+def test_the_cli_resolves_the_engine_once_with_the_setting(args, monkeypatch):
+    """Failed on main: predict / serve / curve called ``served_engine`` up front for the output and the load's cap,
+    and the setting they ran called it again from the same arguments (2 calls); the command now reads it from the
+    setting (``Setting.engine``, ``Setting.choice``), as ``ic.find_count`` reads its first setting's caps."""
+    from cli_in_process import run_main
+    from inferchip.performance import predict as predict_module
+    from inferchip.performance.setting import engine as engine_module
+    from inferchip.performance.setting import resolve as resolve_module
+
+    calls = []
+    real = engine_module.served_engine
+
+    def counted(*a, **k):
+        calls.append(a[0])
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine_module, "served_engine", counted)
+    resolve_module._SETTINGS.clear()  # the settings' cache: an earlier test's setting resolves nothing here
+    predict_module._RECENT.clear()
+    code, out = run_main([*args, "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B",
+                          "--engine", "vllm", "--format", "json"])
+    assert code == 0, out[-400:]
+    assert calls == ["vllm"]
+    assert '"id": "vllm"' in out
+
+
+def test_frame_cost_suggests_its_new_keywords():
+    import inferchip as ic
+
+    with pytest.raises(TypeError, match=r"did you mean 'cameras'\?.*allowed: .*cameras, own_views"):
+        ic.frame_cost("nvidia-l4", "bevformer-tiny", [1], camera=8)
