@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def _flags():
@@ -184,3 +186,69 @@ def test_frame_cost_suggests_its_new_keywords():
 
     with pytest.raises(TypeError, match=r"did you mean 'cameras'\?.*allowed: .*cameras, own_views"):
         ic.frame_cost("nvidia-l4", "bevformer-tiny", [1], camera=8)
+
+
+def _clients_run(warmups, clients=32, requests=96, kv_tokens=200_000):
+    from inferchip.sim import LinearStepModel, benchmark_clients, simulate
+
+    step = LinearStepModel(fixed_s=0.01, per_token_s=2e-5, per_decode_seq_s=1e-5, kv_capacity_tokens=kv_tokens)
+    return simulate(step, benchmark_clients(clients, 2048, 64, 1.0), num_requests=requests, seed=3,
+                    warmup_requests=warmups)
+
+
+def test_itl_reads_the_steady_tail_by_hand():
+    """Failed on main: ``--warmups N`` left ITL read from every step, the warm-up requests' token gaps included,
+    while TTFT / TPOT / E2E read the steady tail. Now a step's tokens of the warm-up requests are left out: by hand,
+    the ITL samples are each step's duration weighted by the steady requests decoding in it (first token before
+    the step's end, last token at or after it, on its replica)."""
+    from inferchip.sim.results.metrics import weighted_percentile
+
+    res = _clients_run(32)
+    r, s = res.requests, res.steps
+    ends = s["start_s"] + s["duration_s"]
+    steady = np.array([np.sum((r["first_token_s"][32:] < e) & (e <= r["finish_s"][32:])
+                              & (r["replica"][32:] == rep)) for e, rep in zip(ends, s["replica"], strict=True)])
+    keep = steady > 0
+    got = res.summary()
+    assert res.itl_extra_s.size == 0  # no preemption: every gap is one step
+    assert np.isclose(got["itl_s_mean"], np.average(s["duration_s"][keep], weights=steady[keep]))
+    assert np.isclose(got["itl_s_p99"], weighted_percentile(s["duration_s"][keep], steady[keep].astype(float), 99))
+    whole = _clients_run(0).summary()
+    assert got["itl_s_mean"] != whole["itl_s_mean"]  # the first wave's long mixed steps no longer read
+
+
+@given(st.integers(0, 95))
+def test_warmup_tokens_and_steady_tokens_are_every_decode_token(n):
+    """Without preemption, the warm-up requests' decode tokens of a step plus the rest's are the step's tokens
+    (the attribution by first and last token times is exact), and all requests as warm-ups are every token."""
+    res = _clients_run(n)
+    tokens = res.steps["num_decode_seqs"] - res.itl_skip_per_step
+    warm = res.warmup_decoding() if n else np.zeros(tokens.size)
+    assert np.all(warm <= tokens) and np.all(warm >= 0)
+    from dataclasses import replace
+
+    assert np.array_equal(replace(res, warmup_requests=96).warmup_decoding(), tokens)
+
+
+def test_itl_of_no_warmups_is_as_before():
+    a, b = _clients_run(0), _clients_run(0)
+    assert a.summary()["itl_s_p99"] == b.summary()["itl_s_p99"]
+    assert np.isclose(a.summary()["itl_s_mean"],
+                      np.average(a.steps["duration_s"], weights=a.steps["num_decode_seqs"]))
+
+
+def test_serve_help_says_itl_reads_the_steady_tail_and_why_mtp_refuses():
+    from cli_in_process import run_main
+
+    from typer.main import get_command
+
+    from inferchip.interfaces.cli import app
+
+    serve = dict(get_command(app).commands)["serve"]
+    (warmups,) = [p for p in serve.params if "--warmups" in p.opts]
+    assert "TTFT, TPOT, E2E and ITL (their tokens' gaps) read the steady tail" in warmups.help
+    assert "Not with --mtp / --disagg" in warmups.help
+    code, out = run_main(["serve", "--chip", "nvidia-h100-sxm-80gb", "--model", "deepseek-ai/DeepSeek-R1", "--count",
+                          "8", "--concurrency", "8", "--disagg", "1xtp4:1xtp4", "--warmups", "4"])
+    flat = " ".join(out.split())
+    assert code == 2 and "--warmups with --disagg" in flat and "not the requests one by one" in flat

@@ -133,6 +133,14 @@ def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool,
     if not concurrency:
         raise InvalidSettingError(f"{what}: runs the closed-loop benchmark of a case row; give --concurrency C "
                                   "(--rate and --trace are not modelled with it)")
+    if given.get("--warmups"):  # its requests are not serve's: the first N sent are no list it runs one by one
+        from inferchip.validation.closed_loop import PROMPTS_PER_CLIENT, SIM_ROUNDS
+
+        raise InvalidSettingError(f"--warmups with {what}: the case row's closed-loop benchmark simulates at most "
+                                  f"{SIM_ROUNDS} rounds of its clients standing for the {PROMPTS_PER_CLIENT} prompts "
+                                  "a client it sends (its middle weighted, validation.closed_loop.num_requests), not "
+                                  "the requests one by one, so it has no first N requests to leave unread; drop "
+                                  "--warmups")
     for opt, was_given in given.items():
         if was_given:
             raise InvalidSettingError(f"{opt} with {what}: the closed-loop benchmark of a case row sends 10 prompts "
