@@ -238,10 +238,9 @@ def test_itl_of_no_warmups_is_as_before():
 
 
 def test_serve_help_says_itl_reads_the_steady_tail_and_why_mtp_refuses():
-    from cli_in_process import run_main
-
     from typer.main import get_command
 
+    from cli_in_process import run_main
     from inferchip.interfaces.cli import app
 
     serve = dict(get_command(app).commands)["serve"]
