@@ -251,3 +251,37 @@ def test_serve_help_says_itl_reads_the_steady_tail_and_why_mtp_refuses():
                           "8", "--concurrency", "8", "--disagg", "1xtp4:1xtp4", "--warmups", "4"])
     flat = " ".join(out.split())
     assert code == 2 and "--warmups with --disagg" in flat and "not the requests one by one" in flat
+
+
+def _float_options():
+    from typer.main import get_command
+
+    from inferchip.interfaces.cli import app
+
+    return [(name, p.opts[0]) for name, c in sorted(get_command(app).commands.items()) for p in c.params
+            if getattr(p, "param_type_name", "") == "option" and getattr(p.callback, "allowed", "").startswith(
+                "a finite number")]
+
+
+@pytest.mark.parametrize(("name", "option"), _float_options())
+def test_a_number_past_a_float_is_named_as_one(name, option):
+    """Failed on main: ``serve --rate 1e400`` said "Invalid value for '--rate': inf", a value nobody typed (click
+    reads 1e400 as infinity); every bounded number option now says the value is infinite or past the largest float,
+    with what is allowed."""
+    from cli_in_process import run_main
+
+    code, out = run_main([name, option, "1e400"])
+    flat = " ".join(out.split())
+    assert code == 2, flat[-300:]
+    assert f"'{option}': inf (infinite, or past the largest number a float holds" in flat
+    assert "allowed: a finite" in flat
+
+
+def test_software_without_mtp_or_disagg_names_its_value_and_what_is_allowed():
+    """Failed on main: the refusal named neither the value nor what is allowed."""
+    from cli_in_process import run_main
+
+    code, out = run_main(["serve", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B",
+                          "--concurrency", "2", "--software", "sglang 0.5"])
+    flat = " ".join(out.split())
+    assert code == 2 and "--software 'sglang 0.5'" in flat and "allowed: with --mtp N or --disagg" in flat

@@ -127,7 +127,8 @@ def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool,
                                   "--trace its own lengths; allowed: drop it, or give --concurrency C")
     if mtp is None and disagg is None:
         if software is not None:
-            raise InvalidSettingError("--software: it names a case row's software for --mtp/--disagg; give one of them")
+            raise InvalidSettingError(f"--software {software!r}: it names a case row's software for --mtp/--disagg; "
+                                      "allowed: with --mtp N or --disagg PREFILL:DECODE, else drop it")
         return
     what = "--mtp" if disagg is None else "--disagg"
     if not concurrency:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,11 @@ ESTIMATES = ("low", "central", "high")
 
 
 def _bad(option: str, value: Any, allowed: str) -> typer.BadParameter:
-    return typer.BadParameter(f"{value!r}; allowed: {allowed}", param_hint=f"'{option}'")
+    """The refusal of ``option``'s ``value``; an infinite float is said to be one, or a number past the largest a
+    float holds (click reads ``1e400`` as ``inf``, so the message showed "inf" for a value the user never typed)."""
+    shown = (f"{value!r} (infinite, or past the largest number a float holds, {sys.float_info.max:.4g})"
+             if isinstance(value, float) and math.isinf(value) else repr(value))
+    return typer.BadParameter(f"{shown}; allowed: {allowed}", param_hint=f"'{option}'")
 
 
 def int_range(option: str, lo: int, hi: int) -> Callable[[int | None], int | None]:
