@@ -16,7 +16,7 @@ def test_an_interrupted_command_says_interrupted_and_exits_130(monkeypatch, wher
     if where == "predict":
         import inferchip.performance.predict
 
-        monkeypatch.setattr(inferchip.performance.predict, "predict", interrupt)
+        monkeypatch.setattr(inferchip.performance.predict, "predict_on", interrupt)  # what the command asks
         argv = ["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B", "--batch", "1"]
     else:
         import inferchip.sim

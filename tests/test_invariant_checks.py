@@ -41,7 +41,7 @@ def test_cli_reports_an_internal_error_as_a_bug(monkeypatch: pytest.MonkeyPatch)
     def broken(*args: object, **kwargs: object) -> None:
         raise InternalError("operating_point's points keep their metrics")
 
-    monkeypatch.setattr(predict_module, "predict", broken)
+    monkeypatch.setattr(predict_module, "predict_on", broken)  # the command asks its resolved setting (loose53)
     code, text = run_main(["predict", "--chip", "nvidia-h100-sxm-80gb", "--model", "meta-llama/Llama-3.1-8B",
                            "--batch", "1"])
     assert code == 3

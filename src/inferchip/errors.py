@@ -20,6 +20,9 @@ _QUOTED = re.compile(rf"{_OPEN}'([^'\n]{_LONG})'{_CLOSE}|{_OPEN}\"([^\"\n]{_LONG
 _RUN = re.compile(rf"\S{_LONG}")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # breaks or hides a line; a message's own
 # line breaks ("\n": DoesNotFitError's breakdown) stay, a value's are escaped where it is echoed (repr)
+# a byte that is no UTF-8 in a command-line argument or a file name reaches Python as a lone surrogate U+DC80-U+DCFF
+# (PEP 383's surrogateescape); repr writes it "\udcff": both shown as the byte, "\xff" (as repr of bytes writes it)
+_RAW_BYTE = re.compile(r"[\udc80-\udcff]|(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
 
 
 def shown(value: str) -> str:
@@ -32,16 +35,24 @@ def readable(message: str) -> str:
     """``message`` with the user's values it echoes kept readable, the one rule of every clear error (the
     :class:`InferchipError` text and the CLI's ``error:`` line): a quoted span or a run of non-blank characters longer
     than :data:`ECHO_MAX_CHARS` is :func:`shown` shortened, a control character that would break or hide the line
-    escaped ("\\x1e"); a message still longer than :data:`MESSAGE_MAX_CHARS` (a
-    long value with blanks and quotes in it) keeps its first and last quarter, which name the field and what is
-    allowed."""
-    text = _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), message)
+    escaped ("\\x1e"), a byte that is no UTF-8 shown as the byte ("\\xff", where Python held it as "\\udcff"); a
+    message still longer than :data:`MESSAGE_MAX_CHARS` (a long value with blanks and quotes in it) keeps its first
+    and last quarter, which name the field and what is allowed."""
+    text = _RAW_BYTE.sub(_raw_byte, message)
+    text = _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
     text = _QUOTED.sub(lambda m: m.group(0)[0] + shown(m.group(1) or m.group(2)) + m.group(0)[0], text)
     text = _RUN.sub(lambda m: shown(m.group(0)), text)
     if len(text) <= MESSAGE_MAX_CHARS:
         return text
     keep = MESSAGE_MAX_CHARS // 4
     return f"{text[:keep]}...({len(text) - 2 * keep:,} characters)...{text[-keep:]}"
+
+
+def _raw_byte(m: re.Match[str]) -> str:
+    """A lone surrogate of surrogateescape (the character, or repr's text of it) as the byte it stands for."""
+    if m.group(2) is not None:
+        return f"{m.group(1)}\\x{m.group(2)}"
+    return f"\\x{ord(m.group(0)) - 0xDC00:02x}"
 
 
 class InferchipError(Exception):

@@ -77,15 +77,14 @@ class DrivingWorkload:
     def views(self) -> int:
         """Camera views one sample of the network is costed at: the rig's cameras for a rig network ``drive``
         rebuilds, else its own (1 for a camera network)."""
-        from inferchip.performance.vision_drive import network_views
+        from inferchip.workload.vision.network import network_views
 
         return network_views(self.network_at_rig())
 
     def network_at_rig(self) -> object:
         """The network as ``drive`` costs it on this rig (``drive``'s rule, its notes not kept)."""
         if self._net is None:
-            from inferchip.performance.vision_drive import network_views
-            from inferchip.workload.vision.network import at_rig_views, load_network
+            from inferchip.workload.vision.network import at_rig_views, load_network, network_views
 
             net = load_network(self.network)
             self._net = at_rig_views(self.network, net, network_views(net), self.cameras, False, [])

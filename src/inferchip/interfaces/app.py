@@ -79,21 +79,27 @@ def refuse_repeated(order: list[Any], args: list[str]) -> None:
     """Raise :class:`~inferchip.errors.InvalidSettingError` where an option that takes one value (not ``multiple``,
     not a counting flag, not an eager one such as ``--help``) is in ``order`` (click's parser lists a parameter once
     per time it was given) more than once, naming it and the values given (``args``: the command's arguments). An
-    option that takes several (``drive --model``) is honoured: each value is kept."""
+    option that takes several (``drive --model``) is honoured: each value is kept; a flag given twice meaning the same
+    (``--own-views --own-views``) is taken, its on and off spellings together (``--moe --dense``) refused."""
     seen: dict[int, int] = {}
     for param in order:
         if getattr(param, "param_type_name", "") != "option" or param.multiple or param.count or param.is_eager:
             continue
         seen[id(param)] = seen.get(id(param), 0) + 1
-        if seen[id(param)] == 2:
+        names = [*param.opts, *param.secondary_opts]
+        if seen[id(param)] == 2 and not (param.is_flag and _one_meaning(param, names, args)):
             from inferchip.errors import InvalidSettingError
 
-            names = [*param.opts, *param.secondary_opts]
             given = _given(names, args, takes_value=not param.is_flag)
             listed = " (a list is one value, comma-separated)" if "comma-separated" in (param.help or "") else ""
             allowed = f"{names[0]} once" if len(names) == 1 else f"one of {', '.join(names)}, once"
             raise InvalidSettingError(f"{'/'.join(names)} given more than once ({given}): it takes one value and "
                                       f"would keep the last alone; allowed: {allowed}{listed}")
+
+
+def _one_meaning(param: Any, names: list[str], args: list[str]) -> bool:
+    """Whether a flag ``param`` is given among ``args`` always on (its ``opts``) or always off (``secondary_opts``)."""
+    return len({a in param.opts for a in _given(names, args, False).split(", ")}) == 1
 
 
 def _given(names: list[str], args: list[str], takes_value: bool) -> str:

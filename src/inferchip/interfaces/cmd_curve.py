@@ -27,6 +27,7 @@ from inferchip.interfaces.serve_system import (
     layout_keys,
     layout_text,
     replicas_note,
+    resolver,
     system,
 )
 from inferchip.sim.load.lengths import RANGE_RATIO
@@ -93,24 +94,26 @@ def curve_cmd(
         print_rows(rows, f"{model} on {rows_system(chip, rows[0], pools)}: throughput vs interactivity", output,
                     curve=True, slo=cs.mark_points(rows, slo_ttft_ms, slo_tpot_ms, stat))
         return
-    from inferchip.performance.setting.engine import served_engine
-
-    # the engine's six changes, resolved by the code ic.curve(engine=, moe_kernel=) runs (the setting resolves them
-    # from the same arguments); here for the output and the search's cap: the chip's caps and notes, the record
-    served = served_engine(engine, moe_kernel, calibration, chip, loaded, weights)
-    choice, caps, cal_source = served.choice, served.choice.caps, calibration_source(calibration)
+    # the engine's six changes (engine=, moe_kernel=) read from the setting the curve runs, resolved once with it as
+    # ic.curve resolves them (system() resolves the same arguments again from the settings' cache): the search's
+    # running cap and the output's caps, notes and engine record
+    first = resolver(chip, loaded, weights, activations, kv, calibration,
+                     None if assumptions is None else str(assumptions), engine, moe_kernel,
+                     chunk_tokens)(count=count, tp=tp, pp=pp, ep=ep, attn_dp=attn_dp)
+    served, choice, cal_source = first.engine, first.choice, calibration_source(calibration)
+    caps = choice.caps
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)  # one chunk for the memory fit and scheduler
     step, replicas, formats = system(chip, loaded, count, tp, pp, ep, weights, activations, kv, calibration,
                              None if assumptions is None else str(assumptions), attn_dp, input_tokens, output_tokens,
                              engine, chunk_tokens, running_cap=caps.max_num_seqs, moe_kernel=moe_kernel)
-    host = served.host(input_tokens, step.mm.formats.weights)
-    used_engine = served.summary(chunk, host=host, caps=caps)
+    host = None if served is None else served.host(input_tokens, step.mm.formats.weights)
+    used_engine = None if served is None else served.summary(chunk, host=host, caps=caps)
     with progress_bar("simulating concurrencies") as prog:
         task = prog.add_task("curve", total=1.0)
         cur = throughput_interactivity_curve(step, uniform_length(input_tokens, range_ratio),
                                              uniform_length(output_tokens, range_ratio), seed=seed, replicas=replicas,
                                              requests_per_user=CURVE_REQUESTS_PER_CLIENT,
-                                             scheduler_config=engine_config(served.spec, step, chunk, caps),
+                                             scheduler_config=engine_config(choice.spec, step, chunk, caps),
                                              request_host_s=0.0 if host is None else host.outside_loop_s,
                                              progress=lambda f: prog.update(task, completed=f),
                                              warmups_per_user=warmups_per_user)

@@ -212,26 +212,28 @@ def predict_cmd(
                                   "or --max-ttft-ms alone")
     loaded = opts.read_model(model)  # a user's config.json read once, for every step below and the setting
     context_note = opts.check_context(loaded, input_tokens, output_tokens)
-    from inferchip.performance.setting.engine import served_engine
+    from inferchip.catalog.models import api_inputs
+    from inferchip.performance.setting import resolve_setting
 
-    # the engine's six changes, resolved by the code ic.predict(engine=, moe_kernel=) runs (predict resolves them
-    # below from the same arguments); here for the output: the chip's caps and notes, the host time, the summary
-    served = served_engine(engine, moe_kernel, calibration, chip, loaded, weights)
-    choice, host = served.choice, served.host(input_tokens)
+    # the setting resolved once, as ic.predict resolves it (its engine's six changes among it: engine=, moe_kernel=),
+    # asked at each batch below; the output reads the engine from it: the chip's caps and notes, the host time
+    c, m, spec, config = api_inputs(chip, loaded.spec, None, loaded.config, estimate)
+    setting = resolve_setting(c, m, count=count, weights=weights, activations=activations, kv=kv, tp=tp, pp=pp, ep=ep,
+                              attn_dp=attn_dp, estimate=estimate, calibration=calibration, assumptions=assumptions,
+                              chip_spec=spec, config=config, chunk_tokens=chunk_tokens, engine=engine,
+                              moe_kernel=moe_kernel)
+    served, choice = setting.engine, setting.choice
+    host = None if served is None else served.host(input_tokens)
     chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, choice.caps)  # serve's chunk on this chip
     if max_ttft_ms is not None and host is not None and max_ttft_ms / 1e3 <= host.total_s:
         raise InvalidSettingError(f"--max-ttft-ms {max_ttft_ms:g}: no TTFT meets it; {host.text()}")
-    used_engine = served.summary(None, host=host)
-    from inferchip.performance.predict import predict
+    used_engine = None if served is None else served.summary(None, host=host)
+    from inferchip.performance.predict import predict_on
 
     def at(b: int | None) -> Prediction:
-        return predict(
-            chip, loaded.spec, config=loaded.config, count=count, weights=weights, activations=activations, kv=kv,
-            tp=tp, pp=pp, ep=ep, attn_dp=attn_dp, input_tokens=input_tokens, output_tokens=output_tokens, batch=b,
-            max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3,  # the engine's host time included
-            max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
-            estimate=estimate, calibration=calibration, assumptions=assumptions, chunk_tokens=chunk_tokens,
-            engine=engine, moe_kernel=moe_kernel)
+        return predict_on(setting, input_tokens, output_tokens, b,  # the engine's host time included
+                          None if max_ttft_ms is None else max_ttft_ms / 1e3,
+                          None if max_tpot_ms is None else max_tpot_ms / 1e3)
 
     p = at(batch)
     tile_note = (None if batch is None or not p.has_tpot

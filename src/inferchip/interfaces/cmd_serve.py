@@ -204,21 +204,22 @@ def serve_cmd(
     if trace is not None:
         files.check_readable_text(trace, "--trace")
     context_note = opts.check_context(loaded, input_tokens, output_tokens, trace)
-    from inferchip.performance.serving import serving_economics
-    from inferchip.performance.setting.engine import served_engine
-
-    # the engine's six changes, resolved by the code ic.serve(engine=, moe_kernel=) runs (each setting resolves them
-    # from the same arguments); here for the output and the load: the chip's caps and notes, the engine's record
-    served = served_engine(engine, moe_kernel, calibration, chip, loaded, weights)
-    choice, caps, cal_source = served.choice, served.choice.caps, calibration_source(calibration)
-    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)
-    slo_s = (None if slo_ttft_ms is None else slo_ttft_ms / 1e3, None if slo_tpot_ms is None else slo_tpot_ms / 1e3)
-
     from inferchip.performance.fleet import FleetQuestion, served_load
+    from inferchip.performance.serving import serving_economics
     from inferchip.performance.serving.capacity import OVER_CAPACITY_RATIO, capacity_bound, with_capacity
 
     resolve = resolver(chip, loaded, weights, activations, kv, calibration,
                        None if assumptions is None else str(assumptions), engine, moe_kernel, chunk_tokens)
+    # the engine's six changes (engine=, moe_kernel=) read from a setting, resolved once with it as ic.serve and
+    # ic.find_count resolve them: the load's running cap, the output's caps, notes and engine record; --find-count's
+    # search starts from one replica, so it is read from one replica's setting (attention DP then judged per count)
+    searched = tp is None and pp is None and ep is None
+    first = resolve(count=(tp or 1) * (pp or 1) if find_count else count, tp=tp, pp=pp, ep=ep,
+                    attn_dp=None if find_count and searched else attn_dp)
+    served, choice, cal_source = first.engine, first.choice, calibration_source(calibration)
+    caps = choice.caps
+    chunk, chunk_source = eng_opts.chunk_setting(chunk_tokens, caps)
+    slo_s = (None if slo_ttft_ms is None else slo_ttft_ms / 1e3, None if slo_tpot_ms is None else slo_tpot_ms / 1e3)
     rate_at, lengths = (rate, (input_tokens, output_tokens)) if trace is None else trace_load(trace)
     shortest_prompt = lengths[0] if trace is None else shortest_trace_prompt(trace)  # the capacity bound's context
     load = served_load(*lengths, concurrency=concurrency, rate_per_s=rate_at, running_cap=caps.max_num_seqs,
@@ -265,7 +266,7 @@ def serve_cmd(
     if "power_w_per_chip" in summary:
         summary.update(serving_economics(step, summary, res.num_chips))
     summary.update(formats, assumptions_file=assumptions_file(assumptions), calibration_source=cal_source)
-    summary["engine"] = served.summary(chunk, host=host, caps=caps)
+    summary["engine"] = None if served is None else served.summary(chunk, host=host, caps=caps)
     summary.update(running_batch_cap=caps.max_num_seqs, running_batch_cap_source=caps.reason)  # per rank
     # continuous batching: the KV pool leaves room for one chunk's activations (flat keys, as the summary's)
     summary.update(prefill_chunk_tokens=chunk, prefill_chunk_source=chunk_source,

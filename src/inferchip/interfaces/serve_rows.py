@@ -127,12 +127,21 @@ def check_options(mtp: int | None, acceptance: float | None, disagg: tuple[Pool,
                                   "--trace its own lengths; allowed: drop it, or give --concurrency C")
     if mtp is None and disagg is None:
         if software is not None:
-            raise InvalidSettingError("--software: it names a case row's software for --mtp/--disagg; give one of them")
+            raise InvalidSettingError(f"--software {software!r}: it names a case row's software for --mtp/--disagg; "
+                                      "allowed: with --mtp N or --disagg PREFILL:DECODE, else drop it")
         return
     what = "--mtp" if disagg is None else "--disagg"
     if not concurrency:
         raise InvalidSettingError(f"{what}: runs the closed-loop benchmark of a case row; give --concurrency C "
                                   "(--rate and --trace are not modelled with it)")
+    if given.get("--warmups"):  # its requests are not serve's: the first N sent are no list it runs one by one
+        from inferchip.validation.closed_loop import PROMPTS_PER_CLIENT, SIM_ROUNDS
+
+        raise InvalidSettingError(f"--warmups with {what}: the case row's closed-loop benchmark simulates at most "
+                                  f"{SIM_ROUNDS} rounds of its clients standing for the {PROMPTS_PER_CLIENT} prompts "
+                                  "a client it sends (its middle weighted, validation.closed_loop.num_requests), not "
+                                  "the requests one by one, so it has no first N requests to leave unread; drop "
+                                  "--warmups")
     for opt, was_given in given.items():
         if was_given:
             raise InvalidSettingError(f"{opt} with {what}: the closed-loop benchmark of a case row sends 10 prompts "

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # cost.economics is imported where a prediction is priced
     from inferchip.catalog.models import ModelInput, UserConfig
     from inferchip.cost.economics import ChipEconomy
 
-__all__ = ["Prediction", "ask", "best_layout", "predict", "predict_setting"]
+__all__ = ["Prediction", "ask", "best_layout", "predict", "predict_on", "predict_setting"]
 
 
 # The latency limits as the API takes them, in seconds (the CLI's --max-ttft-ms/--max-tpot-ms are checked in ms
@@ -64,8 +64,7 @@ def lengths_given(input_tokens: float | None, output_tokens: float | None) -> No
     for name, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens)):
         if v is None or v > MAX_TOKENS:  # 10**400: a raw OverflowError from deep inside (the CLI's bound, stop 50)
             raise InvalidSettingError(f"{named(name)} must be a number of tokens, got {v!r}; allowed: a finite "
-                                      "number above "
-                                      f"0, at most {MAX_TOKENS:,}")
+                                      f"number above 0, at most {MAX_TOKENS:,}")
 
 
 def whole_batch(batch: float | None) -> None:
@@ -167,6 +166,13 @@ def predict(
             if len(_RECENT) >= SETTINGS_CACHED:
                 _RECENT.clear()
             _RECENT[key] = setting
+    return predict_on(setting, input_tokens, output_tokens, batch, max_ttft_s, max_tpot_s)
+
+
+def predict_on(setting: Setting, input_tokens: int, output_tokens: int, batch: int | None,
+               max_ttft_s: float | None = None, max_tpot_s: float | None = None) -> Prediction:
+    """:func:`predict`'s answer on a resolved ``setting`` (its checked lengths, batch and limits), as ``inferchip
+    predict`` asks it of the setting it resolved once: the fast path where it applies, else :func:`predict_setting`."""
     ctx = setting.model.max_position_embeddings  # the CLI's check (cli_options.options.check_context), here too
     if ctx is not None and input_tokens + output_tokens > ctx:
         setting.model.check_context(input_tokens + output_tokens,
@@ -388,13 +394,7 @@ def add_energy_and_money(pred: Prediction, mm: MappedModel, met: PhaseMetrics, i
     money = setting.money
     pred.notes.extend(money.notes)
     per_chip = pred.output_tokens_per_s_per_chip
-    pred.extra.update({
-        "power_w_per_chip": power,
-        "throttled": throttled,
-        "output_tokens_per_j": per_chip / power,
-        "j_per_output_token": power / per_chip,
-        "chip_price_usd": money.price_usd,
-        "chip_price_source": money.price_source,
-        "manufacturing_cost_usd": money.manufacturing_cost_usd,
-    })
+    pred.extra.update({"power_w_per_chip": power, "throttled": throttled, "output_tokens_per_j": per_chip / power,
+                       "j_per_output_token": power / per_chip, "chip_price_usd": money.price_usd,
+                       "chip_price_source": money.price_source, "manufacturing_cost_usd": money.manufacturing_cost_usd})
     pred.extra.update(eco.money_per_token(per_chip, power, pred.num_chips))

@@ -32,11 +32,12 @@ from inferchip.cost.vision.frame import call_cost
 from inferchip.cost.vision.host import host_link
 from inferchip.cost.vision.layers import layer_costs
 from inferchip.errors import DoesNotFitError, InvalidSettingError, labelled, named, unexpected_keyword
+from inferchip.sim.vision.rig import MAX_CAMERAS, whole_number
 from inferchip.spec.chip import ChipParams, ChipSpec, chip_params
 from inferchip.spec.formats import BYTES_PER_ELEMENT, check_format
 from inferchip.spec.vision import BATCH_MAX, MAX_VISION_CHIPS, VisionCalibration
 from inferchip.workload.vision.model import UNIT_GATHER, VisionNetwork
-from inferchip.workload.vision.network import load_network
+from inferchip.workload.vision.network import at_rig_views, checked_own_views, load_network, network_views
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,6 +48,7 @@ RENAMED = {"precision": "weights", "chips": "count"}
 """``frame_cost``'s old keywords (stops <= 50) and their names now, as ``ic.predict``, ``ic.drive`` and the CLI's
 ``--weights``/``--count`` say them: still taken, with a DeprecationWarning naming the new one."""
 _DEFAULTS: dict[str, Any] = {"weights": "int8", "count": 1}  # frame_cost's, to tell a new name given from its default
+_OTHER = ("calibration", "cameras", "own_views")  # frame_cost's other keywords
 
 REFERENCE_NODE_NOTE = "process node not in the spec: the energy assumptions' reference node is used"
 NO_SRAM_NOTE = ("{chip} states no on-chip SRAM (sram.capacity_mb): no weight or activation is kept on chip between "
@@ -263,18 +265,21 @@ def _check_fit(spec: ChipSpec, net: VisionNetwork, need: MemoryNeed, per_chip: n
 
 def frame_cost(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path, batch: npt.ArrayLike, *,
                weights: str = "int8", count: int = 1, calibration: VisionCalibration | str | Path | None = None,
-               **renamed: Any) -> FrameCost:
+               cameras: int | None = None, own_views: bool = False, **renamed: Any) -> FrameCost:
     """Latency, energy and power of running ``batch`` frames of ``network`` on ``count`` copies of ``chip`` (an id,
     a chip YAML's path or a ChipSpec), weights and activations in the number format ``weights`` (a layer's own
-    format where it has one). ``precision=`` and ``chips=``, the names of stops <= 50, are taken with a
-    DeprecationWarning naming ``weights=`` and ``count=`` (:data:`RENAMED`); one given with its new name too is a
-    TypeError (unless the new one is at its default, which cannot be told from not given); any other keyword a
-    TypeError naming the closest allowed one."""
+    format where it has one). ``cameras``: a rig network (BEVFormer, several camera views a sample) rebuilt at that
+    many views, as ``ic.drive`` costs it on a rig of ``cameras`` (1 to 1,000; None: its own views), unless
+    ``own_views`` (True or False, as ``ic.drive``'s); a note says which, and that they change nothing for a camera
+    network (one camera's frame a sample: ``batch`` sets a call's frames). ``precision=`` and ``chips=``, the names
+    of stops <= 50, are taken with a DeprecationWarning naming ``weights=`` and ``count=`` (:data:`RENAMED`); one
+    given with its new name too is a TypeError (unless the new one is at its default, which cannot be told from not
+    given); any other keyword a TypeError naming the closest allowed one."""
     given: dict[str, Any] = {"weights": weights, "count": count}
     for old, value in renamed.items():
         new = RENAMED.get(old)
         if new is None:
-            raise unexpected_keyword(old, [*_DEFAULTS, "calibration", *RENAMED], f"{', '.join(_DEFAULTS)}, calibration",
+            raise unexpected_keyword(old, [*_DEFAULTS, *_OTHER, *RENAMED], ", ".join([*_DEFAULTS, *_OTHER]),
                                      caller="frame_cost", renamed=RENAMED)
         if given[new] != _DEFAULTS[new]:
             raise TypeError(f"frame_cost(): {old}= and {new}= given together ({old}= is the old name of {new}=); "
@@ -284,7 +289,30 @@ def frame_cost(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path,
         warnings.warn(f"frame_cost(): {old}= is deprecated, use {new}= (same meaning, as ic.predict and ic.drive "
                       "name it)", DeprecationWarning, stacklevel=2)
         given[new] = value
-    return cost_frames(chip, network, batch, precision=given["weights"], chips=given["count"], calibration=calibration)
+    net, notes = rig_network(network, cameras, own_views)
+    fc = cost_frames(chip, net, batch, precision=given["weights"], chips=given["count"], calibration=calibration)
+    return replace(fc, notes=(*notes, *fc.notes)) if notes else fc
+
+
+def rig_network(network: VisionNetwork | str | Path, cameras: int | None, own_views: bool
+                ) -> tuple[VisionNetwork, list[str]]:
+    """(``network`` as a rig of ``cameras`` runs it, the notes saying how): :func:`frame_cost`'s ``cameras`` and
+    ``own_views``, checked and read as ``ic.drive`` reads them (:func:`~inferchip.workload.vision.network.
+    at_rig_views`)."""
+    own = checked_own_views(own_views)
+    rig = None if cameras is None else whole_number("cameras", cameras, 1, MAX_CAMERAS)
+    net = network if isinstance(network, VisionNetwork) else load_network(network)
+    notes: list[str] = []
+    views = network_views(net)
+    if views > 1 and rig is not None:
+        net = at_rig_views(net.name, net, views, rig, own, notes)
+    elif (own or rig is not None) and views <= 1:
+        notes.append(f"{'cameras=' if rig is not None else 'own_views=True'} changes nothing here: {net.name} is a "
+                     "camera network (one camera's frame a sample; batch= sets the frames a call)")
+    elif own:
+        notes.append(f"own_views=True changes nothing without cameras=: {net.name} is costed at its own {views} "
+                     "views")
+    return net, notes
 
 
 def cost_frames(chip: ChipSpec | str | Path, network: VisionNetwork | str | Path, batch: npt.ArrayLike, *,

@@ -35,7 +35,7 @@ from inferchip.mapping.memory_fit import FloatArray
 from inferchip.sim.vision.rig import RigLoad, Stage, deadline_curve, simulate_rig
 from inferchip.sim.vision.rig_energy import budget_floor_note
 from inferchip.spec.chip import ChipSpec, chip_params
-from inferchip.workload.vision.network import at_rig_views
+from inferchip.workload.vision.network import at_rig_views, checked_own_views, network_views
 
 DEFAULT_MODELS = ("bevformer-tiny@rig",)
 """BEVFormer-tiny (MLPerf Automotive) over all the rig's views once per tick: the multi-camera BEV
@@ -97,16 +97,6 @@ def parse_models(models: Sequence[str] | None, loader: Loader) -> tuple[DriveNet
             per_camera = network_views(net) <= 1
         out.append(DriveNetwork(name, net, per_camera))
     return tuple(out)
-
-
-def network_views(net: Any) -> int:
-    """Camera views one sample of ``net`` takes (``cameras``/``views`` attribute, or its spec's
-    ``input.views``); 1 when the network says nothing."""
-    spec_input = getattr(getattr(net, "spec", None), "input", None)
-    for v in (getattr(net, "cameras", None), getattr(net, "views", None), getattr(spec_input, "views", None)):
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1:
-            return int(v)
-    return 1
 
 
 def _array(fc: Any, attr: str, n: int) -> FloatArray | None:
@@ -185,8 +175,7 @@ def setup(chip: str | ChipSpec, models: Sequence[str] | None, *, max_cameras: in
     if isinstance(chips, bool | np.bool_) or not isinstance(chips, Integral) or not 1 <= chips <= 1024:
         raise InvalidSettingError(f"{named_as('count', chips)}: must be a whole number from 1 to 1,024")  # ic.drive's
     chips = int(chips)  # a numpy integer too, as frame_cost takes it ("count=2: must be a whole number" refused it)
-    if not isinstance(own_views, bool | np.bool_):  # a string was read by its truth: own_views="no" kept its own
-        raise InvalidSettingError(f"{labelled('own_views')}: value {own_views!r}; allowed: True or False")
+    checked_own_views(own_views)
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
     if cost_fn is None or loader is None:
         default_cost, default_loader = _vision_api()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +46,14 @@ _WHICHEVER = "given with --{other}, the arrivals stop at whichever limit comes f
 RATE_HELP = ("Poisson arrivals, requests/s; they stop after --requests (default 1000) or --duration, or at whichever "
              "comes first when both are given.")
 DURATION_HELP = "Seconds of arrivals; " + _WHICHEVER.format(other="requests") + "."
-WARMUPS_HELP = ("The first N requests sent run (they load the engine) but are not read by the percentiles: the "
-                "steady tail; the record says how many each percentile read (default 0: every request, as "
-                "benchmark_serving reads a run; vLLM's --num-warmups sends its own before the timed run, whose first "
-                "wave still queues)")
+WARMUPS_HELP = ("The first N requests sent run (they load the engine) but are not read by the percentiles: TTFT, "
+                "TPOT, E2E and ITL (their tokens' gaps) read the steady tail; the record says how many each "
+                "percentile read (default 0: every request, as benchmark_serving reads a run; vLLM's --num-warmups "
+                "sends its own before the timed run, whose first wave still queues). Not with --mtp / --disagg: "
+                "their case-row benchmark simulates rounds of clients, not each request")
 CURVE_REQUESTS_PER_CLIENT = 8  # curve's requests per client at each point (sim.runs.curve's default), said in a note
-WARMUPS_PER_USER_HELP = ("Each point's first N requests a client run but are not read by its percentiles (1: the "
+WARMUPS_PER_USER_HELP = ("Each point's first N requests a client run but are not read by its percentiles, ITL's "
+                         "too (1: the "
                          f"first wave, every client sending at once); 0 to {CURVE_REQUESTS_PER_CLIENT - 1} (a point "
                          f"runs {CURVE_REQUESTS_PER_CLIENT} a client), default 0: every request")
 REQUESTS_HELP = ("Number of requests (default 1000 without --duration); " + _WHICHEVER.format(other="duration")
@@ -64,7 +67,11 @@ ESTIMATES = ("low", "central", "high")
 
 
 def _bad(option: str, value: Any, allowed: str) -> typer.BadParameter:
-    return typer.BadParameter(f"{value!r}; allowed: {allowed}", param_hint=f"'{option}'")
+    """The refusal of ``option``'s ``value``; an infinite float is said to be one, or a number past the largest a
+    float holds (click reads ``1e400`` as ``inf``, so the message showed "inf" for a value the user never typed)."""
+    shown = (f"{value!r} (infinite, or past the largest number a float holds, {sys.float_info.max:.4g})"
+             if isinstance(value, float) and math.isinf(value) else repr(value))
+    return typer.BadParameter(f"{shown}; allowed: {allowed}", param_hint=f"'{option}'")
 
 
 def int_range(option: str, lo: int, hi: int) -> Callable[[int | None], int | None]:

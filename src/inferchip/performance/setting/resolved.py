@@ -24,7 +24,7 @@ from inferchip.spec.model import ModelSpec
 if TYPE_CHECKING:  # cost.economics is imported where a setting is priced
     from inferchip.cost.economics import ChipEconomy, ChipMoney
     from inferchip.performance.question import LengthDist
-    from inferchip.performance.setting.engine import ServedEngine
+    from inferchip.performance.setting.engine import EngineChoice, ServedEngine
     from inferchip.sim.batching.scheduler import SchedulerConfig
     from inferchip.spec.engine import SchedulerCaps
     from inferchip.spec.engine.padding import PaddingLadder
@@ -130,6 +130,15 @@ class Setting:
         from inferchip.sim.batching.scheduler import run_caps
 
         return run_caps(None, self.chip) if self.engine is None else self.engine.choice.caps
+
+    @property
+    def choice(self) -> EngineChoice:
+        """The engine the setting runs on its chip, resolved with it: the named one's (:attr:`engine`), else the
+        default engine's there (its caps, :attr:`caps`; the vendor stack's note where no catalogued engine runs on the
+        chip: :func:`~inferchip.performance.setting.engine.engine_choice`), its padding and notes for the output."""
+        from inferchip.performance.setting.engine import engine_choice
+
+        return self.engine.choice if self.engine is not None else engine_choice(None, self.calibration, self.chip)
 
     def scheduler(self, ranks: int) -> SchedulerConfig:
         """The scheduler a run of this setting takes on ``ranks`` attention-DP ranks: :attr:`caps`' running-batch cap

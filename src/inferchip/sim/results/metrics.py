@@ -11,7 +11,8 @@ Definitions (vLLM ``benchmarks/serve.py`` and MLPerf LoadGen conventions):
   start) is included, so at many clients and few requests a client the p99 TTFT is that wave's. With
   ``warmup_requests`` N (:func:`~inferchip.sim.runs.simulate.simulate`'s), the first N requests sent run and load
   the engine but are not read (``warmup_requests`` in the summary; ``first_wave_requests`` then counts the wave's
-  requests that are read): the steady tail. ITL reads every step, and throughputs their window (below).
+  requests that are read): the steady tail. ITL reads every step's gap but the warm-up requests' tokens (the
+  steady tail too), and throughputs their window (below).
 * Throughputs count what happens inside a *measurement window* (:meth:`SimResult.window_s`)
   to leave out the start-up ramp and the final drain: for Poisson and trace arrivals the
   second half of the arrival period; for a closed loop from the moment the first
@@ -165,12 +166,29 @@ class SimResult:
 
     # ------------------------------------------------------------------ ITL
     def itl_samples(self) -> tuple[FloatArray, FloatArray]:
-        """(gap_s, count): each step's duration with the tokens that waited exactly that long, plus long gaps."""
+        """(gap_s, count): each step's duration with the tokens that waited exactly that long, plus long gaps; with
+        ``warmup_requests``, a step's tokens of those requests left out (:meth:`warmup_decoding`): the steady tail's
+        gaps, as TTFT, TPOT and E2E read it."""
         s = self.steps
         weights = (s["num_decode_seqs"] - self.itl_skip_per_step).astype(float)
+        if self.warmup_requests:
+            weights = np.maximum(weights - self.warmup_decoding(), 0.0)
         keep = weights > 0
         values = np.concatenate([s["duration_s"][keep], self.itl_extra_s])
         return values, np.concatenate([weights[keep], np.ones(self.itl_extra_s.size)])
+
+    def warmup_decoding(self) -> FloatArray:
+        """Per step row, the warm-up requests (the first ``warmup_requests`` sent) that take a decode token at its
+        end: those on its replica whose first token came before it and whose last at or after it (one token a step
+        while running; a warm-up request preempted is counted through its preemption, so the tail then reads up to
+        that many fewer tokens of a step, never a warm-up's)."""
+        r, s, n = self.requests, self.steps, self.warmup_requests
+        ends, out = s["start_s"] + s["duration_s"], np.zeros(len(s["duration_s"]))
+        for replica in np.unique(s["replica"]):
+            rows, mine = s["replica"] == replica, r["replica"][:n] == replica
+            first, last = np.sort(r["first_token_s"][:n][mine]), np.sort(r["finish_s"][:n][mine])
+            out[rows] = np.searchsorted(first, ends[rows]) - np.searchsorted(last, ends[rows])  # first < end <= last
+        return out
 
     # ------------------------------------------------------------------ windows
     def window_s(self) -> tuple[float, float]:

@@ -57,7 +57,7 @@ MAX_CAMERAS = 1_000
 MAX_FPS = 10_000.0
 
 
-def _whole(name: str, value: Any, lo: int, hi: int) -> int:
+def whole_number(name: str, value: Any, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
         raise InvalidSettingError(f"{name} = {value!r}: must be a whole number from {lo:,} to {hi:,}")
     return int(value)
@@ -143,10 +143,10 @@ class RigLoad:
     phase_spread: float = 0.1
 
     def __post_init__(self) -> None:
-        _whole("cameras", self.cameras, 1, MAX_CAMERAS)
+        whole_number("cameras", self.cameras, 1, MAX_CAMERAS)
         _positive("fps", self.fps, MAX_FPS)
         _duration(self.duration_s)
-        _whole("seed", self.seed, 0, MAX_SEED)
+        whole_number("seed", self.seed, 0, MAX_SEED)
         if self.deadline_s is not None:
             _positive("deadline_s", self.deadline_s, 1e6)
         if self.batching not in BATCHING:
@@ -158,7 +158,7 @@ class RigLoad:
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not (math.isfinite(p) and 0 <= p <= 1):
             raise InvalidSettingError(f"phase_spread = {p!r}: must be a number from 0 to 1 of a frame period")
         if self.max_batch is not None:
-            _whole("max_batch", self.max_batch, 1, MAX_CAMERAS)
+            whole_number("max_batch", self.max_batch, 1, MAX_CAMERAS)
         if self.frames_per_camera < 1:
             raise InvalidSettingError(f"{named_as('duration_s', f'{self.duration_s:g}')} s at {self.fps:g} fps holds "
                                       f"no whole frame; run at least 1/fps = {1 / self.fps:.4g} s")

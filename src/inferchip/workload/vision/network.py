@@ -15,9 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
-from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError
+from inferchip.errors import InvalidSettingError, SpecError, UnknownIdError, labelled
 from inferchip.input_files import user_path
 from inferchip.spec.vision import SPATIAL_RANK, VisionNetworkSpec
 from inferchip.workload.vision import bev, blocks
@@ -169,6 +170,25 @@ def at_views(net: VisionNetwork, views: int) -> VisionNetwork | None:
 
 
 _VIEWS_CACHE: dict[tuple[int, int], tuple[VisionNetwork, VisionNetwork]] = {}
+
+
+def network_views(net: Any) -> int:
+    """Camera views one sample of ``net`` takes (``cameras``/``views`` attribute, or its spec's
+    ``input.views``); 1 when the network says nothing."""
+    spec_input = getattr(getattr(net, "spec", None), "input", None)
+    for v in (getattr(net, "cameras", None), getattr(net, "views", None), getattr(spec_input, "views", None)):
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1:
+            return int(v)
+    return 1
+
+
+def checked_own_views(own_views: Any) -> bool:
+    """``own_views`` (``ic.drive``'s, ``ic.frame_cost``'s, ``--own-views``) as a flag; anything but True or False
+    (a numpy bool too) is an InvalidSettingError naming it: a string was read by its truth (``own_views="no"`` kept
+    the network's own views)."""
+    if not isinstance(own_views, bool | np.bool_):
+        raise InvalidSettingError(f"{labelled('own_views')}: value {own_views!r}; allowed: True or False")
+    return bool(own_views)
 
 
 def at_rig_views(name: str, net: Any, views: int, cameras: int, own: bool, notes: list[str]) -> Any:
