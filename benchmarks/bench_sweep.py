@@ -172,7 +172,7 @@ def _count_priced() -> list[int]:
     priced, searched = fast_best._priced, fast_best.tokens_per_s
 
     def count_priced(*a: Any) -> Any:
-        counts[0] += len(a[-1])
+        counts[0] += len(a[-1])  # (_priced(parts, mat, terms, grid, at))
         return priced(*a)
 
     def count_searched(*a: Any) -> Any:

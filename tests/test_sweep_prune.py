@@ -77,7 +77,7 @@ def test_the_bound_is_below_the_step_as_computed(k: int, chip: int, i: list[int]
     floor = fast_best.floor_s_per_row(parts)
     assert floor is not None and parts.gemms is not None
     terms = grid_terms(parts, fast.plan, fast.pp, grid, gi, go, starts)
-    waves = tile_waves(parts, terms.m)
+    waves = tile_waves(parts, parts.gemms, terms.m)
     bound = np.maximum(terms.m, 1.0) * floor[:, None]
     assert (bound <= waves).all()
     assert (step_times(parts, terms, bound) <= step_times(parts, terms, waves)).all()

@@ -43,7 +43,15 @@ import numpy.typing as npt
 from inferchip.cost.constants import FLOP_PER_MAC
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step import StepPlan
-from inferchip.performance.fast_sweep import GridTerms, SweepParts, grid_terms, step_times, terms_at, tile_waves
+from inferchip.performance.fast_sweep import (
+    GemmColumns,
+    GridTerms,
+    SweepParts,
+    grid_terms,
+    step_times,
+    terms_at,
+    tile_waves,
+)
 
 Indices = npt.NDArray[np.intp]
 
@@ -138,26 +146,28 @@ def tokens_per_s(fast: Searched, grid: FloatArray, i: FloatArray, o: FloatArray,
     pricing every point, bit for bit."""
     parts = fast._sweep_parts()
     terms = grid_terms(parts, fast.plan, fast.pp, grid, i, o, starts)
+    mat = parts.gemms
+    if mat is None:
+        return grid / step_times(parts, terms, None)
     floor = floor_s_per_row(parts) if PRUNE else None
-    bound = None if parts.gemms is None or floor is None else np.maximum(terms.m, 1.0) * floor[:, None]
-    lower = None if bound is None else step_times(parts, terms, bound)
+    lower = None if floor is None else step_times(parts, terms, np.maximum(terms.m, 1.0) * floor[:, None])
     if lower is None or np.isnan(lower).any():  # (no bound; a NaN: each question's largest bound unfound)
-        return grid / step_times(parts, terms, None if parts.gemms is None else tile_waves(parts, terms.m))
+        return grid / step_times(parts, terms, tile_waves(parts, mat, terms.m))
     upper = grid / lower
     first = np.maximum.reduceat(upper, starts)
     at = np.flatnonzero(upper == first[seg])
     top = at[np.unique(seg[at], return_index=True)[1]]  # each question's point of the largest bound
-    best0 = _priced(parts, terms, grid, top)
+    best0 = _priced(parts, mat, terms, grid, top)
     keep = ~((lower > 0.0) & (upper < best0[seg] * (1.0 - BAND)))  # (a NaN kept)
     keep[top] = False
     out = np.full(len(grid), -math.inf)
     out[top] = best0
     rest = np.flatnonzero(keep)
-    out[rest] = _priced(parts, terms, grid, rest)
+    out[rest] = _priced(parts, mat, terms, grid, rest)
     return out
 
 
-def _priced(parts: SweepParts, terms: GridTerms, grid: FloatArray, at: Indices) -> FloatArray:
+def _priced(parts: SweepParts, mat: GemmColumns, terms: GridTerms, grid: FloatArray, at: Indices) -> FloatArray:
     """Tokens/s at the points ``at``, their tiles priced."""
     sub = terms_at(terms, at)
-    return grid[at] / step_times(parts, sub, tile_waves(parts, sub.m))
+    return grid[at] / step_times(parts, sub, tile_waves(parts, mat, sub.m))

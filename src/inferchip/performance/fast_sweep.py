@@ -309,13 +309,12 @@ def terms_at(terms: GridTerms, at: npt.NDArray[np.intp]) -> GridTerms:
     return GridTerms(terms.m[:, at], terms.memory_s[:, at], plateau, adds, terms.pp)
 
 
-def tile_waves(parts: SweepParts, m: FloatArray) -> FloatArray:
-    """The weight GEMMs' tile and wave times (s, GEMMs x points) at ``m`` rows (:func:`grid_terms`' ``m``), as
+def tile_waves(parts: SweepParts, mat: GemmColumns, m: FloatArray) -> FloatArray:
+    """The weight GEMMs' (``mat``: ``parts.gemms``) tile and wave times (s, GEMMs x points) at ``m`` rows
+    (:func:`grid_terms`' ``m``), as
     ``rules._matrix_gemm`` counts them (``gemm.m_tile``, ``gemm.split_k_compute_s``,
     ``gemm.cublas_tile_compute_s``): element by element, each point's figure a function of its own rows alone."""
-    mat, abw, tiles_in_flight, cublas_tiles = parts.gemms, parts.attainable_bytes_per_s, parts.tiles_in_flight, \
-        parts.cublas_tiles
-    assert mat is not None
+    abw, tiles_in_flight, cublas_tiles = parts.attainable_bytes_per_s, parts.tiles_in_flight, parts.cublas_tiles
     n, k, k_slices, flop_s = (x[:, None] for x in (mat.n, mat.k, mat.k_slices, mat.attainable_flop_per_s))
     if cublas_tiles and bool(np.all(mat.cublas)):  # every GEMM's tile picked per shape (the rule's waves unread)
         waves: FloatArray = cublas_tile_compute_s(m, n, k, k_slices, tiles_in_flight, flop_s,
@@ -363,7 +362,7 @@ def decode_times_points(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatA
     :func:`step_times`): ``grid`` their concurrency grids end to end, ``i`` and ``o`` each grid point's lengths,
     ``starts`` where each question's grid begins."""
     terms = grid_terms(parts, plan, pp, grid, i, o, starts)
-    return step_times(parts, terms, None if parts.gemms is None else tile_waves(parts, terms.m))
+    return step_times(parts, terms, None if parts.gemms is None else tile_waves(parts, parts.gemms, terms.m))
 
 
 def _other_kernels(other: tuple[KindGroup, ...], plan: StepPlan, pts: StepPoints, n: int) -> list[FloatArray]:
