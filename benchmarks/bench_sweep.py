@@ -20,7 +20,9 @@
    the floats' largest relative difference printed. Run first (``--only-best``: alone, its own peak memory).
    Stop 53: the GEMMs' tile and wave times of every grid (``cost.gemm.cublas_tile_compute_s`` and
    ``split_k_compute_s``, the one array form the step rules call too) written into a few arrays instead of a new
-   array per operation, the GEMMs laid as rows of the grid: ~2x fewer CPU seconds here, the frames equal.
+   array per operation, the GEMMs laid as rows of the grid: ~2x fewer CPU seconds here, the frames equal. Stop 53
+   (sweep53b): the tiles priced only at the grid points a proven lower bound on the step time cannot rule out
+   (``performance.fast_best``; the share printed): ~1.6x fewer CPU seconds again, the frames equal.
 
 Prints CPU seconds of this process (process time: the figure that holds on a shared machine; wall time depends on
 what else runs), evaluations or points per second, and the peak resident memory of the process after each part.
@@ -161,6 +163,26 @@ def million_part(batches: int) -> None:
           f"{len(by_points) / cpu:,.0f} points/s; the array path's frame equal: {same}")
 
 
+def _count_priced() -> list[int]:
+    """[grid points whose GEMM tiles were priced, grid points searched], counted as the search runs (stop 53's
+    bound, ``performance.fast_best``)."""
+    from inferchip.performance import fast_best
+
+    counts = [0, 0]
+    priced, searched = fast_best._priced, fast_best.tokens_per_s
+
+    def count_priced(*a: Any) -> Any:
+        counts[0] += len(a[-1])  # (_priced(parts, mat, terms, grid, at))
+        return priced(*a)
+
+    def count_searched(*a: Any) -> Any:
+        counts[1] += len(a[1])
+        return searched(*a)
+
+    fast_best._priced, fast_best.tokens_per_s = count_priced, count_searched  # type: ignore[assignment]
+    return counts
+
+
 def best_part(lengths: int, check: int) -> None:
     """A million most-throughput points (``batch`` None): 4 chips x ``lengths`` prompt x ``lengths`` output lengths."""
     from inferchip.interfaces.api import sweep_columns
@@ -171,12 +193,14 @@ def best_part(lengths: int, check: int) -> None:
     outs = np.unique(np.linspace(1, 4096, lengths).astype(int))
     ic.sweep(chips, model, input_tokens=[64, 65], output_tokens=1)  # resolves each chip's setting, its fast layout
     before = peak_mib()
+    counts = _count_priced()
     t0, w0 = time.process_time(), time.perf_counter()
     df = ic.sweep(chips, model, input_tokens=ins, output_tokens=outs)
     cpu, wall = time.process_time() - t0, time.perf_counter() - w0
     print(f"ic.sweep, {len(df):,} most-throughput points ({int(df['fits'].sum()):,} fit) on arrays: CPU {cpu:.2f} s, "
           f"{len(df) / cpu:,.0f} points/s (wall {wall:.2f} s); peak memory {peak_mib():.0f} MiB "
-          f"({before:.0f} MiB before it)")
+          f"({before:.0f} MiB before it); the GEMM tiles priced at {counts[0]:,} of the {counts[1]:,} grid points "
+          f"searched ({counts[0] / max(counts[1], 1):.1%})")
     if not check:
         return
     rng = np.random.default_rng(0)

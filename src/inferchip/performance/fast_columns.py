@@ -25,7 +25,8 @@ from inferchip.cost import tco
 from inferchip.cost.energy import host_wall_power_w
 from inferchip.cost.roofline import FloatArray
 from inferchip.cost.step_rows import step_rows
-from inferchip.performance.fast_sweep import PRIME_BLOCK, best_concurrencies
+from inferchip.performance.fast_best import best_concurrencies
+from inferchip.performance.fast_sweep import PRIME_BLOCK
 from inferchip.units import HOURS_PER_YEAR, KILO, MEGA, SECONDS_PER_HOUR
 
 if TYPE_CHECKING:

@@ -12,7 +12,6 @@ steps are found instead of priced.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol
 
@@ -38,18 +37,6 @@ class Primable(Protocol):
     primed: dict[tuple[float, ...], tuple[float, ...]]
 
     def static_steps(self, b: float, i: float, o: float) -> StaticSteps | str | None:
-        ...
-
-class Searched(Protocol):
-    """What :func:`best_concurrencies` reads of a :class:`~inferchip.performance.fast_path.FastLayout`."""
-
-    plan: StepPlan
-    pp: int
-
-    def _sweep_parts(self) -> SweepParts:
-        ...
-
-    def best_concurrency(self, grid: FloatArray, i: float, o: float) -> int:
         ...
 
 LinearOp = tuple[Callable[[OpTable, CostContext, StepPoints], KernelCost], dict[str, float], float]
@@ -237,13 +224,28 @@ def release(fast: Primable) -> None:
     fast.primed.clear()
 
 
-def decode_times_points(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i: FloatArray, o: FloatArray,
-                        starts: npt.NDArray[np.intp]) -> FloatArray:
-    """:func:`decode_times` of many questions at once: ``grid`` their concurrency grids end to end, ``i`` and ``o``
-    each grid point's lengths, ``starts`` where each question's grid begins. Element by element the operations of
-    :func:`decode_times` in its order (its scalars of the lengths as arrays; its branch on whether every point of a
-    grid prefills taken per question); only the matrix products' sums may round differently (other shapes)."""
-    mat, linear, other, abw, kov, tile_m, tiles_in_flight, cublas_tiles = parts
+class GridTerms(NamedTuple):
+    """A block of concurrency grids' decode step (:func:`grid_terms`) but the GEMMs' tile and wave times: each
+    GEMM's rows (``m``), memory time and plateau at each grid point (GEMMs x grid), and what the step adds to the
+    GEMMs' sum, per point and in order (then x ``pp``)."""
+
+    m: FloatArray  # (GEMMs x grid) rows of each weight GEMM (no GEMMs: no rows)
+    memory_s: FloatArray  # (GEMMs x grid) weight bytes + rows x bytes per row, at the attainable bandwidth
+    plateau_s: FloatArray | None  # (GEMMs x grid) rows x the plateau's seconds per row, where a GEMM has one
+    adds: tuple[FloatArray | float, ...]  # per grid point (an array) or for all of them (a float), in order
+    pp: int
+
+
+def grid_terms(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i: FloatArray, o: FloatArray,
+               starts: npt.NDArray[np.intp]) -> GridTerms:
+    """:func:`decode_times` of many questions at once but the GEMMs' tile and wave times (:func:`tile_waves`):
+    ``grid`` their concurrency grids end to end, ``i`` and ``o`` each grid point's lengths, ``starts`` where each
+    question's grid begins. Element by element the operations of :func:`decode_times` in its order (its scalars of
+    the lengths as arrays; its branch on whether every point of a grid prefills taken per question); only sums of
+    products may round differently (other shapes, the GEMMs summed in a loop). Every term is a function of its own
+    grid point alone (the prefill branch: of its question's), so the terms of a subset of the points are the subset
+    of the terms (:func:`terms_at`)."""
+    mat, linear, other, abw, kov = parts[:5]
     e_o = np.maximum(o, 1.0)
     new = grid / e_o
     mean_ctx = i + o * o / (2.0 * e_o)
@@ -253,34 +255,14 @@ def decode_times_points(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatA
     if pp != 1:
         t, s = t / pp, grid / pp
     prefill = t > s
-    gemm_s: FloatArray | float = 0.0
+    m = memory = np.empty((0, len(grid)))
+    plateau = None
     if mat is not None:  # (GEMMs x grid): each operator's figures broadcast along a row, a long inner loop
         m = np.where(mat.rows[:, None], (s + prefill)[None, :], t[None, :])
-        n, k, k_slices, flop_s = (x[:, None] for x in (mat.n, mat.k, mat.k_slices, mat.attainable_flop_per_s))
-        if cublas_tiles and bool(np.all(mat.cublas)):  # every GEMM's tile picked per shape (the rule's waves unread)
-            waves = cublas_tile_compute_s(m, n, k, k_slices, tiles_in_flight, flop_s, split_k_partial_s(m, n, abw),
-                                          cublas_tiles)
-        else:
-            x = np.maximum(m, 1.0)
-            tm = m_tile(x, tile_m)
-            x = np.ceil(x / tm, out=x)
-            x *= mat.n_tiles[:, None]
-            if mat.splits:
-                waves = split_k_compute_s(x, tiles_in_flight, k_slices, tm, mat.flop_per_wave_row[:, None], flop_s,
-                                          split_k_partial_s(m, n, abw))
-            else:
-                waves = gemm_waves(x, tiles_in_flight)
-                waves *= tm
-                waves *= mat.flop_per_s[:, None]
-            if cublas_tiles and bool(np.any(mat.cublas)):
-                picked = cublas_tile_compute_s(m, n, k, k_slices, tiles_in_flight, flop_s,
-                                               split_k_partial_s(m, n, abw), cublas_tiles)
-                waves = np.where(mat.cublas[:, None], picked, waves)
+        memory = m * mat.row_s[:, None]
+        memory += mat.weight_s[:, None]
         if np.any(mat.plateau_s > 0.0):
-            waves = np.maximum(waves, m * mat.plateau_s[:, None])
-        m *= mat.row_s[:, None]
-        m += mat.weight_s[:, None]
-        gemm_s = mat.reps @ np.maximum(waves, m, out=m)
+            plateau = m * mat.plateau_s[:, None]
     t1, s1, kv1, pr1 = (1.0 + (1.0 / e_o) * i) / pp, 1.0 / pp, mean_ctx / pp, (1.0 / e_o) * mpp / pp
     p1 = np.maximum(t1 - s1, 0.0)
     per_unit: FloatArray | float = 0.0
@@ -309,72 +291,95 @@ def decode_times_points(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatA
             const += c["overhead_s"] * reps
     if mat is not None:
         const += mat.overhead_s
-    total: FloatArray = gemm_s + grid * per_unit
+    adds: list[FloatArray | float] = [grid * per_unit]
     if per_prefill:  # a question whose every grid point prefills: its constant takes the prefill kernel
         every = np.repeat(np.logical_and.reduceat(prefill, starts), np.diff(np.append(starts, len(grid))))
-        total += np.where(every, const + per_prefill, const)
-        total = total + np.where(every, 0.0, prefill * per_prefill)
+        adds += [np.where(every, const + per_prefill, const), np.where(every, 0.0, prefill * per_prefill)]
     else:
-        total += const
+        adds.append(const)
     if other:
-        total = _plus_other_kernels(total, other, plan, step_points(1, t, s, grid * mean_ctx / pp, new * mpp / pp))
-    return total * pp if pp != 1 else total
+        adds += _other_kernels(other, plan, step_points(1, t, s, grid * mean_ctx / pp, new * mpp / pp), len(grid))
+    return GridTerms(m, memory, plateau, tuple(adds), pp)
 
 
-BAND = 1e-8
-"""Most-throughput questions whose runner-up concurrency comes within this of the best (relative, on the batched
-decode times) are searched one by one (``FastLayout.best_concurrency``, its own near-tie rule at 1e-9): outside it
-the batched and the per-question times, equal to the last bits, pick the same concurrency."""
+def terms_at(terms: GridTerms, at: npt.NDArray[np.intp]) -> GridTerms:
+    """The terms of the grid points ``at`` (indices): each array's columns (or elements) there."""
+    plateau = None if terms.plateau_s is None else terms.plateau_s[:, at]
+    adds = tuple(a if isinstance(a, float) else a[at] for a in terms.adds)
+    return GridTerms(terms.m[:, at], terms.memory_s[:, at], plateau, adds, terms.pp)
 
 
-BEST_BLOCK = 128
-"""Most-throughput questions searched at once (:func:`best_concurrencies`): ~12,000 grid points, an array of a few
-GEMMs' times ~0.5 MB, so that the tile pricing's few arrays stay near the cache (stop 53, on a loaded machine: 128
-and 512 questions within the runs' noise of each other, 2,048 about twice the CPU; the picked concurrencies do not
-depend on it)."""
+def tile_waves(parts: SweepParts, mat: GemmColumns, m: FloatArray) -> FloatArray:
+    """The weight GEMMs' (``mat``: ``parts.gemms``) tile and wave times (s, GEMMs x points) at ``m`` rows
+    (:func:`grid_terms`' ``m``), as
+    ``rules._matrix_gemm`` counts them (``gemm.m_tile``, ``gemm.split_k_compute_s``,
+    ``gemm.cublas_tile_compute_s``): element by element, each point's figure a function of its own rows alone."""
+    abw, tiles_in_flight, cublas_tiles = parts.attainable_bytes_per_s, parts.tiles_in_flight, parts.cublas_tiles
+    n, k, k_slices, flop_s = (x[:, None] for x in (mat.n, mat.k, mat.k_slices, mat.attainable_flop_per_s))
+    if cublas_tiles and bool(np.all(mat.cublas)):  # every GEMM's tile picked per shape (the rule's waves unread)
+        waves: FloatArray = cublas_tile_compute_s(m, n, k, k_slices, tiles_in_flight, flop_s,
+                                                  split_k_partial_s(m, n, abw), cublas_tiles)
+        return waves
+    x = np.maximum(m, 1.0)
+    tm = m_tile(x, parts.tile_m)
+    x = np.ceil(x / tm, out=x)
+    x *= mat.n_tiles[:, None]
+    if mat.splits:
+        waves = split_k_compute_s(x, tiles_in_flight, k_slices, tm, mat.flop_per_wave_row[:, None], flop_s,
+                                  split_k_partial_s(m, n, abw))
+    else:
+        waves = gemm_waves(x, tiles_in_flight)
+        waves *= tm
+        waves *= mat.flop_per_s[:, None]
+    if cublas_tiles and bool(np.any(mat.cublas)):
+        picked = cublas_tile_compute_s(m, n, k, k_slices, tiles_in_flight, flop_s, split_k_partial_s(m, n, abw),
+                                       cublas_tiles)
+        waves = np.where(mat.cublas[:, None], picked, waves)
+    return waves
 
 
-def best_concurrencies(fast: Searched, bmax: FloatArray, i: FloatArray, o: FloatArray) -> FloatArray:
-    """:func:`_best_block` of each block of :data:`BEST_BLOCK` questions."""
-    return np.concatenate([_best_block(fast, bmax[a:a + BEST_BLOCK], i[a:a + BEST_BLOCK], o[a:a + BEST_BLOCK])
-                           for a in range(0, len(bmax), BEST_BLOCK)])
+def step_times(parts: SweepParts, terms: GridTerms, waves: FloatArray | None) -> FloatArray:
+    """The replica time of the decode step at each point of ``terms`` whose GEMMs' tile and wave times are ``waves``
+    (:func:`tile_waves`; None: no GEMMs): each GEMM the larger of its waves (its plateau's at least) and its memory
+    time, summed GEMM by GEMM times its runs (a point's sum its own: no other point's shape in it), then the
+    step's other terms in order. A non-decreasing function of each element of ``waves`` where the runs are >= 0:
+    each operation is (a float's rounding keeps order)."""
+    total: FloatArray = np.zeros(terms.m.shape[1])
+    if parts.gemms is not None and waves is not None:
+        if terms.plateau_s is not None:
+            waves = np.maximum(waves, terms.plateau_s)
+        waves = np.maximum(waves, terms.memory_s)
+        for row, reps in zip(waves, parts.gemms.reps.tolist(), strict=True):
+            total += row * reps
+    for a in terms.adds:
+        total = total + a
+    return total * terms.pp if terms.pp != 1 else total
 
 
-def _best_block(fast: Searched, bmax: FloatArray, i: FloatArray, o: FloatArray) -> FloatArray:
-    """``FastLayout.max_throughput``'s concurrency of each question (``bmax`` >= 1 its memory limit): its grid (the
-    batch grid below ``bmax``, then ``bmax``), the decode times of all grids at once
-    (:func:`~inferchip.performance.fast_sweep.decode_times_points`), the first best of each; a near tie searched
-    one by one."""
-    from inferchip.performance.operating import BATCH_GRID
-
-    n = np.searchsorted(BATCH_GRID, bmax, side="left")  # bisect_left
-    sizes = n + 1
-    ends = np.cumsum(sizes)
-    starts = ends - sizes
-    seg = np.repeat(np.arange(len(bmax)), sizes)
-    pos = np.arange(int(ends[-1])) - starts[seg]
-    grid = np.where(pos < n[seg], BATCH_GRID[np.minimum(pos, len(BATCH_GRID) - 1)], bmax[seg])
-    tput = grid / decode_times_points(fast._sweep_parts(), fast.plan, fast.pp, grid, i[seg], o[seg], starts)
-    best = np.maximum.reduceat(tput, starts)
-    at = np.flatnonzero(tput == best[seg])
-    k = at[np.unique(seg[at], return_index=True)[1]]  # the first of equals
-    tput[k] = -math.inf
-    runner_up = np.maximum.reduceat(tput, starts)
-    out: FloatArray = grid[k]
-    for q in np.flatnonzero((sizes > 1) & (runner_up >= best * (1.0 - BAND))).tolist():
-        g = grid[starts[q]:ends[q]]
-        out[q] = g[fast.best_concurrency(g.copy(), float(i[q]), float(o[q]))]
-    return out
+def decode_times_points(parts: SweepParts, plan: StepPlan, pp: int, grid: FloatArray, i: FloatArray, o: FloatArray,
+                        starts: npt.NDArray[np.intp]) -> FloatArray:
+    """:func:`decode_times` of many questions at once (:func:`grid_terms`, :func:`tile_waves`,
+    :func:`step_times`): ``grid`` their concurrency grids end to end, ``i`` and ``o`` each grid point's lengths,
+    ``starts`` where each question's grid begins."""
+    terms = grid_terms(parts, plan, pp, grid, i, o, starts)
+    return step_times(parts, terms, None if parts.gemms is None else tile_waves(parts, parts.gemms, terms.m))
 
 
-def _plus_other_kernels(total: FloatArray, other: tuple[KindGroup, ...], plan: StepPlan, pts: StepPoints) -> FloatArray:
-    """``total`` plus the kernel groups priced by their own rule at the grid's step points (``pts``), each group's
-    body (the larger of compute and memory, plus overhead and network) times its repetitions: the same operations
-    for :func:`decode_times` and :func:`decode_times_points`."""
-    n = len(total)
+def _other_kernels(other: tuple[KindGroup, ...], plan: StepPlan, pts: StepPoints, n: int) -> list[FloatArray]:
+    """The kernel groups priced by their own rule at the grid's step points (``pts``), one addend a group: its body
+    (the larger of compute and memory, plus overhead and network) times its repetitions."""
+    adds = []
     for g in other:
         kc = g.rule.cost(g.table, plan.ctx, pts)
         body = np.maximum(kc.compute_s, kc.memory_s) + kc.overhead_s + kc.network_s
         reps_g = plan.reps[g.start:g.stop]
-        total = total + np.broadcast_to(body, (n, len(reps_g))) @ reps_g
+        adds.append(np.broadcast_to(body, (n, len(reps_g))) @ reps_g)
+    return adds
+
+
+def _plus_other_kernels(total: FloatArray, other: tuple[KindGroup, ...], plan: StepPlan, pts: StepPoints) -> FloatArray:
+    """``total`` plus the kernel groups priced by their own rule (:func:`_other_kernels`), group by group: the
+    operations :func:`decode_times` and :func:`grid_terms` share."""
+    for add in _other_kernels(other, plan, pts, len(total)):
+        total = total + add
     return total
