@@ -1,0 +1,49 @@
+"""Stop 53's second reading: the review's interactive limits said as run; under attention DP every prompt token of
+a prompt longer than a rank's prefill budget priced in the steady state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inferchip.review.inputs import ReviewConfig, service_level
+
+
+def test_a_single_given_limit_says_the_other_limit_by_the_models_size_and_not_the_replaced_one():
+    """review --max-tpot-ms 10 said "TPOT 10 ms; the other limit MLPerf Interactive, Llama-3.1-8B: TTFT 500 ms, TPOT
+    30 ms": the replaced TPOT quoted beside the given one, and (the CLI read the first model's) the 8B's class for a
+    405B model too, whose TTFT limit is 4,500 ms."""
+    cfg = ReviewConfig(max_tpot_s=0.010)
+    small, large = (service_level("interactive", n, cfg) for n in (8e9, 405e9))
+    assert (small.max_ttft_s, small.max_tpot_s, large.max_ttft_s, large.max_tpot_s) == (0.5, 0.010, 4.5, 0.010)
+    assert small.basis == ("given for every model: TPOT 10 ms; TTFT 500 ms by its size (MLPerf Interactive, "
+                           "Llama-3.1-8B)")
+    assert large.basis.endswith("; TTFT 4500 ms by its size (MLPerf Interactive, Llama-3.1-405B)")
+    for level in (small, large):
+        assert "TPOT 30" not in level.basis and "TPOT 80" not in level.basis  # the replaced limit is not quoted
+    ttft_only = service_level("interactive", 70e9, ReviewConfig(max_ttft_s=0.2))
+    assert (ttft_only.max_ttft_s, ttft_only.max_tpot_s) == (0.2, 0.040)
+    assert ttft_only.basis == ("given for every model: TTFT 200 ms; TPOT 40 ms by its size (MLPerf Interactive, "
+                               "Llama-2-70B)")
+    both = service_level("interactive", 405e9, ReviewConfig(max_ttft_s=0.2, max_tpot_s=0.01))
+    assert both.basis == "given for every model: TTFT 200 ms, TPOT 10 ms"
+
+
+@pytest.mark.parametrize("random", [True, False])
+def test_a_prompt_longer_than_a_ranks_budget_is_priced_whole_under_attention_dp(random):
+    """dp_decode_step held the busiest rank to its chunk budget (``held`` of its prompt a step) but counted the
+    prompt-carrying steps as if each prompt took one: a prompt 4 budgets long priced a quarter of its tokens (its
+    extra time over pure decode steps ~3.1x a one-budget prompt's). The simulator chunks it over 4 steps; so must the
+    steady state: 4x the tokens, and more causal pairs, at least 4x the time."""
+    from inferchip.performance.phases import dp_decode_step
+    from inferchip.performance.setting import resolve_setting
+
+    s = resolve_setting("nvidia-h100-sxm-80gb", "deepseek-ai/DeepSeek-V2-Lite", count=4, tp=4, ep=4, attn_dp=True)
+    mm = s.mapped(s.layout)
+    chunk = float(mm.chunk_tokens)
+    b = np.array([4.0, 16.0])
+    new, kv = b / 2048.0, b * 4096.0
+    pure, _ = mm.replica_step_s(b, b, kv, 0.0 * b)
+    extra = [dp_decode_step(mm, b, new, i, i * (i + 1.0) / 2.0, kv, random)[0] - pure for i in (chunk, 4.0 * chunk)]
+    assert np.all(extra[0] > 0.0)
+    assert np.all(extra[1] >= 4.0 * extra[0])
