@@ -47,3 +47,44 @@ def test_a_prompt_longer_than_a_ranks_budget_is_priced_whole_under_attention_dp(
     extra = [dp_decode_step(mm, b, new, i, i * (i + 1.0) / 2.0, kv, random)[0] - pure for i in (chunk, 4.0 * chunk)]
     assert np.all(extra[0] > 0.0)
     assert np.all(extra[1] >= 4.0 * extra[0])
+
+
+def test_a_rows_notes_alone_state_its_attention_dp_balance():
+    """plan_for balances a row whose notes state TensorRT-LLM's balance (adp_balancing_*, enable_balance true) even
+    where its software names no engine that balances; test_steady53's rows all ran TensorRT-LLM, so the notes' test
+    could be removed and no test failed."""
+    from dataclasses import replace
+
+    from inferchip.spec.calibration import DatasetLengths
+    from inferchip.validation.cases import read_cases
+    from inferchip.validation.plan import balances_dp_prompts, plan_for
+
+    case = next(c for c in read_cases("src/inferchip/catalog/validation_cases.csv")
+                if c.case_id == "mlp51-mixtral-8x7b-offline-mi300xx8-amd")
+    assert not balances_dp_prompts(case)
+    for notes, want in (("adp_balancing_timeout_iters=32", True), ("attention_dp_config: enable_balance: true", True),
+                        ("attention_dp_config: enable_balance: false", False), ("no balance stated", False)):
+        row = replace(case, notes=notes)
+        assert balances_dp_prompts(row) is want, notes
+        assert plan_for(row, DatasetLengths()).dp_prompts_balanced is want, notes
+
+
+def test_a_settings_sweep_cache_keeps_balanced_and_unbalanced_questions_apart():
+    """operating_point's sweep cache (Setting.sweeps) is keyed by the question's lengths and load: without
+    dp_prompts_balanced in the key, a balanced question asked after an unbalanced one on the same setting read the
+    unbalanced sweep."""
+    from dataclasses import replace
+
+    from inferchip.performance.operating import Question, operating_point
+    from inferchip.performance.setting import resolve_setting
+
+    s = resolve_setting("nvidia-h100-sxm-80gb", "deepseek-ai/DeepSeek-V2-Lite", count=4, tp=4, ep=4, attn_dp=True)
+    mm = s.mapped(s.layout)
+    q = replace(Question.fixed(1024, 1024), queue_wait=True)
+    for first, second in ((q, replace(q, dp_prompts_balanced=True)), (replace(q, dp_prompts_balanced=True), q)):
+        s.sweeps.clear()
+        operating_point(mm, first, 1, need_ttft=False, sweeps=s.sweeps)
+        cached = operating_point(mm, second, 1, need_ttft=False, sweeps=s.sweeps)  # the sweep's own point
+        fresh = operating_point(mm, second, 1, need_ttft=False)
+        assert (cached.batch, cached.tpot_s) == (fresh.batch, fresh.tpot_s)
+    assert operating_point(mm, q, 1).tpot_s != operating_point(mm, replace(q, dp_prompts_balanced=True), 1).tpot_s
