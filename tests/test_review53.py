@@ -88,3 +88,18 @@ def test_a_settings_sweep_cache_keeps_balanced_and_unbalanced_questions_apart():
         fresh = operating_point(mm, second, 1, need_ttft=False)
         assert (cached.batch, cached.tpot_s) == (fresh.batch, fresh.tpot_s)
     assert operating_point(mm, q, 1).tpot_s != operating_point(mm, replace(q, dp_prompts_balanced=True), 1).tpot_s
+
+
+def test_the_sensitivity_fallback_prices_a_board_by_its_system():
+    """review.cases.figures(p, price_mult, spec) prices by the spec's system as well as what its price covers: an NPU
+    board's capital is price + tco.npu_board_system_usd_per_chip ($1,500), not a server's price x 1.5; the stop-53
+    tests read only GB200 (a rack share) and a bare accelerator, so the system could be dropped unseen."""
+    from inferchip.catalog.chips import load_chip
+    from inferchip.performance.predict import predict
+    from inferchip.review.cases import figures
+
+    p = predict("tesla-ai5", "meta-llama/Llama-3.1-8B-Instruct", input_tokens=1024, output_tokens=256)
+    price, tput = p.extra["chip_price_usd"], p.output_tokens_per_s_per_chip
+    board = load_chip("tesla-ai5").model_copy(update={"system": "npu_board"})
+    f = figures(p, 2.0, board)
+    assert f["output_tokens_per_s_per_usd_capex"] == pytest.approx(tput / (2.0 * price + 1500.0), rel=1e-12)
