@@ -210,8 +210,9 @@ def review_cmd(
         raise
     console().print(summary_table(res))  # natural width in a pipe: ids and numbers whole
     if "interactive" in slos and (max_ttft_ms is not None or max_tpot_ms is not None):
-        level = service_level("interactive", res.models[0].total_params, cfg)
-        print_text(console(), level.basis + " (--max-ttft-ms, --max-tpot-ms)", "interactive limits")
+        # each model's: a limit not given is its size class's, which differs between the models
+        bases = dict.fromkeys(service_level("interactive", m.total_params, cfg).basis for m in res.models)
+        print_text(console(), " | ".join(bases) + " (--max-ttft-ms, --max-tpot-ms)", "interactive limits")
     for line in unpriced_lines(res):
         label, text = line.split(": ", 1)
         print_text(console(), text, label)

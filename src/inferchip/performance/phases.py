@@ -216,8 +216,10 @@ def dp_decode_step(mm: MappedModel, b: FloatArray, new: FloatArray, mean_input: 
     prompt-carrying ones, each of the latter as long as its busiest rank's (:func:`busiest_rank_prompts`): that
     rank prefills its prompts whole (``cost.step.step_points`` ``prefill_chip``), at most its own chunk budget or
     the even share where that is more (the simulator's ``busiest_rank_prefill`` cap, its pairs scaled with its
-    tokens), while the routed experts serve every rank's tokens. The mean step's cost (energy, breakdowns) is
-    :func:`decode_step`'s: the mean FLOP and bytes per step."""
+    tokens), while the routed experts serve every rank's tokens. Prompts held to a share ``h`` a step run over
+    ``1 / h`` steps, as the simulator chunks them (a sequence's chunk at most a rank's budget), so ``p / h`` of the
+    steps carry prompts (at most all: then each holds ``p`` of them), every prompt token priced once. The mean
+    step's cost (energy, breakdowns) is :func:`decode_step`'s: the mean FLOP and bytes per step."""
     dp = mm.sm.dp_attention
     _, dec = mm.replica_step_s(b + new * mean_input, b, kv_tokens, new * mean_pairs)
     p, busiest = busiest_rank_prompts(new, dp, random)
@@ -225,12 +227,14 @@ def dp_decode_step(mm: MappedModel, b: FloatArray, new: FloatArray, mean_input: 
     rank_tokens = busiest * mean_input
     cap = np.maximum(float(mm.chunk_tokens), even)
     held = np.where(rank_tokens > cap, cap / rank_tokens, 1.0)  # share of its prompts' tokens the rank runs now
+    held = np.maximum(held, p)  # the steps that carry prompts, p / held, are at most all of them
     shape = np.broadcast_shapes(np.shape(b), np.shape(rank_tokens))
     chip = np.broadcast_to(rank_tokens * held, shape).astype(float)
     t_pure, _ = mm.replica_step_s(b, b, kv_tokens, 0.0 * b)
-    t_fill, _ = mm.replica_step_s(b + new * mean_input / p, b, kv_tokens, dp * busiest * mean_pairs * held,
+    t_fill, _ = mm.replica_step_s(b + new * mean_input / p * held, b, kv_tokens, dp * busiest * mean_pairs * held,
                                   prefill_chip=chip)
-    return (1.0 - p) * t_pure + p * t_fill, dec
+    share = p / held  # of the steps, each carrying held of its prompts: every prompt token priced once
+    return (1.0 - share) * t_pure + share * t_fill, dec
 
 
 def decode_step(mm: MappedModel, b: FloatArray, new: FloatArray, mean_input: float, mean_pairs: float,

@@ -87,7 +87,6 @@ SIZE_CLASSES: tuple[tuple[float, str, float, float, str], ...] = (
 def size_class(total_params: float) -> tuple[str, float, float, str]:
     return next(c[1:] for c in SIZE_CLASSES if total_params <= c[0])  # the last class is unbounded
 
-
 def service_level(name: str, total_params: float, cfg: ReviewConfig | None = None) -> ServiceLevel:
     """The latency limits of a service level for a model of ``total_params``; ``cfg``'s, where given, win."""
     if name == "batch":
@@ -96,8 +95,9 @@ def service_level(name: str, total_params: float, cfg: ReviewConfig | None = Non
         _, ttft, tpot, basis = size_class(total_params)
         given = [] if cfg is None else [(w, v) for w, v in (("TTFT", cfg.max_ttft_s), ("TPOT", cfg.max_tpot_s)) if v]
         if cfg is not None and given:  # a limit is a positive number of seconds (resolve), so `or` keeps a given one
+            kept = "" if len(given) == 2 else f"; TPOT {tpot * 1e3:g}" if cfg.max_ttft_s else f"; TTFT {ttft * 1e3:g}"
             ttft, tpot, basis = cfg.max_ttft_s or ttft, cfg.max_tpot_s or tpot, "given for every model: " + ", ".join(
-                f"{w} {v * 1e3:g} ms" for w, v in given) + ("" if len(given) == 2 else f"; the other limit {basis}")
+                f"{w} {v * 1e3:g} ms" for w, v in given) + (kept and f"{kept} ms by its size ({basis.split(':')[0]})")
         return ServiceLevel("interactive", ttft, tpot, basis)
     raise InvalidSettingError(f"{labelled('slos')}: unknown service level '{name}'; allowed: interactive, batch, both")
 
