@@ -245,7 +245,8 @@ def serve_cmd(
                                   scheduler_config=(config := setting.scheduler(step.ranks)), slo_ttft_s=slo_s[0],
                                   slo_tpot_s=slo_s[1], progress=lambda f: prog.update(task, completed=f))
         res = unread_warmups(res, checked_warmups(warmups, requests, "warmups"), "warmups")  # named --warmups
-        bound = None if rate_at is None else capacity_bound(step, replicas, config, shortest_prompt, lengths[1])
+        bound = None if rate_at is None else capacity_bound(step, replicas, config, shortest_prompt, lengths[1],
+                                                             lengths[0])
         return step, replicas, formats, host, res, bound
 
     def verdict(r: tuple[Any, ...]) -> dict[str, Any]:
@@ -308,7 +309,13 @@ def serve_cmd(
         out.print_text(text, f"the offered {rate_at:,.3g} requests/s is more than this system completes, at most "
                        f"{summary['capacity_rule']}, by more than the {1 - OVER_CAPACITY_RATIO:.0%} the saturation "
                        "test allows: the queue grows, whatever the run's length", "saturated", "yellow")
-    elif summary.get("saturated") and warm is not None and fastest is not None and warm < fastest:
+    elif summary.get("saturated") and summary.get("load_beyond_estimate") is False and warm is not None and (
+            summary.get("ramp_s_needed") is not None and warm < summary["ramp_s_needed"]):
+        out.print_text(text, f"the queue grew, but within the ramp of a run too short to tell: the first half of its "
+                       f"arrivals ({warm:,.1f} s) ends before the {summary['ramp_s_needed']:,.1f} s its load needs to "
+                       "settle (the step model's estimate); lengthen it (--duration)", "saturated", "yellow")
+    elif summary.get("saturated") and summary.get("ramp_s_needed") is None and warm is not None and (
+            fastest is not None and warm < fastest):
         out.print_text(text, f"the queue grew, but within the ramp of a run too short to tell: the first half of its "
                        f"arrivals ({warm:,.1f} s) ends before its fastest request could finish ({fastest:,.1f} s); "
                        "lengthen it (--duration)", "saturated", "yellow")

@@ -159,7 +159,7 @@ def find_count(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec | Non
                                       summary["num_replicas"]),
                 "ttft_s_at_statistic": verdict["ttft_s_at_statistic"],
                 "tpot_s_at_statistic": verdict["tpot_s_at_statistic"],
-                **{k: verdict.get(k) for k in ("too_short", "ramp_s", "service_s_min", "e2e_s_p99")}}
+                **{k: verdict.get(k) for k in ("too_short", "ramp_s", "service_s_min", "ramp_s_needed", "e2e_s_p99")}}
 
     question = FleetQuestion(partial(resolve_setting, c, m, chip_spec=spec, config=config, **rest), layout, served,
                              simulate, lambda summary: bool(summary["slo"]["meets"]), stat, attn_dp_given=attn_dp)

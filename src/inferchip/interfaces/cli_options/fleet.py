@@ -68,7 +68,7 @@ def smallest_count(question: FleetQuestion[Run], start: int, judge: Callable[[Ru
                 "layout": slo.layout_text(lay.tp, lay.pp, lay.ep, bool(lay.attn_dp), replicas),
                 "ttft_s_at_statistic": verdict.get("ttft_s_at_statistic"),
                 "tpot_s_at_statistic": verdict.get("tpot_s_at_statistic"),
-                **{k: verdict.get(k) for k in ("too_short", "ramp_s", "service_s_min", "e2e_s_p99")}}
+                **{k: verdict.get(k) for k in ("too_short", "ramp_s", "service_s_min", "ramp_s_needed", "e2e_s_p99")}}
 
     return question.smallest(start, judged, option="--find-count", start_option="--count",
                              duration_option="--duration")

@@ -217,7 +217,8 @@ def serve(chip: ChipInput | ChipParams | Setting, model: ModelInput | ModelSpec 
     res = unread_warmups(res, warmups, "warmups")
     lay = setting.layout
     # an open loop offered more than the system completes is saturated, whatever its length (.capacity)
-    bound = None if rate_per_s is None else capacity_bound(step, replicas, config, input_tokens, output_tokens)
+    bound = None if rate_per_s is None else capacity_bound(step, replicas, config, input_tokens, output_tokens,
+                                                                    input_tokens)
     summary = {**with_capacity(res.summary(), rate_per_s, bound), **format_fields(setting),
                "chip_id": setting.chip.id, "model_id": setting.model.id,
                "tp": lay.tp, "pp": lay.pp, "ep": lay.ep, "attn_dp": bool(lay.attn_dp),

@@ -129,12 +129,15 @@ def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: flo
     queue that never drains); MLPerf's Server scenario holds the offered rate for at least 600 s (LoadGen
     ``mlperf.conf`` ``*.Server.min_duration``), over which such a queue breaks any latency bound. An open loop whose
     ramp (``summary['ramp_s']``, the first half of its arrival period, which the measurement window and the
-    saturation test skip) is shorter than its fastest request's time in the running batch (``summary['service_s_min']``:
-    first scheduled to last token, a request on a system still empty) is ``too_short`` and meets nothing either: no
-    request had finished when its window opened, its requests in flight still climbing towards rate x E2E (Little's
-    law), so its percentiles read a running batch not yet full and its queue grows even where the system would carry
-    the load (:func:`too_short_text`), unless its offered rate is over the most the system completes
-    (``summary['over_capacity']``, :mod:`inferchip.performance.serving.capacity`): that run is saturated, whatever
+    saturation test skip) is shorter than its load needs to settle (``summary['ramp_s_needed']``, typical
+    end-to-end times at the load from the step model, more the nearer the load is to what the system carries:
+    :mod:`inferchip.performance.serving.capacity`, **the ramp**; without that estimate, its fastest request's time
+    in the running batch, ``summary['service_s_min']``) is ``too_short`` and meets nothing either: the requests its
+    window reads arrived while the batch was still filling towards rate x E2E (Little's law), so its percentiles
+    read a running batch not yet full and its queue grows even where the system would carry the load
+    (:func:`too_short_text`). A short run whose queue grows where the step model has no steady state for the load
+    either (``summary['load_beyond_estimate']``) is saturated, the two agreeing; and no run whose offered rate is
+    over the most the system completes (``summary['over_capacity']``) is too short: it is saturated, whatever
     its length."""
     point = {"concurrency": None, **summary}
     slo = mark_points([point], slo_ttft_s, slo_tpot_s, stat)
@@ -142,11 +145,15 @@ def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: flo
         return None
     saturated = bool(summary.get("saturated", False))
     warm, fastest = summary.get("ramp_s"), summary.get("service_s_min")
-    short = (warm is not None and fastest is not None and math.isfinite(fastest) and warm < fastest
-             and not summary.get("over_capacity"))
+    needed = summary.get("ramp_s_needed")
+    if needed is None:  # no estimate of the load's E2E (a one-token answer): the fastest request's time
+        short = warm is not None and fastest is not None and math.isfinite(fastest) and warm < fastest
+    else:  # a queue that grows where the step model has no steady state for the load agrees with it: saturated
+        short = warm is not None and warm < needed and not (saturated and summary.get("load_beyond_estimate"))
+    short = short and not summary.get("over_capacity")
     return {"ttft_s": slo["ttft_s"], "tpot_s": slo["tpot_s"], "statistic": stat, "rule": slo["rule"],
             "meets": bool(point["meets_slo"]) and not saturated and not short, "saturated": saturated,
-            "too_short": short, "ramp_s": warm, "service_s_min": fastest,
+            "too_short": short, "ramp_s": warm, "service_s_min": fastest, "ramp_s_needed": needed,
             "e2e_s_p99": summary.get("e2e_s_p99"),
             "ttft_s_at_statistic": summary[f"ttft_s_{stat}"], "tpot_s_at_statistic": summary[f"tpot_s_{stat}"],
             "requests_judged": summary.get("percentile_requests"),
@@ -156,19 +163,23 @@ def judge_run(summary: dict[str, Any], slo_ttft_s: float | None, slo_tpot_s: flo
 
 def too_short_text(verdict: dict[str, Any], duration_option: str = "--duration") -> str:
     """Why a ``too_short`` run (:func:`judge_run`) is not judged, and a run length that would be: arrivals for four
-    times its p99 end-to-end latency, rounded up to 10 s (the first half is the ramp, and a short run's latency
-    is its ramp's: the full batch's is longer)."""
+    times its p99 end-to-end latency, or twice the ramp it needs (``ramp_s_needed``) if longer, rounded up to 10 s
+    (the first half is the ramp, and a short run's latency is its ramp's: the full batch's is longer)."""
     warm, fastest = float(verdict["ramp_s"]), float(verdict["service_s_min"])
-    advice = 10.0 * math.ceil(4.0 * float(verdict["e2e_s_p99"]) / 10.0)
+    needed = verdict.get("ramp_s_needed")
+    advice = 10.0 * math.ceil(max(4.0 * float(verdict["e2e_s_p99"]), 2.0 * float(needed or 0.0)) / 10.0)
     # written as it is given: --duration 1360 on the command line, duration_s=1360 in the API (no thousands comma)
     example = f"{duration_option}{' ' if duration_option.startswith('-') else '='}{advice:.0f}"
+    ends = (f"ends before its fastest request could finish ({fastest:,.1f} s from its first step to its last "
+            "token)" if needed is None else f"ends before the {float(needed):,.1f} s its load needs to settle "
+            "(the step model's estimate: typical end-to-end times at the load, more the nearer the load is to "
+            "what the system carries)")
     return (f"the run is too short to judge: its arrivals last {2 * warm:,.1f} s, and the first half, the ramp "
-            f"the measurement window and the saturation test skip, ends before its fastest request could finish "
-            f"({fastest:,.1f} s from its first step to its last token), so its requests in flight were still "
+            f"the measurement window and the saturation test skip, {ends}, so its requests in flight were still "
             f"climbing towards rate x E2E (Little's law): its percentiles read a batch not yet full, and its queue "
             f"grows at any count; allowed: {duration_option} of about four times its p99 end-to-end latency "
-            f"({float(verdict['e2e_s_p99']):,.1f} s), e.g. {example}, with requests enough (a "
-            "default of 1,000 ends the arrivals without a duration)")
+            f"({float(verdict['e2e_s_p99']):,.1f} s), or twice the ramp its load needs, e.g. {example}, with "
+            "requests enough (a default of 1,000 ends the arrivals without a duration)")
 
 
 def layout_text(tp: int, pp: int, ep: int, attn_dp: bool, replicas: int) -> str:
@@ -191,7 +202,9 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
     reason); ``judged(out)``: a run's ``meets``, ``layout``, ``saturated`` and figures at the statistic. ``option``
     and ``start_option`` name the search and its starting count in the refusal and the rule (the CLI's
     ``--find-count`` and ``--count``); ``layouts``: how each count's layout is chosen, in words. A run too short to
-    judge (``judged``'s ``too_short``, :func:`judge_run`) is refused at once, naming ``duration_option``. ``step``:
+    judge (``judged``'s ``too_short``, :func:`judge_run`) is refused at once, naming ``duration_option``, unless a
+    count has met the SLO: a count below it too short to judge (nearer its capacity, its run settles slower) is not
+    met (``too_short`` in ``counts_run``), so the answer is the fewest chips judged to meet it. ``step``:
     the chips of one replica where the layout is given (tp x pp): the counts halved, doubled and bisected are its
     multiples, the only counts that build a system (bisecting by single chips, 1,440 to 1,800 GB200s at tp 8 ran 10
     counts that build none and answered 1,800 untried below it). No count
@@ -213,13 +226,15 @@ def smallest_count(run: Callable[[int], T], start: int, judged: Callable[[T], di
             out = run(n)
         except InferchipError as exc:  # no system of n chips: missed, with the reason
             tried[n] = {"count": n, "meets": False, "layout": None, "saturated": None, "ttft_s_at_statistic": None,
-                        "tpot_s_at_statistic": None, "reason": str(exc)}
+                        "tpot_s_at_statistic": None, "reason": str(exc), "too_short": False}
             refusals.setdefault(str(exc).split("\n", 1)[0], exc)  # (the advice under it may name the count)
             return False
         j = judged(out)
-        if j.get("too_short"):  # no count can be judged on a run this short: say how long one must be
+        if j.get("too_short") and not met:  # no count met yet is judged on a run this short: say how long one must be
             raise InvalidSettingError(f"{option}: at {n:,} chips {too_short_text(j, duration_option)}")
-        tried[n] = {"count": n, "meets": bool(j["meets"]), "layout": j["layout"], "saturated": bool(j["saturated"]),
+        # below a count that met, a count too short to judge (nearer its capacity, it settles slower) is not met
+        tried[n] = {"count": n, "meets": bool(j["meets"]) and not j.get("too_short"), "layout": j["layout"],
+                    "saturated": bool(j["saturated"]), "too_short": bool(j.get("too_short")),
                     "ttft_s_at_statistic": j["ttft_s_at_statistic"], "tpot_s_at_statistic": j["tpot_s_at_statistic"],
                     "reason": None, **({"layout_rule": j["layout_rule"]} if "layout_rule" in j else {})}
         if tried[n]["meets"]:
@@ -281,6 +296,7 @@ def tried_text(tried: dict[int, dict[str, Any]], statistic: str | None = None) -
         figs = [f"{at}{what} {v * 1e3:,.1f} ms" for what, v in (("TTFT", t["ttft_s_at_statistic"]),
                                                              ("TPOT", t["tpot_s_at_statistic"]))
                 if v is not None and math.isfinite(v)]
-        state = "met" if t["meets"] else "missed" + (", saturated" if t["saturated"] else "")
+        state = ("met" if t["meets"] else "too short to judge" if t.get("too_short") else
+                 "missed" + (", saturated" if t["saturated"] else ""))
         parts.append(f"{c:,}: {state}" + (f" ({', '.join(figs)})" if figs else ""))
     return "; ".join(parts)
