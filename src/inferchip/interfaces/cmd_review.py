@@ -87,7 +87,7 @@ def unpriced_lines(res: ReviewResult) -> list[str]:
     """One line per chip the street view leaves unpriced (its per-$ and TCO ranks '-'), with the reason; where a
     catalogue chip's file states a price no command uses (not in the dated price table), it is named. A
     user's own chip file priced by its ``price.usd`` (review.views.file_price) gets a ``priced:`` line saying so."""
-    from inferchip.review.views import FILE_BASIS
+    from inferchip.catalog.prices import FILE_BASIS
     from inferchip.spec.bounds import pick
 
     street = next((v for v in res.views if v.name == "street"), None)
