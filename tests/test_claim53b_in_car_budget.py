@@ -59,3 +59,10 @@ def test_a_budget_below_a_chips_draw_clocks_it_down_and_one_below_its_idle_refus
     with pytest.raises(PowerBudgetError) as exc:
         drive("tesla-ai5", 8, 36.0, deadline_ms=1e3 / 36, duration_s=2.0, power_budget_w=60.0)
     assert exc.value.budget_w == 60.0 and exc.value.idle_w > 60.0
+
+
+def test_the_ledgers_budget_is_not_given_the_defaults_source():
+    s = RigSetting(duration_s=2.0, power_budget_w=150.0)
+    text = in_car_section(load_chip("cerebras-wse-3"), "frame deadlines", "p99", 50, 3, s, ledger=False).part[
+        "decided_by"]
+    assert "150 W budget (the ledger's alternative)" in text and "HW3" not in text

@@ -266,8 +266,9 @@ def judge_rig(base: RigBase, samples: int, seed: int, model_error: bool = True) 
             f"within {s.power_budget_w:g} W) with the lowest p99 frame latency in {pct(p)} of {samples:,} samples "
             f"({where})" + (f"; the chip that beats it most often: {name(rival)}" if rival else ""))
     if claim.row.get("over_budget"):  # no sample can hold: the chip does not fit the car
+        whose = IN_CAR_POWER_BUDGET_SOURCE if s.power_budget_w == IN_CAR_POWER_BUDGET_W else "the ledger's alternative"
         text = (f"{name(claim.id)} cannot run the rig in a car: its idle power alone, {claim.row['idle_w']:,.0f} W, "
-                f"exceeds the {s.power_budget_w:g} W budget ({IN_CAR_POWER_BUDGET_SOURCE}), so it holds in none of "
+                f"exceeds the {s.power_budget_w:g} W budget ({whose}), so it holds in none of "
                 f"{samples:,} samples" + (f"; the fastest chip within the budget most often: {name(rival)}"
                                           if rival else ""))
     per_chip = {c.id: {"p99_ms_p5": float(np.percentile(p99[i], 5)), "p99_ms_p95": float(np.percentile(p99[i], 95)),
