@@ -118,7 +118,7 @@ def test_serve_and_curve_state_the_tco_terms_and_utilisation():
     rent or the utilisation it assumes (only `cost` stated them)."""
     d = _serve()
     for text in (d["tco_assumptions"], _curve()["tco_assumptions"]):
-        for part in ("/kWh", "tco.pue", "years at", "tco.colocation_usd_per_kw_month", "100 % utilisation"):
+        for part in ("/kWh", "tco.pue", "lifetime 5 years", "tco.colocation_usd_per_kw_month", "100 % utilisation"):
             assert part in text
     assert "money: TCO per chip-hour" in _cli("serve", *H100_8B, *SHORT, "--concurrency", "16")
 

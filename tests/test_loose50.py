@@ -65,7 +65,7 @@ def test_predict_money_terms_follow_the_chips_system_and_the_assumptions_file(tm
     user = tmp_path / "a.yaml"
     user.write_text("tco:\n  pue:\n    value: 1.2\n    unit: ratio\n    source: {citation: test, kind: estimate}\n")
     p = run_json(["predict", *H100_8B, "--batch", "8", "--assumptions", str(user)])
-    assert "overhead 1.2 (tco.pue)" in p["tco_assumptions"]
+    assert "PUE 1.2 (tco.pue)" in p["tco_assumptions"]  # the energy overhead named by what it is (claim53b)
 
 
 def test_predict_without_a_price_states_no_money_terms():

@@ -78,7 +78,7 @@ def test_predicts_table_shows_the_wall_power_its_money_line_prices():
     wall_w = float(re.search(r"power per chip \(wall share\) ([\d,]+) W", text).group(1).replace(",", ""))
     board_w = float(re.search(r"power per chip \(board\) ([\d,]+) W", text).group(1).replace(",", ""))
     assert wall_w > board_w
-    assert "energy: the wall power (board + host share) at $0.0806/kWh" in text
+    assert "energy, USD/h = wall power, kW (board + host share) x electricity $0.0806/kWh" in text  # claim53b wording
     price = float(re.search(r"chip price used \$([\d,]+)", text).group(1).replace(",", ""))
     tok_s = float(re.search(r"output tokens/s per chip ([\d,.]+) tok/s", text).group(1).replace(",", ""))
     usd_mtok = float(re.search(r"\$ per million output tokens \(TCO\) \$([\d,.]+)", text).group(1).replace(",", ""))

@@ -106,14 +106,14 @@ def mi250x_review(tmp_path, monkeypatch, price_usd: float) -> tuple[dict[str, st
     """(the MI250X's, the MI300X's) domain rows of a review of Qwen3-32B at batch on the two, the MI250X at a test's
     package price ``price_usd``, with the MI250X as the claim (its results in ``tmp_path``)."""
     import csv
-    import types
 
-    import inferchip.review.views as views
+    import inferchip.catalog.prices as prices
 
-    table = dict(views.price_table())
-    table["amd-mi250x"] = types.SimpleNamespace(price_usd=price_usd, low_usd=8_000.0, high_usd=12_000.0,
-                                                basis="street", source="a test's price", date="2026", note="")
-    monkeypatch.setattr(views, "price_table", lambda: table)
+    table = dict(prices.load_prices())  # the one price rule's table (catalog.prices.usable_price, claim53b)
+    table["amd-mi250x"] = prices.PriceQuote(chip_id="amd-mi250x", basis="street", covers="accelerator",
+                                            price_usd=price_usd, low_usd=min(8_000.0, price_usd),
+                                            high_usd=max(12_000.0, price_usd), source="a test's price", date="2026")
+    monkeypatch.setattr(prices, "load_prices", lambda: table)
     code, out = run_main(["review", "--chips", "amd-mi250x,amd-mi300x", "--claim", "amd-mi250x", "--models", QWEN32,
                           "--slo", "batch", "--no-sensitivity", "--samples", "1000", "--workers", "1",
                           "--out", str(tmp_path)])

@@ -86,6 +86,15 @@ class InvalidSettingError(InferchipError):
     """An impossible setting (tp that does not divide heads, zero sizes, ...)."""
 
 
+class PowerBudgetError(InvalidSettingError):
+    """A power budget at or below the chips' idle power, so no clock meets it (``idle_w``, ``budget_w``, W): a rig
+    the chip cannot run within its budget (the review's in-car part reads it as the chip not fitting the car)."""
+
+    def __init__(self, message: str, idle_w: float, budget_w: float):
+        super().__init__(message)
+        self.idle_w, self.budget_w = idle_w, budget_w
+
+
 class DoesNotFitError(InferchipError):
     """The model does not fit in memory; the message says by how much and what would make it fit."""
 

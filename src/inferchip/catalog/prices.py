@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -28,6 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from inferchip.catalog.yaml_io import describe_validation_error
 from inferchip.errors import SpecError
+from inferchip.spec.bounds import Range
+from inferchip.spec.chip import ChipSpec
 from inferchip.spec.chip_sections import PriceCovers
 
 PRICES_CSV = Path(__file__).with_name("prices.csv")
@@ -194,3 +197,71 @@ def load_unpriced() -> dict[str, Unpriced]:
 def price_quote(chip_id: str) -> PriceQuote | None:
     """The quote of a chip, or None when it has none (then :func:`load_unpriced` says why, if listed)."""
     return load_prices().get(chip_id)
+
+
+@dataclass(frozen=True)
+class UsablePrice:
+    """A price every money figure may use (:func:`usable_price`): USD with its range, its basis (``street``,
+    ``list``, or :data:`FILE_BASIS` for a user's own chip file), what it covers and whose figure it is."""
+
+    low_usd: float
+    usd: float
+    high_usd: float
+    basis: str
+    covers: str
+    source: str
+    date: str = ""  # the source's (ISO 8601); "" for a chip file's price
+    note: str = ""
+    estimate: bool = False
+
+    def label(self) -> str:
+        """What the price is, short: a money figure's ``chip_price_source``."""
+        return f"{self.basis} price of {self.date}" if self.date else "the chip file's price.usd"
+
+    def whose(self) -> str:
+        """The source with its date, one phrase."""
+        return f"{self.source}, {self.date}" if self.date else self.source
+
+    def at(self, level: str) -> float:
+        """The price at an estimate level (``low``, ``central``, ``high``)."""
+        return {"low": self.low_usd, "high": self.high_usd}.get(level, self.usd)
+
+
+@dataclass(frozen=True)
+class NoPrice:
+    """Why a chip has no usable price (:func:`usable_price`): what predict, serve, cost, the review and explore
+    print in place of its $ figures."""
+
+    reason: str
+
+
+FILE_BASIS = "chip file"  # UsablePrice.basis of a user's own chip file's price.usd
+NO_FILE_PRICE = ("no street or list price: not a catalogue chip, and the chip file states no price.usd; add price.usd, "
+                 "USD per chip (a number, or low, central, high and derivation for an estimate), to judge it on money")
+
+
+def usable_price(spec: ChipSpec) -> UsablePrice | NoPrice:
+    """The one rule for whether a chip has a price money figures may use (predict, serve, curve, cost, the review's
+    street view and ranking, explore): a catalogue chip's dated street or list price in ``prices.csv``; a user's own
+    chip file (an id no catalogue chip has) its ``price.usd``; else none, with the reason (``prices_unpriced.csv``'s,
+    or that the table has no row). A catalogue chip file's ``price.usd`` is not a price on its own: a figure with no
+    dated source (Cerebras WSE-3's $2-3M estimate) is listed unpriced with why."""
+    from inferchip.catalog.chips import chip_ids
+
+    q = load_prices().get(spec.id)
+    if q is not None:
+        return UsablePrice(q.low_usd, q.price_usd, q.high_usd, q.basis, q.covers, q.source, q.date, q.note, q.estimate)
+    u = load_unpriced().get(spec.id)
+    if u is not None:
+        return NoPrice(f"{u.reason} ({u.source}, {u.date})")
+    if spec.id in chip_ids():
+        return NoPrice("no street or list price in the price table")
+    usd = spec.price.usd
+    if usd is None:
+        return NoPrice(NO_FILE_PRICE)
+    whose, note = "the chip file's price.usd", str(spec.price.note or "")
+    if isinstance(usd, Range):
+        return UsablePrice(float(usd.low), float(usd.central), float(usd.high), FILE_BASIS, spec.price.covers,
+                           f"{whose}, an estimate: {usd.derivation}", note=note, estimate=True)
+    return UsablePrice(float(usd), float(usd), float(usd), FILE_BASIS, spec.price.covers,
+                       f"{whose}, one figure as stated (no range)", note=note)

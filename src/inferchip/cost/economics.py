@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from inferchip.catalog.prices import UsablePrice, usable_price
 from inferchip.cost import energy as en
 from inferchip.cost import tco
 from inferchip.cost.constants import VECTOR_WORK_FORMAT
@@ -94,14 +95,13 @@ def chip_money(spec: ChipSpec | None, assumptions: Assumptions, level: EstimateL
     except InvalidSettingError as exc:  # e.g. a wafer-scale die, outside the dies-per-wafer model
         made = None
         notes.append(f"{spec.id}: no silicon cost ({str(exc).splitlines()[0]})")
-    price = pick(spec.price.usd, level)
-    if price:
-        return ChipMoney(price, "reported price", made, covers=tco.price_covers(spec, level))
+    price = usable_price(spec)  # the one rule the review, cost and explore read (catalog.prices)
+    if isinstance(price, UsablePrice):
+        return ChipMoney(price.at(level), price.label(), made, covers=price.covers)
     if made is not None:
-        return ChipMoney(made, "modelled manufacturing cost (no public price; no vendor margin)", made,
-                         [f"{spec.id}: no public price; $ figures use the silicon model's manufacturing cost"])
-    return ChipMoney(None, "unknown", None,
-                     notes + [f"{spec.id}: neither a price nor a silicon cost is known: $ figures unavailable"])
+        return ChipMoney(made, "modelled manufacturing cost (no usable price; no vendor margin)", made,
+                         [f"{spec.id}: {price.reason}; $ figures use the silicon model's manufacturing cost"])
+    return ChipMoney(None, "unknown", None, [*notes, f"{spec.id}: {price.reason}; no silicon cost: no $ figures"])
 
 
 def device_money(money: ChipMoney, devices_per_package: int) -> ChipMoney:

@@ -34,7 +34,7 @@ from numpy.typing import ArrayLike
 from inferchip.cost.energy import nonnegative_array, scalar_if_0d
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
-from inferchip.spec.chip import ChipSpec, EstimateLevel, pick
+from inferchip.spec.chip import ChipSpec, EstimateLevel
 from inferchip.units import HOURS_PER_YEAR, KILO, MEGA, SECONDS_PER_HOUR
 
 Number = float | np.ndarray
@@ -88,16 +88,45 @@ class TcoTerms:
                 "total_usd_per_h": total}
 
     def describe(self) -> str:
-        """The terms in words, with the assumption each comes from (a TCO line's source)."""
+        """The terms in words, each named by what it is, with its unit and the assumption it comes from (a TCO
+        line's source: ``predict``'s, ``serve``'s and ``curve``'s ``money:`` line and JSON ``tco_assumptions``,
+        ``cost``'s TCO line). The cost of capital is the interest the capital-recovery factor charges on the capital
+        over the lifetime, not a depreciation rate (the capital is recovered over the lifetime as a whole)."""
         k = dict(self.keys)
         system = (f"system ${self.system_usd:,.0f} a chip ({k['system']})" if self.absolute_system
                   else f"system {self.overhead_fraction:g} x the price ({k['system']})")
         basis = ("price (a share of a rack's or system's price, price.covers system_share: what the system holds "
                  "is not added again)" if self.covers == "system_share" else "price (the accelerator alone)")
-        return (f"{self.system}: capex = {basis} + {system}, {self.lifetime_years:g} years at "
-                f"{self.annual_rate:g}/year; energy: the wall power (board + host share) at "
-                f"${self.usd_per_kwh:g}/kWh x overhead {self.energy_overhead:g} ({k['energy_overhead']}); space: "
-                f"${self.space_usd_per_kw_month:g}/(kW month) of it ({k['space']})")
+        crf = float(capital_recovery_factor(self.annual_rate, self.lifetime_years))
+        overhead = "PUE" if k["energy_overhead"] == "tco.pue" else "energy overhead"
+        return (f"{self.system}: capital, USD = {basis} + {system}; capex, USD/h = capital x capital-recovery "
+                f"factor {crf:.4f}/year / {HOURS_PER_YEAR:,g} h/year (lifetime {self.lifetime_years:g} years, "
+                f"tco.lifetime_years; cost of capital {self.annual_rate:.0%}/year, tco.annual_cost_of_capital: "
+                "interest on the capital, not a depreciation rate); energy, USD/h = wall power, kW (board + host "
+                f"share) x electricity ${self.usd_per_kwh:g}/kWh (tco.usd_per_kwh) x {overhead} "
+                f"{self.energy_overhead:g} ({k['energy_overhead']}); space, USD/h = wall power, kW x rent "
+                f"${self.space_usd_per_kw_month:g}/(kW month) ({k['space']}) x 12 months/year / "
+                f"{HOURS_PER_YEAR:,g} h/year")
+
+
+# What each TCO assumption is, in words (TcoTerms.describe, and the report's assumptions table): the names say
+# what a figure prices, so the cost of capital (a rate of interest) is not read as a depreciation rate.
+TERM_WHAT = {
+    "tco.system_overhead_fraction": "the server around an accelerator: chassis, CPUs, DRAM, NICs, switches, a "
+                                    "fraction of its price",
+    "tco.system_price_outside_fraction": "what a system-share price leaves out: scale-out switches and optics, "
+                                         "storage, installation, a fraction of the price",
+    "tco.npu_board_system_usd_per_chip": "a board of NPUs' host and board, USD per chip",
+    "tco.embedded_soc_system_usd_per_module": "an embedded module's carrier and supply, USD per module",
+    "tco.lifetime_years": "lifetime: the years the capital is recovered over",
+    "tco.annual_cost_of_capital": "cost of capital: the interest rate of the capital-recovery factor, a fraction a "
+                                  "year (not a depreciation rate)",
+    "tco.usd_per_kwh": "electricity price, USD per kWh at the wall",
+    "tco.pue": "energy overhead: a data centre's PUE, facility energy over IT energy",
+    "tco.embedded_soc_energy_overhead": "energy overhead of an embedded module (no facility): a ratio",
+    "tco.colocation_usd_per_kw_month": "space: colocation rent per kW of IT power and month",
+    "tco.embedded_soc_space_usd_per_kw_month": "space of an embedded module: rent per kW and month",
+}
 
 
 def tco_terms(system: str, assumptions: Assumptions, covers: str = "accelerator") -> TcoTerms:
@@ -143,10 +172,14 @@ def tco_terms(system: str, assumptions: Assumptions, covers: str = "accelerator"
 
 
 def price_covers(spec: ChipSpec | None, level: EstimateLevel = "central") -> str:
-    """What the price a chip's money figures use holds (:data:`COVERS`): its file's
-    ``price.covers`` where it states a price, else "accelerator" (the silicon model's manufacturing cost is one
-    chip's); the basis every command's TCO reads (:func:`tco_terms`)."""
-    return spec.price.covers if spec is not None and pick(spec.price.usd, level) else "accelerator"
+    """What the price a chip's money figures use holds (:data:`COVERS`): its usable price's
+    (:func:`inferchip.catalog.prices.usable_price`, the price table's ``covers`` or a user's file's ``price.covers``)
+    where it has one, else "accelerator" (the silicon model's manufacturing cost is one chip's); the basis every
+    command's TCO reads (:func:`tco_terms`). ``level``: kept for callers; a price's basis is the same at every level."""
+    from inferchip.catalog.prices import UsablePrice, usable_price
+
+    rule = usable_price(spec) if spec is not None else None
+    return rule.covers if isinstance(rule, UsablePrice) else "accelerator"
 
 
 def capital_recovery_factor(annual_rate: ArrayLike, lifetime_years: ArrayLike) -> Number:

@@ -145,7 +145,7 @@ def catalogue_chips(chip_ids: list[str], a: Assumptions, tile: int) -> Chips:
         bf16 = float(peaks.get("bf16") or peaks.get("fp16") or max(peaks.values()))
         costed = chip_cost(spec, a)
         cost = costed.cost_used_usd
-        covers = spec.price.covers if costed.status == "price_only" else "accelerator"  # what the cost holds
+        covers = costed.price_covers if costed.status == "price_only" else "accelerator"  # what it holds
         area = pick(spec.silicon.die_area_mm2, "central")
         for k, v in (("ids", cid), ("peak_bf16", bf16), ("peak_fp8", float(peaks.get("fp8", 0.0))),
                      ("vector", float(cp.vector_flop_per_s)), ("memory_bytes_per_s", float(cp.memory_bytes_per_s)),

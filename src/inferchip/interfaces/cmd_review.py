@@ -85,9 +85,9 @@ def summary_table(res: ReviewResult) -> Table:
 
 def unpriced_lines(res: ReviewResult) -> list[str]:
     """One line per chip the street view leaves unpriced (its per-$ and TCO ranks '-'), with the reason; where a
-    catalogue chip's file states a price the review does not use (not in the dated price table), it is named. A
+    catalogue chip's file states a price no command uses (not in the dated price table), it is named. A
     user's own chip file priced by its ``price.usd`` (review.views.file_price) gets a ``priced:`` line saying so."""
-    from inferchip.review.views import FILE_BASIS
+    from inferchip.catalog.prices import FILE_BASIS
     from inferchip.spec.bounds import pick
 
     street = next((v for v in res.views if v.name == "street"), None)
@@ -104,8 +104,9 @@ def unpriced_lines(res: ReviewResult) -> list[str]:
     for cid, why in street.unpriced.items():
         spec = specs.get(cid)
         usd = pick(spec.price.usd) if spec is not None and getattr(spec, "price", None) is not None else None
-        own = (f"; the chip file's price.usd = {usd:,.0f} USD is not a dated street or list price, so the review "
-               "does not use it (predict and serve do)" if usd else "")
+        own = (f"; the chip file's price.usd = {usd:,.0f} USD is not a dated street or list price, so no command "
+               "uses it (predict, serve, cost and explore read the same rule: catalog.prices.usable_price)"
+               if usd else "")
         out.append(f"unpriced: {cid}: {why}{own}; its tok/s per $ and TCO $/Mtok ranks are '-'")
     return out
 

@@ -47,6 +47,18 @@ IN_CAR_FPS = 36.0
 """The driving rig of the review: 8 cameras at 36 frames/s (Tesla's camera suite as issue 14 states it;
 the only Tesla throughput figure in the shared data is HW3's 'up to 2300 frames per second' per FSD
 computer, IEEE Micro 2020, shown beside the table as a cross-check)."""
+IN_CAR_POWER_BUDGET_W = 100.0
+"""The car's power budget for the chip that runs the review's rig, W (drive's ``power_budget_w``: a chip over it is
+clocked down; one whose idle power alone exceeds it cannot run the rig in a car). An inferchip estimate from the
+shipping in-car computers the shared reference documents: Tesla's HW3 FSD computer, a board under 100 W holding two
+chips of sub-40 W TDP (Talpes et al., IEEE Micro 2020; Hot Chips 31, Autonomy Day 2019), and AI4's 80-100 W system
+(unanswered.io, a community estimate). The rig runs on one chip, so the whole computer's envelope is the most that
+chip may draw. The ledger sets it to :data:`IN_CAR_POWER_BUDGET_HIGH_W`."""
+IN_CAR_POWER_BUDGET_HIGH_W = 150.0
+"""AI5's reported edge envelope, ~150 W (spiderking.ai leak report 2026-04-17, as tesla-ai5.yaml cites it): the
+in-car budget's ledger alternative, a next-generation car's computer."""
+IN_CAR_POWER_BUDGET_SOURCE = ("the car's power budget, an inferchip estimate: Tesla HW3's board under 100 W (IEEE "
+                              "Micro 2020) and AI4's 80-100 W system (unanswered.io, a community estimate)")
 
 
 ROLES = ("camera", "rig")

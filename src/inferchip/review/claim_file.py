@@ -62,7 +62,8 @@ PARTS: dict[str, Part] = {p.id: p for p in (
     Part("latency_interactive", "milliseconds matter: best at the interactive latency limits",
          "output tokens/s per chip within the TTFT and TPOT limits", "tok/s", True, slos=("interactive",)),
     Part("frame_deadlines", "milliseconds matter: frame deadlines (in-car vision rig)",
-         "p99 frame latency on the driving rig, among the chips within its deadline", "ms", False, kind="rig"),
+         "p99 frame latency on the driving rig, among the chips within its deadline and the car's power budget", "ms",
+         False, kind="rig"),
 )}
 
 

@@ -20,6 +20,11 @@ A chip's p99 frame latency at a sample is log-linear in each group's position be
 the corner towards it, multiplied over groups, times its error factor. Every chip and sample is
 evaluated at once; the generator is seeded and consumes the same draws whatever the ranges.
 
+*Power budget.* Every chip runs the rig within the car's power budget (:class:`RigSetting` ``power_budget_w``,
+:data:`~inferchip.performance.vision_drive.IN_CAR_POWER_BUDGET_W`, sourced there): drive clocks a chip over it
+down, and a chip whose idle power alone exceeds it cannot run the rig (a 23 kW wafer): the claimed chip then holds
+in no sample. Without a budget (None) the part is not judged: any chip fast enough would keep the rig.
+
 *Judgement* (:func:`rig_holds`). A chip keeps the rig in a sample where its p99 frame latency is
 within the deadline (at most 1 % of frames late). The frame-deadline part holds where the claimed
 chip keeps the rig and its p99 frame latency is the lowest of the chips that keep it (ties count).
@@ -36,8 +41,17 @@ from typing import Any
 
 import numpy as np
 
-from inferchip.errors import InferchipError
-from inferchip.performance.vision_drive import DEFAULT_MODELS, IN_CAR_CAMERAS, IN_CAR_CHIPS, IN_CAR_FPS, drive
+from inferchip.errors import InferchipError, PowerBudgetError
+from inferchip.performance.vision_drive import (
+    DEFAULT_MODELS,
+    IN_CAR_CAMERAS,
+    IN_CAR_CHIPS,
+    IN_CAR_FPS,
+    IN_CAR_POWER_BUDGET_HIGH_W,
+    IN_CAR_POWER_BUDGET_SOURCE,
+    IN_CAR_POWER_BUDGET_W,
+    drive,
+)
 from inferchip.review.claim_file import pct, verdict
 from inferchip.review.inputs import is_estimate, namer
 from inferchip.review.uncertainty import _position, group_of, side
@@ -75,6 +89,7 @@ class RigSetting:
     precision: str = "int8"
     duration_s: float = DURATION_S
     seed: int = 0
+    power_budget_w: float | None = IN_CAR_POWER_BUDGET_W  # the car's, W; None: none can be stated (not judged)
 
     @property
     def deadline_ms(self) -> float:
@@ -125,7 +140,10 @@ def spec_at(spec: Any, values: dict[str, float]) -> Any:
 def _row(spec: Any, s: RigSetting) -> dict[str, Any]:
     try:
         r = drive(spec, s.cameras, s.fps, list(s.models), deadline_ms=s.deadline_ms, duration_s=s.duration_s,
-                  seed=s.seed, precision=s.precision)
+                  seed=s.seed, precision=s.precision, power_budget_w=s.power_budget_w)
+    except PowerBudgetError as exc:  # its idle power alone is over the car's budget: it cannot run the rig in a car
+        return {"chip": spec.id, "error": str(exc), "over_budget": True, "idle_w": exc.idle_w,
+                "power_budget_w": exc.budget_w}
     except InferchipError as exc:
         return {"chip": spec.id, "error": str(exc)}
     lat = r["latency_ms"]
@@ -133,6 +151,7 @@ def _row(spec: Any, s: RigSetting) -> dict[str, Any]:
             "fps": s.fps, "deadline_ms": s.deadline_ms, "latency_p50_ms": lat["p50"], "latency_p99_ms": lat["p99"],
             "deadline_miss_rate": r["deadline_miss_rate"], "utilisation": r["utilisation"],
             "capacity_frames_per_s": r["capacity_frames_per_s"], "average_power_w": r["average_power_w"],
+            "power_budget_w": s.power_budget_w, "clock_fraction": r.get("clock_fraction"),
             "energy_per_frame_j": r["energy_per_frame_j"], "networks": [n["name"] for n in r["networks"]],
             "notes": r["notes"]}
 
@@ -211,6 +230,7 @@ class InCar:
     def to_dict(self) -> dict[str, Any]:
         s = self.setting
         return {"cameras": s.cameras, "fps": s.fps, "deadline_ms": s.deadline_ms, "networks": list(s.models),
+                "power_budget_w": s.power_budget_w,
                 "precision": s.precision, "duration_s": s.duration_s, "chips": [r["chip"] for r in self.rows],
                 "rows": self.rows, "frame_deadlines": self.part,
                 "named_corners": [{"group": g, "end": e, "side": side(g, e), "holds": h}
@@ -220,7 +240,10 @@ class InCar:
 def judge_rig(base: RigBase, samples: int, seed: int, model_error: bool = True) -> tuple[float | None, dict[str, Any]]:
     """The part's probability and what decides it, plus per-chip Monte Carlo figures."""
     claim = base.chips[base.claim]
-    if "error" in claim.row:
+    if base.setting.power_budget_w is None:
+        return None, {"decided_by": "not judged: no in-car power budget can be stated, and without one any chip fast "
+                                    "enough keeps the rig, whatever it draws"}
+    if "error" in claim.row and not claim.row.get("over_budget"):
         return None, {"decided_by": f"not judged: {namer(())(claim.id)} cannot run the rig ({claim.row['error']})"}
     p99 = rig_monte_carlo(base, samples, seed, model_error)
     holds, keeps, leader = rig_holds(p99, base.claim, base.setting.deadline_ms)
@@ -239,12 +262,18 @@ def judge_rig(base: RigBase, samples: int, seed: int, model_error: bool = True) 
     fastest[:] = keeps & (p99 <= best * (1 + TIE))
     s = base.setting
     name = namer(())  # the catalogue's names: the rig's chips are catalogue chips
-    text = (f"{name(claim.id)} keeps the rig ({s.cameras} cameras at {s.fps:g} fps, p99 within {s.deadline_ms:.1f} ms) "
-            f"with the lowest p99 frame latency in {pct(p)} of {samples:,} samples ({where})"
-            + (f"; the chip that beats it most often: {name(rival)}" if rival else ""))
+    text = (f"{name(claim.id)} keeps the rig ({s.cameras} cameras at {s.fps:g} fps, p99 within {s.deadline_ms:.1f} ms, "
+            f"within {s.power_budget_w:g} W) with the lowest p99 frame latency in {pct(p)} of {samples:,} samples "
+            f"({where})" + (f"; the chip that beats it most often: {name(rival)}" if rival else ""))
+    if claim.row.get("over_budget"):  # no sample can hold: the chip does not fit the car
+        whose = IN_CAR_POWER_BUDGET_SOURCE if s.power_budget_w == IN_CAR_POWER_BUDGET_W else "the ledger's alternative"
+        text = (f"{name(claim.id)} cannot run the rig in a car: its idle power alone, {claim.row['idle_w']:,.0f} W, "
+                f"exceeds the {s.power_budget_w:g} W budget ({whose}), so it holds in none of "
+                f"{samples:,} samples" + (f"; the fastest chip within the budget most often: {name(rival)}"
+                                          if rival else ""))
     per_chip = {c.id: {"p99_ms_p5": float(np.percentile(p99[i], 5)), "p99_ms_p95": float(np.percentile(p99[i], 95)),
                        "p_keeps_deadline": float(keeps[i].mean()), "p_fastest": float(fastest[i].mean())}
-                for i, c in enumerate(base.chips)}
+                for i, c in enumerate(base.chips) if "error" not in c.row}  # one that cannot run: its error
     lead = int(c_lead[0])
     return p, {"decided_by": text, "rival": rival or (base.chips[lead].id if lead >= 0 else None),
                "holds_at_central": bool(c_holds[0]), "per_chip": per_chip}
@@ -266,6 +295,9 @@ ALTERNATIVES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
      "12 cameras (the rig network rebuilt at 12 views: its backbone runs on each, and the arrivals change)"),
     ("in-car frame rate", f"{IN_CAR_FPS:g} fps (deadline {1e3 / IN_CAR_FPS:.1f} ms)", {"fps": 60.0},
      "60 fps (deadline 16.7 ms)"),
+    ("in-car power budget", f"{IN_CAR_POWER_BUDGET_W:g} W ({IN_CAR_POWER_BUDGET_SOURCE})",
+     {"power_budget_w": IN_CAR_POWER_BUDGET_HIGH_W},
+     f"{IN_CAR_POWER_BUDGET_HIGH_W:g} W (AI5's reported edge envelope, spiderking.ai 2026-04-17)"),
 )
 
 

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from inferchip.catalog.prices import FILE_BASIS, NO_FILE_PRICE, UsablePrice, usable_price
 from inferchip.cost.tco import NPU_BOARD as TCO_NPU_BOARD
 from inferchip.errors import InvalidSettingError
 from inferchip.review.inputs import ChipEntry
@@ -91,10 +92,7 @@ def unpriced_reasons() -> dict[str, str]:
     return {k: f"{u.reason} ({u.source}, {u.date})" for k, u in load_unpriced().items()}
 
 
-FILE_BASIS = "chip file"  # Price.basis of a user's own chip file's price.usd
 FILE_LABEL = "; a chip file's own price.usd for a chip not in the catalogue"  # the street label's addition
-NO_FILE_PRICE = ("no street or list price: not a catalogue chip, and the chip file states no price.usd; add price.usd, "
-                 "USD per chip (a number, or low, central, high and derivation for an estimate), to judge it on money")
 
 
 def file_price(chip: ChipEntry) -> Price | None:
@@ -119,10 +117,19 @@ def file_price(chip: ChipEntry) -> Price | None:
 
 
 def street_view(chips: list[ChipEntry], table: dict[str, Any] | None = None) -> CostView:
+    shared = table is None  # a given table: a test's or a restated basis's, read as before
     why = unpriced_reasons() if table is None else {}
     table = price_table() if table is None else table
     view = CostView("street", VIEW_LABELS["street"])
     for c in chips:
+        if shared and c.spec is not None:  # the one rule predict, cost and explore read (catalog.prices)
+            rule = usable_price(c.spec)
+            if isinstance(rule, UsablePrice):
+                view.prices[c.id] = Price(rule.usd, rule.low_usd, rule.high_usd, rule.basis, rule.source, rule.date,
+                                          rule.note, rule.covers)
+            else:
+                view.unpriced[c.id] = rule.reason
+            continue
         q = table.get(c.id)
         own = file_price(c) if q is None and c.own_file else None
         if q is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from inferchip.catalog.prices import NoPrice, UsablePrice, usable_price
 from inferchip.cost import energy as en
 from inferchip.cost import silicon as si
 from inferchip.cost import tco
@@ -100,7 +101,9 @@ def _figure_source(value: Any, what: str, spec: ChipSpec) -> str:
 def chip_cost(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "central") -> ChipCost:
     """Silicon cost breakdown of one chip with sources, beside its reported price and cloud rate."""
     a = assumptions
-    price = pick(spec.price.usd, level)
+    rule = usable_price(spec)  # the one rule predict, the review and explore read (catalog.prices)
+    price = rule.at(level) if isinstance(rule, UsablePrice) else None
+    covers = rule.covers if isinstance(rule, UsablePrice) else spec.price.covers
     cloud = pick(spec.price.cloud_usd_per_hour, level)
     area = pick(spec.silicon.die_area_mm2, level)
     node = spec.silicon.node_nm
@@ -124,15 +127,16 @@ def chip_cost(spec: ChipSpec, assumptions: Assumptions, level: EstimateLevel = "
         else:
             advice = ("add silicon.die_area_mm2 and silicon.node_nm, or price.usd, to the chip YAML"
                       if area is None or node is None else "or give price.usd in the chip YAML")
-            out.message = f"{spec.id}: {why_not}; no reported price either: its cost is unknown ({advice})"
-    if price is not None:
-        held = ("" if spec.price.covers == "accelerator" else
+            reason = rule.reason if isinstance(rule, NoPrice) else ""
+            out.message = f"{spec.id}: {why_not}; no usable price either ({reason}): its cost is unknown ({advice})"
+    if isinstance(rule, UsablePrice):
+        out.price_covers = covers  # what the price holds: a system share's ratio sets a rack's share against one chip
+        held = ("" if covers == "accelerator" else
                 f"; covers a system share (price.covers: {spec.price.system_holds}): its TCO adds only what the "
                 "system leaves out, and its ratio to one chip's silicon cost is not that chip's margin")
-        out.lines.append(CostLine("reported price", price, "USD", _figure_source(spec.price.usd, "price.usd", spec)
-                                  + (f"; {spec.price.note}" if spec.price.note else "") + held))
+        out.lines.append(CostLine("reported price", rule.at(level), "USD", f"{rule.basis} price: {rule.whose()}"
+                                  + held))
     if out.manufacturing_cost_usd and price:
-        out.price_covers = spec.price.covers  # a system share's ratio sets a rack's share against one chip
         out.price_over_cost = price / out.manufacturing_cost_usd
         if out.price_covers == "accelerator":  # a margin only where the price and the cost are one chip's
             out.implied_gross_margin = 1.0 - out.manufacturing_cost_usd / price

@@ -148,10 +148,12 @@ def collect_assumptions(res: ReviewResult) -> list[dict[str, Any]]:
                     "source": ""})
     try:
         from inferchip.catalog.assumptions import load_assumptions
+        from inferchip.cost.tco import TERM_WHAT
 
         for name, value, unit, citation in load_assumptions().describe():
-            out.append({"group": "energy and money: " + name.split(".")[0], "name": name, "value": value,
-                        "unit": unit, "source": citation})
+            what = TERM_WHAT.get(name)  # a TCO term named by what it is (the cost of capital is no depreciation)
+            out.append({"group": "energy and money: " + name.split(".")[0], "name": f"{name} ({what})" if what
+                        else name, "value": value, "unit": unit, "source": citation})
     except Exception as exc:
         out.append({"group": "energy and money", "name": "error", "value": str(exc), "unit": "", "source": ""})
     return out

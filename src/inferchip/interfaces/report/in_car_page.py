@@ -90,10 +90,15 @@ def in_car_html(res: ReviewResult, chart: str) -> str:
     judged = any(p["part"] == "frame_deadlines" for p in res.judgement.parts) if res.judgement else False
     line = (f'<p><b>{esc(part["label"])}</b>: <span class="{VERDICT_CLASS[v]}">{esc(v)}</span> '
             f'({esc(pct(part["probability"]))}). {esc(part["decided_by"])}.</p>' if judged else "")
+    watts = ic.get("power_budget_w")
+    budget = ("no power budget stated (the part is not judged)" if watts is None else
+              f"within the car's {watts:g} W power budget (a chip over it is clocked down; one whose idle power "
+              "alone exceeds it cannot run the rig)")
     return ('<section id="in-car"><h2>In the car: frame deadlines on the driving rig</h2>'
             f'<p class="read">{ic["cameras"]} cameras at {ic["fps"]:g} frames/s through '
             f'{esc(", ".join(ic["networks"]))} ({esc(ic["precision"])}, one chip each; {ic["duration_s"]:g} s '
-            f'simulated), deadline one frame period ({ic["deadline_ms"]:.1f} ms). Figures at the central estimates; '
+            f'simulated), deadline one frame period ({ic["deadline_ms"]:.1f} ms), {budget}. Figures at the central '
+            'estimates; '
             'the 5-95 % band and the last column come from the Monte Carlo over every estimated chip\'s ranges and '
             'the vision model\'s validated latency error. A chip keeps the rig when its p99 is within the deadline.'
             f'</p>{line}{chart}{table}'

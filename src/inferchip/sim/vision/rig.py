@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferchip.errors import InvalidSettingError, named, named_as
+from inferchip.errors import InvalidSettingError, PowerBudgetError, named, named_as
 from inferchip.sim.step.protocol import BoolArray, FloatArray
 from inferchip.sim.vision.queue import fifo_finish_s, latency_summary_s
 from inferchip.sim.vision.rig_energy import RigCycle, rig_cycle
@@ -208,10 +208,10 @@ def throttle_for_budget(idle_w: float, dynamic_w: float, utilisation: float, bud
     if budget_w is None or budget_w >= unthrottled or dynamic_w <= 0:
         return Throttle(1.0, unthrottled, budget_w)
     if budget_w <= idle_w:
-        raise InvalidSettingError(
+        raise PowerBudgetError(
             f"power_budget_w = {budget_w:g} W (--power-budget-w, the power budget) is at or below the chips' idle "
             f"power {idle_w:.4g} W, "
-            f"so no clock meets it; allowed: above {idle_w:.4g} W")
+            f"so no clock meets it; allowed: above {idle_w:.4g} W", idle_w, budget_w)
     head = budget_w - idle_w
     s = math.sqrt(head / dynamic_w)
     if s < utilisation:  # the chip would be saturated at that clock: busy all the time
