@@ -114,6 +114,7 @@ def static_segment(fast: FastLayout, label: str, i: Any, o: Any, tail: Sequence[
     if got is None:
         return None
     fits, figures = got
+    figures = _with_host(fast, figures, np.full(len(tail), float(i)))
     n = len(tail)
     refusal = np.full(n, None, dtype=object)
     out = np.flatnonzero(~fits)
@@ -170,6 +171,7 @@ def best_segment(fast: FastLayout, label: str, i: np.ndarray[Any, Any], o: np.nd
     if got is None:
         return None
     fits, figures = got
+    figures = _with_host(fast, figures, i.astype(float))
     refusal = np.full(len(i), None, dtype=object)
     for j in np.flatnonzero(~fits).tolist():
         row = point_row(i[j].item(), o[j].item())
@@ -189,6 +191,21 @@ def best_segment(fast: FastLayout, label: str, i: np.ndarray[Any, Any], o: np.nd
         else:
             cols[k] = _spread(v, fits, all_fit)
     return len(i), cols
+
+
+def _with_host(fast: FastLayout, figures: dict[str, Any], prompt_tokens: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """``figures`` (the arrays' answer on ``fast``, one element a point of ``prompt_tokens`` prompt tokens) with the
+    setting's engine's host time per request in TTFT and E2E, as ``predict`` adds it to its scalar answer
+    (``ServedEngine.with_host``); unchanged without an engine. A new mapping: the arrays' own are not written."""
+    engine = fast.setting.engine
+    if engine is None:
+        return figures
+    host_s = np.zeros(len(prompt_tokens))
+    for tokens in np.unique(prompt_tokens).tolist():
+        host = engine.host(tokens)
+        if host is not None:
+            host_s[prompt_tokens == tokens] = host.total_s
+    return figures | {k: np.asarray(figures[k], dtype=float) + host_s for k in ("ttft_s", "e2e_latency_s")}
 
 
 def _target_dtype(name: str, reps: dict[str, Any]) -> Any:
@@ -284,6 +301,9 @@ def frame(segments: list[Segment], columns: list[str]) -> pd.DataFrame:
     return cols.frame(columns)
 
 
+_WHOLE = ("count", "tp", "pp", "ep", "chunk_tokens")  # predict's keywords whose recent setting needs an int given
+
+
 def recent_fast_layout(chip: ChipInput | ChipParams, model: ModelInput | ModelSpec, **kw: Any) -> FastLayout | None:
     """The :class:`~inferchip.performance.fast_path.FastLayout` that ``predict(chip, model, **kw)`` answers a
     fixed-length question on, where recent calls made one (None otherwise: no call yet, fewer than the fast path
@@ -295,6 +315,8 @@ def recent_fast_layout(chip: ChipInput | ChipParams, model: ModelInput | ModelSp
 
     if kw.keys() - KEYED.keys() - {"max_ttft_s", "max_tpot_s"}:  # one predict does not take: it says so, at the point
         return None
+    if {type(kw.get(k)) for k in _WHOLE} - {int, type(None)}:  # 1.0 or True hashes as 1: predict's guard (review52),
+        return None  # so an int's setting does not answer a count predict refuses; predict says why, at the point
     try:
         setting = _RECENT.get((input_key(chip), input_key(model), *(kw.get(k, d) for k, d in KEYED.items())))
     except TypeError:  # an unhashable argument: predict keeps no setting for it
