@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck
@@ -28,6 +29,18 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _CACHE_DIR is not None:
         shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Quote:  # the shape of inferchip.catalog.prices.PriceQuote that the review's street view reads
+    chip_id: str
+    basis: str
+    price_usd: float
+    low_usd: float
+    high_usd: float
+    source: str
+    date: str = "2026-01-01"
+    note: str = ""
 
 
 def make_chip(**over) -> ChipParams:

@@ -75,24 +75,13 @@ def test_a_deployment_of_one_chip_is_said_in_the_singular():
 def test_an_unpriced_chip_is_not_compared_for_the_pareto_front_and_the_report_says_so():
     """WSE-3 (no street price, so no $/Mtok) was marked off the front (pareto False in results.csv/json) and left
     off the Pareto chart without a word, though no chip beat it on tokens per joule and TPOT together."""
-    from dataclasses import dataclass, replace
+    from dataclasses import replace
 
-    from conftest import make_chip
+    from conftest import Quote, make_chip
     from inferchip.interfaces.report.charts import pareto_not_compared
     from inferchip.interfaces.report.page import render_html
     from inferchip.interfaces.report.tables import esc
     from inferchip.review.review import ReviewConfig, run_review
-
-    @dataclass(frozen=True)
-    class Quote:  # the shape of inferchip.catalog.prices.PriceQuote
-        chip_id: str
-        basis: str
-        price_usd: float
-        low_usd: float
-        high_usd: float
-        source: str
-        date: str = "2026-01-01"
-        note: str = ""
 
     mid = make_chip(id="mid", max_scaleup_domain=1)
     slow = replace(mid, id="slow", memory_bytes_per_s=mid.memory_bytes_per_s / 2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import make_chip
+from conftest import Quote, make_chip
 from inferchip.catalog.chips import load_chip
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.cli import main
@@ -32,16 +32,6 @@ L8 = "meta-llama/Llama-3.1-8B-Instruct"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@dataclass(frozen=True)
-class Quote:  # the shape of inferchip.catalog.prices.PriceQuote
-    chip_id: str
-    basis: str
-    price_usd: float
-    low_usd: float
-    high_usd: float
-    source: str
-    date: str = "2026-01-01"
-    note: str = ""
 
 
 PRICES = {c: Quote(c, "street", p, 0.8 * p, 1.2 * p, "test price table")
