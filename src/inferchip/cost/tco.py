@@ -34,7 +34,7 @@ from numpy.typing import ArrayLike
 from inferchip.cost.energy import nonnegative_array, scalar_if_0d
 from inferchip.errors import InvalidSettingError
 from inferchip.spec.assumptions import Assumptions
-from inferchip.spec.chip import ChipSpec, EstimateLevel
+from inferchip.spec.chip import ChipSpec
 from inferchip.units import HOURS_PER_YEAR, KILO, MEGA, SECONDS_PER_HOUR
 
 Number = float | np.ndarray
@@ -171,11 +171,11 @@ def tco_terms(system: str, assumptions: Assumptions, covers: str = "accelerator"
 
 
 
-def price_covers(spec: ChipSpec | None, level: EstimateLevel = "central") -> str:
+def price_covers(spec: ChipSpec | None) -> str:
     """What the price a chip's money figures use holds (:data:`COVERS`): its usable price's
     (:func:`inferchip.catalog.prices.usable_price`, the price table's ``covers`` or a user's file's ``price.covers``)
     where it has one, else "accelerator" (the silicon model's manufacturing cost is one chip's); the basis every
-    command's TCO reads (:func:`tco_terms`). ``level``: kept for callers; a price's basis is the same at every level."""
+    command's TCO reads (:func:`tco_terms`)."""
     from inferchip.catalog.prices import UsablePrice, usable_price
 
     rule = usable_price(spec) if spec is not None else None
