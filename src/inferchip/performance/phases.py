@@ -181,6 +181,16 @@ def admit_share(new_per_step: float | FloatArray) -> FloatArray:
     return np.asarray(np.maximum(-np.expm1(-np.asarray(new_per_step, float)), 1e-12), dtype=float)
 
 
+def poisson_pmf(mean: npt.ArrayLike, most: int) -> FloatArray:
+    """``P(K = k)`` for ``k = 0 .. most`` along a new last axis, ``K`` Poisson of mean ``mean`` (each element):
+    ``exp(k ln(mean) - mean - ln k!)``, ``ln k!`` summed as ``ln 1 + ... + ln k``; the tail above ``most`` is left
+    out (the caller's choice of ``most``)."""
+    k = np.arange(int(most) + 1)
+    log_fact = np.concatenate(([0.0], np.cumsum(np.log(k[1:]))))
+    lam = np.asarray(mean, float)
+    return np.asarray(np.exp(k * np.log(np.maximum(lam, 1e-300))[..., None] - lam[..., None] - log_fact), dtype=float)
+
+
 POISSON_TAIL_SIGMAS = 12.0  # the Poisson sum of busiest_rank_prompts stops this many standard deviations above the mean
 
 
@@ -198,10 +208,8 @@ def busiest_rank_prompts(new_per_step: npt.ArrayLike, dp: int, random: bool) -> 
     if random:
         p = admit_share(lam)
         top = float(np.max(lam)) if lam.size else 0.0
-        k = np.arange(int(math.ceil(top + POISSON_TAIL_SIGMAS * math.sqrt(top) + 2.0 * POISSON_TAIL_SIGMAS)) + 1)
-        log_fact = np.concatenate(([0.0], np.cumsum(np.log(k[1:]))))
-        log_pmf = k * np.log(np.maximum(lam, 1e-300))[..., None] - lam[..., None] - log_fact
-        busiest: FloatArray = np.sum(np.exp(log_pmf) * np.ceil(k / dp), axis=-1) / p
+        most = int(math.ceil(top + POISSON_TAIL_SIGMAS * math.sqrt(top) + 2.0 * POISSON_TAIL_SIGMAS))
+        busiest: FloatArray = np.sum(poisson_pmf(lam, most) * np.ceil(np.arange(most + 1) / dp), axis=-1) / p
         return p, busiest
     whole = np.floor(lam)
     frac = lam - whole

@@ -66,6 +66,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from inferchip.performance.phases import poisson_pmf
+from inferchip.sim.batching.kv_cache import blocks_for
 from inferchip.sim.results.metrics import SATURATION_COMPLETION_RATIO
 
 if TYPE_CHECKING:
@@ -182,6 +184,13 @@ def _times(step: ServingStepModel, tokens: Any, decode: Any, kv: Any, pairs: Any
     return out.reshape(args[0].shape)
 
 
+def sequences_held(step: ServingStepModel, block_size_tokens: int, tokens: int) -> int:
+    """Sequences of ``tokens`` cached tokens the replica's KV cache holds: its blocks
+    (:class:`~inferchip.sim.batching.kv_cache.BlockPool`: capacity // block size) over one sequence's
+    (:func:`~inferchip.sim.batching.kv_cache.blocks_for`, at least one)."""
+    return (int(step.kv_capacity_tokens) // block_size_tokens) // max(1, blocks_for(tokens, block_size_tokens))
+
+
 def capacity_bound(step: ServingStepModel, replicas: int, config: SchedulerConfig, input_tokens_min: float,
                    output_tokens_mean: float, input_tokens_mean: float | None = None) -> CapacityBound | None:
     """The most requests/s ``replicas`` replicas of ``step`` under scheduler ``config`` complete (module docstring),
@@ -195,7 +204,7 @@ def capacity_bound(step: ServingStepModel, replicas: int, config: SchedulerConfi
     i_min = max(1, int(math.floor(input_tokens_min)))
     prompt = float(i_min if input_tokens_mean is None else max(float(input_tokens_mean), i_min))
     block = int(config.block_size_tokens)
-    kv_seqs = (int(step.kv_capacity_tokens) // block) // (-(-i_min // block))  # blocks / the shortest prompt's
+    kv_seqs = sequences_held(step, block, i_min)  # the KV cache's blocks / the shortest prompt's
     cap = int(config.max_num_seqs)
     limit = max(1, min(cap, kv_seqs))
     source = (f"the running-batch cap, {cap:,}" if cap <= kv_seqs else
@@ -249,14 +258,15 @@ def steady_e2e_s(step: ServingStepModel, config: SchedulerConfig, input_tokens_m
         return np.zeros(0), np.zeros(0)
     budget = int(config.max_num_batched_tokens)
     block = int(config.block_size_tokens)
-    kv_seqs = (int(step.kv_capacity_tokens) // block) // max(1, -(-int(math.ceil(i + o / 2)) // block))
+    kv_seqs = sequences_held(step, block, int(math.ceil(i + o / 2)))
     limit = max(1, min(int(config.max_num_seqs), kv_seqs, budget))
     b = _levels(limit)[:, None]
     room = np.maximum(budget - b, 1.0)
     steps = decode + np.ceil(i / room)  # a request's steps
     mean = b / steps  # prompts a step takes in (requests finish, and so arrive, b per request's steps)
-    k = np.arange(0, int(np.max(mean + 8 * np.sqrt(mean))) + 9, dtype=float)[None, :]
-    share = np.exp(k * np.log(np.maximum(mean, 1e-300)) - mean - np.asarray([math.lgamma(x + 1) for x in k[0]]))
+    most = int(np.max(mean + 8 * np.sqrt(mean))) + 8
+    k = np.arange(0, most + 1, dtype=float)[None, :]
+    share = poisson_pmf(mean[:, 0], most)
     share[:, -1] += np.maximum(1.0 - share.sum(axis=1), 0.0)  # the rest of the tail at the most a step takes
     prefill = np.minimum(k * i, room)  # k arriving prompts' tokens (Poisson), within the step's budget
     t = _times(step, b + prefill, b, b * (i + o / 2), prefill * (i + 1) / 2)
