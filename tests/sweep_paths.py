@@ -39,3 +39,13 @@ def forget_settings() -> None:
     """Forget predict's recent settings and resolve_setting's cache: the next sweep resolves its setting afresh."""
     predict_module._RECENT.clear()
     resolve_module._SETTINGS.clear()
+
+
+def hold_or_forget(chips: tuple[str, ...], model: str, kw: dict[str, Any], fresh: bool) -> None:
+    """The settings both sweeps start from: none held (``fresh``: :func:`forget_settings`), or each chip's asked twice
+    already (its fast layout made)."""
+    if fresh:
+        forget_settings()
+        return
+    for c in chips:
+        ic.sweep(c, model, batch=[1, 1], input_tokens=8, output_tokens=8, **kw)

@@ -23,7 +23,7 @@ import sweep_paths
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.api import sweep_columns
 from inferchip.performance.fast_columns import best_columns
-from sweep_paths import forget_settings
+from sweep_paths import forget_settings, hold_or_forget
 
 SETTINGS = [
     *sweep_paths.SETTINGS,
@@ -63,11 +63,7 @@ def test_most_throughput_on_arrays_equals_the_points(k: int, ins: list[int], out
     general way) or held, one or two chips, lengths past a model's context refused alike."""
     chips, model, kw = SETTINGS[k]
     chip = list(chips) if both else chips[0]
-    if fresh:
-        forget_settings()
-    else:
-        for c in chips:
-            ic.sweep(c, model, batch=[1, 1], input_tokens=8, output_tokens=8, **kw)
+    hold_or_forget(chips, model, kw, fresh)
     try:
         by_points = _by_points(chip, model, input_tokens=ins, output_tokens=outs, **kw)
     except InvalidSettingError as exc:

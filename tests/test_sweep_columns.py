@@ -22,7 +22,7 @@ import inferchip as ic
 import sweep_paths
 from inferchip.errors import InvalidSettingError
 from inferchip.interfaces.api import sweep_columns
-from sweep_paths import forget_settings
+from sweep_paths import forget_settings, hold_or_forget
 
 SETTINGS = sweep_paths.SETTINGS
 
@@ -47,11 +47,7 @@ def test_the_sweep_on_arrays_equals_the_sweep_by_points(k: int, batch: list[int]
     a setting's first question goes the general way, equal to the fast path's to float rounding only."""
     chips, model, kw = SETTINGS[k]
     chip = list(chips) if both else chips[0]
-    if fresh:
-        forget_settings()
-    else:
-        for c in chips:
-            ic.sweep(c, model, batch=[1, 1], input_tokens=8, output_tokens=8, **kw)
+    hold_or_forget(chips, model, kw, fresh)
     try:
         by_points = _by_points(chip, model, batch=batch, input_tokens=ins, output_tokens=outs, **kw)
     except InvalidSettingError as exc:  # (a length past the model's context: refused the same way on arrays)
