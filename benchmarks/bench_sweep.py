@@ -135,8 +135,6 @@ def sweep_part(repeat: int) -> None:
 
 
 def million_part(batches: int) -> None:
-    from inferchip.interfaces.api import sweep_columns
-
     chips = ["nvidia-h200-sxm-141gb", "amd-mi300x", "nvidia-b200-180gb", "nvidia-h100-sxm-80gb"]
     model = "meta-llama/Llama-3.2-1B"
     kw: dict[str, Any] = dict(batch=np.arange(1, batches + 1), input_tokens=[128, 256, 512, 1024, 2048],
@@ -150,17 +148,25 @@ def million_part(batches: int) -> None:
           f"{len(df) / cpu:,.0f} points/s (wall {wall:.2f} s); peak memory {peak_mib():.0f} MiB "
           f"({before:.0f} MiB before it)")
     part = dict(kw, batch=np.arange(1, min(batches, 10_000) + 1), input_tokens=128, output_tokens=32)
-    real = sweep_columns.static_segment
-    sweep_columns.static_segment = lambda *a, **k: None  # type: ignore[assignment]
-    try:
-        t0 = time.process_time()
-        by_points = ic.sweep(chips[:2], model, **part)
-        cpu = time.process_time() - t0
-    finally:
-        sweep_columns.static_segment = real  # type: ignore[assignment]
+    by_points, cpu = _by_points("static_segment", chips[:2], model, part)
     same = by_points.equals(ic.sweep(chips[:2], model, **part))
     print(f"  {len(by_points):,} of them point by point (array path off): CPU {cpu:.2f} s, "
           f"{len(by_points) / cpu:,.0f} points/s; the array path's frame equal: {same}")
+
+
+def _by_points(segment: str, chips: list[str], model: str, part: dict[str, Any]) -> tuple[Any, float]:
+    """(``ic.sweep(chips, model, **part)`` with the array path ``segment`` of ``sweep_columns`` off, its points
+    through ``predict`` one by one; the CPU seconds it took)."""
+    from inferchip.interfaces.api import sweep_columns
+
+    real = getattr(sweep_columns, segment)
+    setattr(sweep_columns, segment, lambda *a, **k: None)
+    try:
+        t0 = time.process_time()
+        by_points = ic.sweep(chips, model, **part)
+        return by_points, time.process_time() - t0
+    finally:
+        setattr(sweep_columns, segment, real)
 
 
 def _count_priced() -> list[int]:
@@ -185,8 +191,6 @@ def _count_priced() -> list[int]:
 
 def best_part(lengths: int, check: int) -> None:
     """A million most-throughput points (``batch`` None): 4 chips x ``lengths`` prompt x ``lengths`` output lengths."""
-    from inferchip.interfaces.api import sweep_columns
-
     chips = ["nvidia-h200-sxm-141gb", "amd-mi300x", "nvidia-b200-180gb", "nvidia-h100-sxm-80gb"]
     model = "meta-llama/Llama-3.2-1B"
     ins = np.unique(np.linspace(64, 8192, lengths).astype(int))
@@ -206,14 +210,7 @@ def best_part(lengths: int, check: int) -> None:
     rng = np.random.default_rng(0)
     part = dict(input_tokens=np.sort(rng.choice(ins, size=min(len(ins), 50), replace=False)),
                 output_tokens=np.sort(rng.choice(outs, size=min(len(outs), check // 100), replace=False)))
-    real = sweep_columns.best_segment
-    sweep_columns.best_segment = lambda *a, **k: None  # type: ignore[assignment]
-    try:
-        t0 = time.process_time()
-        by_points = ic.sweep(chips[:2], model, **part)
-        cpu = time.process_time() - t0
-    finally:
-        sweep_columns.best_segment = real  # type: ignore[assignment]
+    by_points, cpu = _by_points("best_segment", chips[:2], model, part)
     on_arrays = ic.sweep(chips[:2], model, **part)
     num = [c for c in by_points.columns if by_points[c].dtype.kind == "f"]
     a, b = on_arrays[num].to_numpy(), by_points[num].to_numpy()
